@@ -1,0 +1,286 @@
+"""Typed, frozen data containers: the currency of the recsys layer.
+
+Every loader (demo world, MovieLens-100K, MovieLens "latest", generic CSV/parquet)
+funnels into :func:`build_dataset`, which assigns contiguous integer indices, orders
+interactions per the evaluation protocol and computes the content fingerprint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+
+class DataError(ValueError):
+    """Bad input. ``str(err)`` is ``<file>:<line>: <problem>`` or just ``<problem>``."""
+
+    def __init__(self, problem: str, file: str | None = None, line: int | str | None = None):
+        self.problem = problem
+        self.file = file
+        self.line = line
+        super().__init__(self._text())
+
+    def _text(self) -> str:
+        if self.file is None:
+            return self.problem
+        if self.line is None:
+            return f"{self.file}: {self.problem}"
+        return f"{self.file}:{self.line}: {self.problem}"
+
+
+def id_sort_key(ids: Sequence[str]) -> list[Any]:
+    """Sort keys for ids: numbers when every id is an integer, else the strings."""
+    try:
+        return [int(x) for x in ids]
+    except ValueError:
+        return list(ids)
+
+
+def sorted_ids(ids: Sequence[str]) -> tuple[str, ...]:
+    uniq = list(dict.fromkeys(ids))
+    keys = id_sort_key(uniq)
+    order = sorted(range(len(uniq)), key=lambda i: keys[i])
+    return tuple(uniq[i] for i in order)
+
+
+def _readonly(a: np.ndarray) -> np.ndarray:
+    a = np.ascontiguousarray(a)
+    a.setflags(write=False)
+    return a
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """An interaction log with item and user metadata.
+
+    Interactions are stored as parallel read-only arrays sorted by
+    (user index, timestamp, item index). Item indices follow the item-id order of
+    the evaluation protocol (numeric when every id is an integer, else string), so a
+    stable sort by (timestamp, item index) is exactly the protocol's tie-breaking.
+    """
+
+    source: str
+    user_ids: tuple[str, ...]
+    item_ids: tuple[str, ...]
+    user: np.ndarray  # int32 (n,)
+    item: np.ndarray  # int32 (n,)
+    timestamp: np.ndarray  # int64 seconds (n,)
+    rating: np.ndarray | None  # float32 (n,) or None
+    titles: tuple[str, ...]  # per item index
+    item_categories: tuple[tuple[str, ...], ...]  # per item index (may be empty tuples)
+    item_text: tuple[str, ...]  # per item index (description / tags, may be "")
+    user_attrs: pd.DataFrame | None  # index 0..n_users-1, str attribute columns
+    fingerprint: str
+    warnings: tuple[str, ...] = ()
+    truth: Any = None  # demo-world ground truth (recsys.data.demo.DemoTruth) or None
+    _uindex: dict[str, int] = field(default_factory=dict, repr=False)
+    _iindex: dict[str, int] = field(default_factory=dict, repr=False)
+
+    # ---- sizes -------------------------------------------------------------
+    @property
+    def n_users(self) -> int:
+        return len(self.user_ids)
+
+    @property
+    def n_items(self) -> int:
+        return len(self.item_ids)
+
+    @property
+    def n_interactions(self) -> int:
+        return int(self.user.shape[0])
+
+    # ---- lookups -----------------------------------------------------------
+    def user_index(self, user_id: str) -> int:
+        try:
+            return self._uindex[str(user_id)]
+        except KeyError:
+            raise DataError(f"unknown user id {str(user_id)!r}") from None
+
+    def item_index(self, item_id: str) -> int:
+        try:
+            return self._iindex[str(item_id)]
+        except KeyError:
+            raise DataError(f"unknown item id {str(item_id)!r}") from None
+
+    def has_user(self, user_id: str) -> bool:
+        return str(user_id) in self._uindex
+
+    def has_item(self, item_id: str) -> bool:
+        return str(item_id) in self._iindex
+
+    # ---- per-user sequences --------------------------------------------------
+    @cached_property
+    def user_offsets(self) -> np.ndarray:
+        """CSR offsets: user u's interactions are rows offsets[u]:offsets[u+1]."""
+        counts = np.bincount(self.user, minlength=self.n_users)
+        off = np.zeros(self.n_users + 1, dtype=np.int64)
+        np.cumsum(counts, out=off[1:])
+        return _readonly(off)
+
+    def sequence(self, u: int) -> tuple[np.ndarray, np.ndarray]:
+        """(item indices, timestamps) of user index u, oldest first (read-only views)."""
+        a, b = self.user_offsets[u], self.user_offsets[u + 1]
+        return self.item[a:b], self.timestamp[a:b]
+
+    def sequences(self) -> list[np.ndarray]:
+        off = self.user_offsets
+        return [self.item[off[u] : off[u + 1]] for u in range(self.n_users)]
+
+    # ---- item statistics -----------------------------------------------------
+    @cached_property
+    def categories(self) -> tuple[str, ...]:
+        """Distinct categories, sorted."""
+        return tuple(sorted({c for cats in self.item_categories for c in cats}))
+
+    @cached_property
+    def category_matrix(self) -> np.ndarray:
+        """(n_items, n_categories) float32; an item of several categories splits its
+        weight equally; an item with no category has a zero row."""
+        cats = {c: j for j, c in enumerate(self.categories)}
+        m = np.zeros((self.n_items, len(cats)), dtype=np.float32)
+        for i, cs in enumerate(self.item_categories):
+            if cs:
+                for c in cs:
+                    m[i, cats[c]] += 1.0 / len(cs)
+        return _readonly(m)
+
+    @cached_property
+    def item_popularity(self) -> np.ndarray:
+        """Interactions per item over the whole log (int64)."""
+        return _readonly(np.bincount(self.item, minlength=self.n_items).astype(np.int64))
+
+    def describe_item(self, i: int) -> str:
+        cats = ", ".join(self.item_categories[i])
+        return f"{self.titles[i]} ({cats})" if cats else self.titles[i]
+
+
+def fingerprint_of(
+    user_ids: Sequence[str],
+    item_ids: Sequence[str],
+    user: np.ndarray,
+    item: np.ndarray,
+    timestamp: np.ndarray,
+    rating: np.ndarray | None,
+    titles: Sequence[str],
+    item_categories: Sequence[Sequence[str]],
+    item_text: Sequence[str],
+    user_attrs: pd.DataFrame | None,
+) -> str:
+    h = hashlib.sha256()
+
+    def add_strs(tag: str, xs: Sequence[str]) -> None:
+        h.update(tag.encode())
+        for x in xs:
+            b = x.encode("utf-8", "surrogatepass")
+            h.update(len(b).to_bytes(4, "little"))
+            h.update(b)
+
+    add_strs("users", user_ids)
+    add_strs("items", item_ids)
+    for tag, arr in (("u", user), ("i", item), ("t", timestamp)):
+        h.update(tag.encode())
+        h.update(np.ascontiguousarray(arr).tobytes())
+    if rating is not None:
+        h.update(b"r")
+        h.update(np.ascontiguousarray(rating, dtype=np.float32).tobytes())
+    add_strs("titles", titles)
+    add_strs("cats", ["|".join(c) for c in item_categories])
+    add_strs("text", item_text)
+    if user_attrs is not None:
+        add_strs("ucols", [str(c) for c in user_attrs.columns])
+        for c in user_attrs.columns:
+            add_strs("ucol", [str(v) for v in user_attrs[c].tolist()])
+    return h.hexdigest()
+
+
+def build_dataset(
+    source: str,
+    interactions: pd.DataFrame,
+    items: pd.DataFrame | None = None,
+    users: pd.DataFrame | None = None,
+    *,
+    warnings: Sequence[str] = (),
+    truth: Any = None,
+    items_file: str = "items",
+) -> Dataset:
+    """Build a :class:`Dataset` from validated frames.
+
+    interactions: columns ``user_id`` (str), ``item_id`` (str), ``timestamp`` (int64
+    seconds), optional ``rating`` (float). items: ``item_id``, ``title``, optional
+    ``categories`` (list/tuple of str), ``text``; may include items never interacted
+    with. users: ``user_id`` + attribute columns (only users with interactions kept).
+    Items interacted with but missing from ``items`` get their id as title and a
+    warning is recorded.
+    """
+    warns = list(warnings)
+    if len(interactions) == 0:
+        raise DataError("no interactions")
+    inter_items = interactions["item_id"].astype(str)
+    all_item_ids = list(inter_items.unique())
+    meta: dict[str, tuple[str, tuple[str, ...], str]] = {}
+    if items is not None and len(items):
+        cats_col = items["categories"] if "categories" in items else None
+        text_col = items["text"] if "text" in items else None
+        for k, (iid, title) in enumerate(zip(items["item_id"].astype(str), items["title"].astype(str))):
+            cats = tuple(cats_col.iloc[k]) if cats_col is not None else ()
+            text = str(text_col.iloc[k]) if text_col is not None and pd.notna(text_col.iloc[k]) else ""
+            meta[iid] = (title, cats, text)
+        all_item_ids.extend(meta.keys())
+    missing = [i for i in dict.fromkeys(inter_items) if i not in meta]
+    if items is not None and missing:
+        shown = ", ".join(missing[:5]) + (" …" if len(missing) > 5 else "")
+        warns.append(f"{items_file}: {len(missing)} interacted item(s) missing, titled by id: {shown}")
+    item_ids = sorted_ids(all_item_ids)
+    user_ids = sorted_ids(list(interactions["user_id"].astype(str).unique()))
+    iindex = {x: k for k, x in enumerate(item_ids)}
+    uindex = {x: k for k, x in enumerate(user_ids)}
+
+    u = interactions["user_id"].astype(str).map(uindex).to_numpy(dtype=np.int32)
+    i = inter_items.map(iindex).to_numpy(dtype=np.int32)
+    t = interactions["timestamp"].to_numpy(dtype=np.int64)
+    r = (
+        interactions["rating"].to_numpy(dtype=np.float32)
+        if "rating" in interactions and interactions["rating"].notna().any()
+        else None
+    )
+    order = np.lexsort((i, t, u))  # last key is primary
+    u, i, t = u[order], i[order], t[order]
+    if r is not None:
+        r = r[order]
+
+    titles = tuple(meta[x][0] if x in meta else x for x in item_ids)
+    cats = tuple(tuple(meta[x][1]) if x in meta else () for x in item_ids)
+    text = tuple(meta[x][2] if x in meta else "" for x in item_ids)
+
+    uattrs = None
+    if users is not None and len(users) and len(users.columns) > 1:
+        uf = users.copy()
+        uf["user_id"] = uf["user_id"].astype(str)
+        uf = uf.drop_duplicates("user_id", keep="first").set_index("user_id")
+        uattrs = uf.reindex(list(user_ids)).astype(object).where(lambda d: d.notna(), None)
+        uattrs = uattrs.map(lambda v: "" if v is None else str(v)).reset_index(drop=True)
+
+    fp = fingerprint_of(user_ids, item_ids, u, i, t, r, titles, cats, text, uattrs)
+    return Dataset(
+        source=source,
+        user_ids=user_ids,
+        item_ids=item_ids,
+        user=_readonly(u),
+        item=_readonly(i),
+        timestamp=_readonly(t),
+        rating=None if r is None else _readonly(r),
+        titles=titles,
+        item_categories=cats,
+        item_text=text,
+        user_attrs=uattrs,
+        fingerprint=fp,
+        warnings=tuple(warns),
+        truth=truth,
+        _uindex=uindex,
+        _iindex=iindex,
+    )

@@ -1,0 +1,74 @@
+"""The scoring contract every recommender (baselines and the transformer) fulfils.
+
+A *scorer* maps item-index histories (oldest first) to scores over **all** items.
+Everything above it — evaluation, re-ranking, explanations, the timeline, the app —
+speaks only this contract, so any model can be explained and re-ranked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, Sequence, runtime_checkable
+
+import numpy as np
+
+
+@runtime_checkable
+class Scorer(Protocol):
+    name: str
+    n_items: int
+
+    def score(
+        self,
+        histories: Sequence[np.ndarray],
+        timestamps: Sequence[np.ndarray] | None = None,
+    ) -> np.ndarray:
+        """Scores (B, n_items) float32, higher is better, one row per history.
+
+        ``histories[b]`` is an int array of item indices, oldest first (may be empty:
+        cold start). ``timestamps[b]`` (int64 seconds, same length) is optional.
+        Seen items are *not* masked here; callers exclude them.
+        """
+        ...
+
+
+@dataclass(frozen=True)
+class RecList:
+    """A ranked recommendation list for one user (indices into the dataset)."""
+
+    user: str  # external user id ("" for an anonymous / edited profile)
+    items: np.ndarray  # int item indices, best first
+    scores: np.ndarray  # float32 model scores, aligned with items
+
+    @property
+    def ranks(self) -> np.ndarray:
+        return np.arange(1, len(self.items) + 1)
+
+
+def top_k(scores: np.ndarray, k: int, exclude: np.ndarray | None = None) -> np.ndarray:
+    """Indices of the k best scores (best first), never any index in ``exclude``.
+    Ties are broken by the smaller item index, so results are deterministic."""
+    s = np.asarray(scores, dtype=np.float64).copy()
+    if exclude is not None and len(exclude):
+        s[np.asarray(exclude, dtype=np.int64)] = -np.inf
+    k = int(min(k, np.isfinite(s).sum()))
+    if k <= 0:
+        return np.zeros(0, dtype=np.int64)
+    part = np.argpartition(-s, k - 1)[:k] if k < s.shape[0] else np.arange(s.shape[0])
+    order = np.lexsort((part, -s[part]))
+    return part[order].astype(np.int64)
+
+
+def recommend(
+    scorer: Scorer,
+    history: np.ndarray,
+    k: int = 10,
+    timestamps: np.ndarray | None = None,
+    user: str = "",
+    exclude: np.ndarray | None = None,
+) -> RecList:
+    """Top-k for one history, excluding the history itself (and ``exclude``)."""
+    s = scorer.score([history], None if timestamps is None else [timestamps])[0]
+    ex = history if exclude is None else np.concatenate([history, exclude])
+    idx = top_k(s, k, ex)
+    return RecList(user=user, items=idx, scores=s[idx].astype(np.float32))
