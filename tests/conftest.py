@@ -1,0 +1,35 @@
+"""Shared fixtures. Real-data tests skip without ../shared/data/ml-100k unless
+RECSYS_REQUIRE_REAL_DATA=1 (CI), in which case its absence is a failure."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def ml100k_dir() -> Path:
+    env = os.environ.get("RECSYS_ML100K")
+    return Path(env) if env else REPO.parent / "shared" / "data" / "ml-100k"
+
+
+@pytest.fixture(scope="session")
+def ml100k_path() -> Path:
+    p = ml100k_dir()
+    if not (p / "u.data").is_file():
+        if os.environ.get("RECSYS_REQUIRE_REAL_DATA") == "1":
+            pytest.fail(f"RECSYS_REQUIRE_REAL_DATA=1 but MovieLens-100K is missing at {p}")
+        pytest.skip(f"MovieLens-100K not found at {p}")
+    return p
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path_factory, monkeypatch):
+    """Every test gets its own RECSYS_HOME unless it sets one; the text-embedding cache
+    is shared across the session so the encoder runs once per dataset."""
+    home = tmp_path_factory.getbasetemp() / "recsys_home"
+    home.mkdir(exist_ok=True)
+    monkeypatch.setenv("RECSYS_HOME", str(home))
