@@ -1,0 +1,159 @@
+"""Non-neural baselines under the same protocol: MostPopular, ItemKNN (cosine), EASE.
+
+All are :class:`~recsys.models.base.Scorer` s. ``fit`` takes a binary (n_users,
+n_items) interaction matrix — normally ``split.train_matrix(which)``, i.e. every
+interaction available as input at that stage — or a ``Split`` plus the stage.
+``score`` is vectorised over the batch (sparse history matrix times an item model).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import scipy.sparse as sp
+
+from recsys.data.types import DataError
+from recsys.evaluation.split import Split, Stage
+
+EASE_MAX_ITEMS = 30_000  # the dense (n_items x n_items) inverse beyond this would not fit in memory
+
+
+def _as_matrix(data: sp.spmatrix | np.ndarray | Split, which: Stage) -> sp.csr_matrix:
+    if isinstance(data, Split):
+        return data.train_matrix(which)
+    m = sp.csr_matrix(data, dtype=np.float64)
+    m.sum_duplicates()
+    m.data[:] = 1.0
+    m.eliminate_zeros()
+    return m
+
+
+def history_matrix(histories: Sequence[np.ndarray], n_items: int) -> sp.csr_matrix:
+    """Binary (B, n_items) CSR matrix of the histories (repeats count once)."""
+    lens = np.fromiter((len(h) for h in histories), dtype=np.int64, count=len(histories))
+    rows = np.repeat(np.arange(len(histories)), lens)
+    cols = (
+        np.concatenate([np.asarray(h, dtype=np.int64).ravel() for h in histories])
+        if lens.sum()
+        else np.zeros(0, dtype=np.int64)
+    )
+    if cols.size and (cols.min() < 0 or cols.max() >= n_items):
+        raise DataError(f"history holds an item index outside 0..{n_items - 1}")
+    m = sp.csr_matrix((np.ones(cols.size), (rows, cols)), shape=(len(histories), n_items))
+    m.sum_duplicates()
+    m.data[:] = 1.0
+    return m
+
+
+class _Fitted:
+    name = "baseline"
+    n_items = 0
+
+    def _check_fitted(self) -> None:
+        if not self.n_items:
+            raise RuntimeError(f"{type(self).__name__} is not fitted")
+
+
+class MostPopular(_Fitted):
+    """Scores every item by its number of training users, whatever the history."""
+
+    name = "popularity"
+
+    def __init__(self) -> None:
+        self.popularity = np.zeros(0, dtype=np.float32)
+
+    def fit(self, data: sp.spmatrix | np.ndarray | Split, which: Stage = "test") -> "MostPopular":
+        x = _as_matrix(data, which)
+        self.n_items = x.shape[1]
+        self.popularity = np.asarray(x.sum(axis=0), dtype=np.float32).ravel()
+        return self
+
+    def score(self, histories: Sequence[np.ndarray], timestamps: Sequence[np.ndarray] | None = None) -> np.ndarray:
+        self._check_fitted()
+        return np.tile(self.popularity, (len(histories), 1))
+
+
+class ItemKNN(_Fitted):
+    """Item-based k-nearest neighbours with cosine similarity of binary item columns.
+
+    ``sim[i, j] = |U_i ∩ U_j| / sqrt(|U_i| |U_j|)`` (0 on the diagonal); each item keeps
+    only its ``k`` most similar items (ties to the smaller index). A history h scores
+    item j by ``sum_{i in h} sim_k[i, j]``.
+    """
+
+    name = "itemknn"
+
+    def __init__(self, k: int = 100, block: int = 2048) -> None:
+        if k < 1:
+            raise DataError(f"ItemKNN needs k >= 1, got {k}")
+        self.k = k
+        self.block = block
+        self.similarity = sp.csr_matrix((0, 0), dtype=np.float32)
+
+    def fit(self, data: sp.spmatrix | np.ndarray | Split, which: Stage = "test") -> "ItemKNN":
+        x = _as_matrix(data, which).tocsc()
+        n = x.shape[1]
+        co = (x.T @ x).tocsr()  # (n, n) co-occurrence counts
+        norm = np.sqrt(np.asarray(co.diagonal(), dtype=np.float64))
+        inv = np.divide(1.0, norm, out=np.zeros_like(norm), where=norm > 0)
+        k = min(self.k, max(n - 1, 0))
+        rows, cols, vals = [], [], []
+        for a in range(0, n, self.block):
+            b = min(n, a + self.block)
+            s = co[a:b].toarray() * inv[a:b, None] * inv[None, :]
+            s[np.arange(b - a), np.arange(a, b)] = 0.0
+            if k == 0:
+                continue
+            part = np.argsort(-s, axis=1, kind="stable")[:, :k]  # ties -> smaller index
+            v = np.take_along_axis(s, part, axis=1)
+            keep = v > 0
+            rows.append(np.repeat(np.arange(a, b), k)[keep.ravel()])
+            cols.append(part[keep])
+            vals.append(v[keep])
+        if rows:
+            r, c, v = np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)
+        else:
+            r = c = np.zeros(0, dtype=np.int64)
+            v = np.zeros(0)
+        self.similarity = sp.csr_matrix((v.astype(np.float32), (r, c)), shape=(n, n))
+        self.n_items = n
+        return self
+
+    def score(self, histories: Sequence[np.ndarray], timestamps: Sequence[np.ndarray] | None = None) -> np.ndarray:
+        self._check_fitted()
+        h = history_matrix(histories, self.n_items).astype(np.float32)
+        return np.asarray((h @ self.similarity).toarray(), dtype=np.float32)
+
+
+class EASE(_Fitted):
+    """EASE (Steck 2019): ``P = (X^T X + lambda I)^-1``, ``B = I - P / diag(P)`` (column-wise),
+    so ``diag(B) = 0``; a history h scores items by ``h B``."""
+
+    name = "ease"
+
+    def __init__(self, lam: float = 100.0) -> None:
+        if lam <= 0:
+            raise DataError(f"EASE needs lambda > 0, got {lam}")
+        self.lam = float(lam)
+        self.weights = np.zeros((0, 0), dtype=np.float32)
+
+    def fit(self, data: sp.spmatrix | np.ndarray | Split, which: Stage = "test") -> "EASE":
+        x = _as_matrix(data, which)
+        n = x.shape[1]
+        if n > EASE_MAX_ITEMS:
+            raise DataError(f"EASE: {n} items is too many for a dense item-item model (max {EASE_MAX_ITEMS})")
+        dtype = np.float64 if n <= 8000 else np.float32
+        g = np.asarray((x.T @ x).toarray(), dtype=dtype)
+        g[np.diag_indices(n)] += self.lam
+        p = np.linalg.inv(g)
+        b = -p / np.diag(p)[None, :]
+        b[np.diag_indices(n)] = 0.0
+        self.weights = b.astype(np.float32)
+        self.n_items = n
+        return self
+
+    def score(self, histories: Sequence[np.ndarray], timestamps: Sequence[np.ndarray] | None = None) -> np.ndarray:
+        self._check_fitted()
+        h = history_matrix(histories, self.n_items).astype(np.float32)
+        return np.asarray(h @ self.weights, dtype=np.float32)

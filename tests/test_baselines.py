@@ -1,0 +1,69 @@
+"""Known answers for the baselines on a tiny matrix, and their use as Scorers."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from recsys.data.types import DataError
+from recsys.evaluation import EASE, ItemKNN, MostPopular, evaluate_scorer, leave_one_out
+from recsys.models.base import Scorer, recommend
+from tests.test_evaluation import tiny_dataset
+
+# users x items:  u0 = {0, 1}, u1 = {0, 2}, u2 = {0, 1, 2}
+X = sp.csr_matrix(np.array([[1, 1, 0], [1, 0, 1], [1, 1, 1]], dtype=np.float32))
+
+
+def test_most_popular_counts_users():
+    m = MostPopular().fit(X)
+    assert m.score([np.array([1]), np.array([], dtype=int)]).tolist() == [[3, 2, 2], [3, 2, 2]]
+    assert isinstance(m, Scorer)
+
+
+def test_ease_known_answer():
+    # G + I = [[4,2,2],[2,3,1],[2,1,3]] -> P = [[.5,-.25,-.25],[-.25,.5,0],[-.25,0,.5]]
+    # B_ij = -P_ij / P_jj -> [[0,.5,.5],[.5,0,0],[.5,0,0]]
+    m = EASE(lam=1.0).fit(X)
+    np.testing.assert_allclose(m.weights, [[0, 0.5, 0.5], [0.5, 0, 0], [0.5, 0, 0]], atol=1e-6)
+    s = m.score([np.array([1]), np.array([0]), np.array([1, 2, 1])])
+    np.testing.assert_allclose(s, [[0.5, 0, 0], [0, 0.5, 0.5], [1.0, 0, 0]], atol=1e-6)
+    assert s.dtype == np.float32
+
+
+def test_itemknn_known_answer():
+    c = 2 / math.sqrt(6)  # cos(item0, item1) = cos(item0, item2); cos(item1, item2) = 1/2
+    full = ItemKNN(k=2).fit(X)
+    np.testing.assert_allclose(full.similarity.toarray(), [[0, c, c], [c, 0, 0.5], [c, 0.5, 0]], atol=1e-6)
+    np.testing.assert_allclose(full.score([np.array([1])]), [[c, 0, 0.5]], atol=1e-6)
+    # k = 1: item0 keeps item1 (tie with item2 -> smaller index), items 1 and 2 keep item0
+    one = ItemKNN(k=1).fit(X)
+    np.testing.assert_allclose(one.similarity.toarray(), [[0, c, 0], [c, 0, 0], [c, 0, 0]], atol=1e-6)
+    np.testing.assert_allclose(one.score([np.array([1, 2]), np.array([0])]), [[2 * c, 0, 0], [0, c, 0]], atol=1e-6)
+
+
+def test_bad_parameters_and_unfitted():
+    with pytest.raises(DataError):
+        EASE(lam=0)
+    with pytest.raises(DataError):
+        ItemKNN(k=0)
+    with pytest.raises(RuntimeError):
+        EASE().score([np.array([0])])
+    with pytest.raises(DataError):
+        EASE(lam=1.0).fit(X).score([np.array([5])])
+
+
+def test_fit_from_split_uses_stage_inputs_only():
+    ds = tiny_dataset()
+    split = leave_one_out(ds)
+    mp_valid = MostPopular().fit(split, "valid")
+    mp_test = MostPopular().fit(split, "test")
+    assert mp_valid.popularity.sum() == ds.n_interactions - 2 * split.n_eval
+    assert mp_test.popularity.sum() == ds.n_interactions - split.n_eval
+    for model in (MostPopular(), ItemKNN(k=3), EASE(lam=10.0)):
+        res = evaluate_scorer(model.fit(split, "test"), ds, split, "test")
+        assert 0.0 <= res["ndcg@10"] <= 1.0 and res["users"] == split.n_eval
+        rec = recommend(model, split.train[0], k=3)
+        assert not set(rec.items.tolist()) & set(split.train[0].tolist())
