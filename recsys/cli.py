@@ -48,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--json", action="store_true", help="print one JSON object as the last stdout line")
         mod.add_arguments(sp)
         sp.set_defaults(_run=mod.run)
+        p._recsys_commands = (*getattr(p, "_recsys_commands", ()), name)  # type: ignore[attr-defined]
     return p
 
 
@@ -67,7 +68,8 @@ def main(argv: list[str] | None = None) -> int:
         parser = build_parser()
         args = parser.parse_args(argv)
         if not getattr(args, "command", None):
-            parser.print_help(sys.stderr)
+            cmds = ", ".join(sorted(getattr(parser, "_recsys_commands", ()))) or "none built yet"
+            print(f"error: no command given (choose one of: {cmds}; --help for usage)", file=sys.stderr)
             return 2
         result = args._run(args)
     except UsageError as e:

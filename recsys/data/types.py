@@ -8,6 +8,7 @@ interactions per the evaluation protocol and computes the content fingerprint.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Sequence
@@ -33,12 +34,15 @@ class DataError(ValueError):
         return f"{self.file}:{self.line}: {self.problem}"
 
 
+_INT_ID = re.compile(r"[+-]?[0-9]+")
+
+
 def id_sort_key(ids: Sequence[str]) -> list[Any]:
-    """Sort keys for ids: numbers when every id is an integer, else the strings."""
-    try:
-        return [int(x) for x in ids]
-    except ValueError:
-        return list(ids)
+    """Sort keys for ids: numbers when every id is an integer (ASCII digits with an
+    optional sign), else the strings. Equal numbers ("01", "1") tie-break as strings."""
+    if all(_INT_ID.fullmatch(x) for x in ids):
+        return [(int(x), x) for x in ids]
+    return list(ids)
 
 
 def sorted_ids(ids: Sequence[str]) -> tuple[str, ...]:
@@ -198,6 +202,14 @@ def fingerprint_of(
     return h.hexdigest()
 
 
+def _str_ids(col: pd.Series) -> np.ndarray:
+    """An id column as an object array of str (fast when it already holds str)."""
+    arr = col.to_numpy(dtype=object)
+    if pd.api.types.infer_dtype(arr, skipna=False) != "string":
+        arr = np.array([str(x) for x in arr], dtype=object)
+    return arr
+
+
 def build_dataset(
     source: str,
     interactions: pd.DataFrame,
@@ -220,28 +232,29 @@ def build_dataset(
     warns = list(warnings)
     if len(interactions) == 0:
         raise DataError("no interactions")
-    inter_items = interactions["item_id"].astype(str)
-    all_item_ids = list(inter_items.unique())
+    icodes, iuniq = pd.factorize(_str_ids(interactions["item_id"]))
+    ucodes, uuniq = pd.factorize(_str_ids(interactions["user_id"]))
+    all_item_ids = list(iuniq)
     meta: dict[str, tuple[str, tuple[str, ...], str]] = {}
     if items is not None and len(items):
-        cats_col = items["categories"] if "categories" in items else None
-        text_col = items["text"] if "text" in items else None
-        for k, (iid, title) in enumerate(zip(items["item_id"].astype(str), items["title"].astype(str))):
-            cats = tuple(cats_col.iloc[k]) if cats_col is not None else ()
-            text = str(text_col.iloc[k]) if text_col is not None and pd.notna(text_col.iloc[k]) else ""
-            meta[iid] = (title, cats, text)
+        n = len(items)
+        cats_col = items["categories"].tolist() if "categories" in items else [()] * n
+        text_col = items["text"].tolist() if "text" in items else [""] * n
+        for iid, title, cs, text in zip(_str_ids(items["item_id"]), items["title"].tolist(), cats_col, text_col):
+            text = str(text) if text is not None and not (isinstance(text, float) and np.isnan(text)) else ""
+            meta[iid] = (str(title), tuple(cs) if cs is not None else (), text)
         all_item_ids.extend(meta.keys())
-    missing = [i for i in dict.fromkeys(inter_items) if i not in meta]
+    missing = [i for i in iuniq if i not in meta]
     if items is not None and missing:
         shown = ", ".join(missing[:5]) + (" …" if len(missing) > 5 else "")
         warns.append(f"{items_file}: {len(missing)} interacted item(s) missing, titled by id: {shown}")
     item_ids = sorted_ids(all_item_ids)
-    user_ids = sorted_ids(list(interactions["user_id"].astype(str).unique()))
+    user_ids = sorted_ids(list(uuniq))
     iindex = {x: k for k, x in enumerate(item_ids)}
     uindex = {x: k for k, x in enumerate(user_ids)}
 
-    u = interactions["user_id"].astype(str).map(uindex).to_numpy(dtype=np.int32)
-    i = inter_items.map(iindex).to_numpy(dtype=np.int32)
+    u = np.array([uindex[x] for x in uuniq], dtype=np.int32)[ucodes]
+    i = np.array([iindex[x] for x in iuniq], dtype=np.int32)[icodes]
     t = interactions["timestamp"].to_numpy(dtype=np.int64)
     r = (
         interactions["rating"].to_numpy(dtype=np.float32)

@@ -1,0 +1,314 @@
+"""Data sources: one string selects the demo world, a MovieLens-100K directory, a
+MovieLens "latest" directory, a generic directory, or an interactions file.
+
+Every loader validates completely before building anything, raises one
+:class:`DataError` (``<file>:<line>: <problem>``) for the first problem found, and
+funnels into :func:`recsys.data.types.build_dataset`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from recsys.data import validate as V
+from recsys.data.filtering import filter_min_count
+from recsys.data.tables import Table, read_delimited, read_parquet
+from recsys.data.types import DataError, Dataset, build_dataset
+
+ML100K_FILES = ("u.data", "u.item", "u.user", "u.genre")
+ML100K_GENRES = (
+    "unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary", "Drama",
+    "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller", "War", "Western",
+)  # fmt: skip
+LAYOUTS = (
+    "MovieLens-100K directory (u.data, u.item, u.user, u.genre)",
+    "MovieLens 'latest' directory (ratings.csv, movies.csv, optional tags.csv)",
+    "generic directory (interactions.csv or interactions.parquet, optional items.csv, users.csv)",
+    "an interactions .csv or .parquet file",
+)
+NO_GENRES = "(no genres listed)"
+
+
+def load(source: str = "demo", min_count: int | None = None) -> Dataset:
+    """Load and validate a data source; optionally apply iterative N-core filtering.
+
+    ``source``: ``"demo"``, ``"demo-small"``, or a path to a directory or file whose
+    layout is detected from the files it holds.
+    """
+    ds = _load_source(str(source))
+    if min_count is not None:
+        ds = filter_min_count(ds, min_count)
+    return ds
+
+
+def _load_source(source: str) -> Dataset:
+    if source in ("demo", "demo-small"):
+        return _load_demo(source)
+    if not source.strip():
+        raise DataError("empty data source (use demo, a directory or a file)")
+    path = Path(source).expanduser()
+    if not path.exists():
+        raise DataError(f"no such file or directory: {source} (use demo, a directory or a file)")
+    if path.is_dir():
+        return _load_dir(path, source)
+    suffix = path.suffix.lower()
+    if suffix in (".csv", ".parquet"):
+        return load_generic(path, source, file_label=source)
+    raise DataError(
+        f"{source}: unrecognised data file (expected an interactions .csv or .parquet file); tried: "
+        + "; ".join(LAYOUTS)
+    )
+
+
+def _load_demo(source: str) -> Dataset:
+    try:
+        demo = importlib.import_module("recsys.data.demo")
+    except ModuleNotFoundError as e:
+        if e.name == "recsys.data.demo":
+            raise DataError("the demo world is not available in this build (recsys.data.demo missing)") from None
+        raise
+    return demo.generate() if source == "demo" else demo.generate_small()
+
+
+def _label(source: str, name: str) -> str:
+    """File name as the user will recognise it: the given source path joined with ``name``."""
+    return str(Path(source) / name)
+
+
+def _load_dir(path: Path, source: str) -> Dataset:
+    if (path / "u.data").is_file():
+        return load_ml100k(path, source)
+    if (path / "ratings.csv").is_file():
+        return load_latest(path, source)
+    csv_f, pq_f = path / "interactions.csv", path / "interactions.parquet"
+    if csv_f.is_file() and pq_f.is_file():
+        raise DataError(f"{source}: both interactions.csv and interactions.parquet present; keep one")
+    if csv_f.is_file() or pq_f.is_file():
+        f = csv_f if csv_f.is_file() else pq_f
+        return load_generic(f, source, file_label=_label(source, f.name))
+    present = sorted(p.name for p in path.iterdir())[:8]
+    shown = ", ".join(present) if present else "nothing"
+    raise DataError(
+        f"{source}: unrecognised data directory (it holds {shown}); tried: " + "; ".join(LAYOUTS)
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# generic layout
+
+
+def load_generic(path: Path, source: str, *, file_label: str) -> Dataset:
+    """interactions.csv / .parquet (+ items.csv, users.csv beside it when present)."""
+    if path.suffix.lower() == ".parquet":
+        t = read_parquet(path, file_label)
+    else:
+        t = read_delimited(path, file_label, numeric=("timestamp", "rating"))
+    t.require(("user_id", "item_id", "timestamp"), "interactions")
+    inter = _interactions(t, "user_id", "item_id", "timestamp", "rating" if "rating" in t.columns else None)
+
+    base = Path(file_label).parent
+    items = users = None
+    warns: list[str] = []
+    items_path, users_path = path.parent / "items.csv", path.parent / "users.csv"
+    items_label = str(base / "items.csv")
+    if items_path.is_file():
+        items = _generic_items(read_delimited(items_path, items_label), warns)
+    if users_path.is_file():
+        users = _generic_users(read_delimited(users_path, str(base / "users.csv")))
+    return build_dataset(source, inter, items, users, warnings=warns, items_file=items_label)
+
+
+def _interactions(t: Table, ucol: str, icol: str, tcol: str, rcol: str | None) -> pd.DataFrame:
+    frame = {
+        "user_id": V.ids(t, ucol),
+        "item_id": V.ids(t, icol),
+        "timestamp": V.timestamps(t, tcol),
+    }
+    if rcol is not None:
+        frame["rating"] = V.ratings(t, rcol)
+    return pd.DataFrame(frame)
+
+
+def _split_categories(values: np.ndarray, drop: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    out: list[tuple[str, ...]] = []
+    for v in values.tolist():
+        cats = (c.strip() for c in str(v).split("|"))
+        out.append(tuple(dict.fromkeys(c for c in cats if c and c not in drop)))
+    return out
+
+
+def _titles(t: Table, ids: np.ndarray, warns: list[str]) -> np.ndarray:
+    titles = V.strings(t, "title")
+    empty = titles == ""
+    if empty.any():
+        titles = np.where(empty, ids, titles)
+        warns.append(f"{t.file}: {int(empty.sum())} item(s) with an empty title, titled by id")
+    return titles
+
+
+def _generic_items(t: Table, warns: list[str]) -> pd.DataFrame:
+    t.require(("item_id", "title"), "items")
+    ids = V.ids(t, "item_id")
+    V.unique_ids(t, "item_id", ids)
+    frame: dict[str, object] = {"item_id": ids, "title": _titles(t, ids, warns)}
+    if "categories" in t.columns:
+        frame["categories"] = _split_categories(V.strings(t, "categories"))
+    if "text" in t.columns:
+        frame["text"] = V.strings(t, "text")
+    return pd.DataFrame(frame)
+
+
+def _generic_users(t: Table) -> pd.DataFrame:
+    t.require(("user_id",), "users")
+    ids = V.ids(t, "user_id")
+    V.unique_ids(t, "user_id", ids)
+    frame = {"user_id": ids}
+    for c in t.columns:
+        if c != "user_id" and c:
+            frame[c] = V.strings(t, c)
+    return pd.DataFrame(frame)
+
+
+# ---------------------------------------------------------------------------------------------
+# MovieLens-100K
+
+
+def load_ml100k(path: Path, source: str) -> Dataset:
+    """u.data (tab: user item rating timestamp), u.item ('|', 24 fields), u.user, u.genre; Latin-1."""
+    enc = "latin-1"
+    t = read_delimited(
+        path / "u.data", _label(source, "u.data"), delimiter="\t", encoding=enc, header=False,
+        names=("user_id", "item_id", "rating", "timestamp"), quoting=False, numeric=("rating", "timestamp"),
+    )  # fmt: skip
+    inter = _interactions(t, "user_id", "item_id", "timestamp", "rating")
+    if not (path / "u.item").is_file():
+        raise DataError("missing (a MovieLens-100K directory needs u.data and u.item)", file=_label(source, "u.item"))
+    genres = _ml100k_genres(path, source)
+    items = _ml100k_items(path, source, genres)
+    users = _ml100k_users(path, source) if (path / "u.user").is_file() else None
+    return build_dataset(source, inter, items, users, items_file=_label(source, "u.item"))
+
+
+def _ml100k_genres(path: Path, source: str) -> tuple[str, ...]:
+    f = path / "u.genre"
+    if not f.is_file():
+        return ML100K_GENRES
+    t = read_delimited(
+        f, _label(source, "u.genre"), delimiter="|", encoding="latin-1", header=False,
+        names=("genre", "index"), quoting=False,
+    )  # fmt: skip
+    idx = V.strings(t, "index")
+    names = V.strings(t, "genre").tolist()
+    for k, v in enumerate(idx.tolist()):
+        if v != str(k):
+            raise t.error(k, f"genre index {v!r}, expected {k} (genres must be listed in order)")
+        if not names[k]:
+            raise t.error(k, "empty genre name")
+    return tuple(names)
+
+
+def _ml100k_items(path: Path, source: str, genres: tuple[str, ...]) -> pd.DataFrame:
+    flag_names = tuple(f"g{k}" for k in range(len(genres)))
+    names = ("item_id", "title", "release_date", "video_release_date", "imdb_url") + flag_names
+    t = read_delimited(
+        path / "u.item", _label(source, "u.item"), delimiter="|", encoding="latin-1", header=False,
+        names=names, quoting=False,
+    )  # fmt: skip
+    ids = V.ids(t, "item_id")
+    V.unique_ids(t, "item_id", ids)
+    flags = np.zeros((t.n_rows, len(genres)), dtype=bool)
+    for j, c in enumerate(flag_names):
+        s = V.strings(t, c)
+        one = s == "1"
+        k = V.first_true(~(one | (s == "0")))
+        if k is not None:
+            raise t.error(k, f"genre flag {j + 6} ({genres[j]}) is {s[k]!r}, expected 0 or 1")
+        flags[:, j] = one
+    cats = [tuple(genres[j] for j in np.flatnonzero(row) if genres[j] != "unknown") for row in flags]
+    warns: list[str] = []
+    titles = _titles(t, ids, warns)
+    return pd.DataFrame({"item_id": ids, "title": titles, "categories": cats})
+
+
+AGE_BANDS = ((18, "<18"), (25, "18-24"), (35, "25-34"), (45, "35-44"), (50, "45-49"), (56, "50-55"))
+
+
+def age_band(age: int) -> str:
+    """MovieLens-1M style age band of an age in years."""
+    for upper, name in AGE_BANDS:
+        if age < upper:
+            return name
+    return "56+"
+
+
+def _ml100k_users(path: Path, source: str) -> pd.DataFrame:
+    t = read_delimited(
+        path / "u.user", _label(source, "u.user"), delimiter="|", encoding="latin-1", header=False,
+        names=("user_id", "age", "gender", "occupation", "zip"), quoting=False,
+    )  # fmt: skip
+    ids = V.ids(t, "user_id")
+    V.unique_ids(t, "user_id", ids)
+    age_s = V.strings(t, "age")
+    ok = np.array([a.isdigit() and a.isascii() for a in age_s.tolist()], dtype=bool)
+    k = V.first_true(~ok)
+    if k is not None:
+        raise t.error(k, f"age {age_s[k]!r} is not a whole number of years")
+    return pd.DataFrame(
+        {
+            "user_id": ids,
+            "gender": V.strings(t, "gender"),
+            "age_band": [age_band(int(a)) for a in age_s.tolist()],
+            "occupation": V.strings(t, "occupation"),
+        }
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# MovieLens "latest" (ml-latest-small, ml-25m, ml-32m)
+
+
+def load_latest(path: Path, source: str) -> Dataset:
+    """ratings.csv userId,movieId,rating,timestamp; movies.csv movieId,title,genres; tags.csv."""
+    t = read_delimited(path / "ratings.csv", _label(source, "ratings.csv"), numeric=("rating", "timestamp"))
+    t.require(("userId", "movieId", "rating", "timestamp"), "ratings")
+    inter = _interactions(t, "userId", "movieId", "timestamp", "rating")
+    movies_f = path / "movies.csv"
+    if not movies_f.is_file():
+        raise DataError(
+            "missing (a MovieLens 'latest' directory needs ratings.csv and movies.csv)",
+            file=_label(source, "movies.csv"),
+        )
+    m = read_delimited(movies_f, _label(source, "movies.csv"))
+    m.require(("movieId", "title"), "movies")
+    ids = V.ids(m, "movieId")
+    V.unique_ids(m, "movieId", ids)
+    warns: list[str] = []
+    items = pd.DataFrame({"item_id": ids, "title": _titles(m, ids, warns)})
+    if "genres" in m.columns:
+        items["categories"] = _split_categories(V.strings(m, "genres"), drop=(NO_GENRES,))
+    tags_f = path / "tags.csv"
+    if tags_f.is_file():
+        items["text"] = _latest_tags(tags_f, _label(source, "tags.csv"), ids)
+    return build_dataset(source, inter, items, None, warnings=warns, items_file=_label(source, "movies.csv"))
+
+
+def _latest_tags(path: Path, label: str, item_ids: np.ndarray) -> list[str]:
+    """Distinct tags per movie, most used first, joined by ', '."""
+    t = read_delimited(path, label, numeric=("timestamp",))
+    t.require(("userId", "movieId", "tag"), "tags")
+    V.ids(t, "userId")
+    movie = V.ids(t, "movieId")
+    if "timestamp" in t.columns:
+        V.timestamps(t, "timestamp")
+    tag = V.strings(t, "tag")
+    df = pd.DataFrame({"item_id": movie, "tag": tag})
+    df = df[df["tag"] != ""]
+    df["key"] = df["tag"].str.lower()
+    counts = df.groupby(["item_id", "key"], sort=False).agg(tag=("tag", "first"), n=("tag", "size")).reset_index()
+    counts = counts.sort_values(["item_id", "n", "key"], ascending=[True, False, True], kind="stable")
+    joined = counts.groupby("item_id", sort=False)["tag"].agg(", ".join)
+    return [joined.get(i, "") for i in item_ids.tolist()]
