@@ -39,9 +39,12 @@ def test_itemknn_known_answer():
     np.testing.assert_allclose(full.similarity.toarray(), [[0, c, c], [c, 0, 0.5], [c, 0.5, 0]], atol=1e-6)
     np.testing.assert_allclose(full.score([np.array([1])]), [[c, 0, 0.5]], atol=1e-6)
     # k = 1: item0 keeps item1 (tie with item2 -> smaller index), items 1 and 2 keep item0
-    one = ItemKNN(k=1).fit(X)
+    one = ItemKNN(k=1, neighbourhood="history").fit(X)
     np.testing.assert_allclose(one.similarity.toarray(), [[0, c, 0], [c, 0, 0], [c, 0, 0]], atol=1e-6)
     np.testing.assert_allclose(one.score([np.array([1, 2]), np.array([0])]), [[2 * c, 0, 0], [0, c, 0]], atol=1e-6)
+    # candidate neighbourhood (default): candidate j sums only over its own k neighbours
+    cand = ItemKNN(k=1).fit(X)
+    np.testing.assert_allclose(cand.score([np.array([1, 2]), np.array([0])]), [[c, 0, 0], [0, c, c]], atol=1e-6)
 
 
 def test_bad_parameters_and_unfitted():
@@ -49,6 +52,8 @@ def test_bad_parameters_and_unfitted():
         EASE(lam=0)
     with pytest.raises(DataError):
         ItemKNN(k=0)
+    with pytest.raises(DataError):
+        ItemKNN(neighbourhood="users")
     with pytest.raises(RuntimeError):
         EASE().score([np.array([0])])
     with pytest.raises(DataError):
@@ -67,3 +72,20 @@ def test_fit_from_split_uses_stage_inputs_only():
         assert 0.0 <= res["ndcg@10"] <= 1.0 and res["users"] == split.n_eval
         rec = recommend(model, split.train[0], k=3)
         assert not set(rec.items.tolist()) & set(split.train[0].tolist())
+
+
+def test_ml100k_baselines_match_team_reference(ml100k_path):
+    """The protocol reproduces the team's reference figures on real data (quality, not speed)."""
+    from recsys.data import load
+
+    ds = load(str(ml100k_path))
+    split = leave_one_out(ds)
+    assert split.n_eval == 943
+    ease = evaluate_scorer(EASE(lam=100.0).fit(split, "test"), ds, split, "test", groups=False)
+    assert ease["ndcg@10"] == pytest.approx(0.0417, abs=0.001)
+    assert ease["hr@10"] == pytest.approx(0.0912, abs=0.002)
+    pop = evaluate_scorer(MostPopular().fit(split, "test"), ds, split, "test", groups=False)
+    assert pop["hr@10"] == pytest.approx(0.0498, abs=0.002)
+    # plain (untruncated) cosine ItemKNN is the team's ItemKNN figure
+    knn = evaluate_scorer(ItemKNN(k=ds.n_items).fit(split, "test"), ds, split, "test", groups=False)
+    assert knn["ndcg@10"] == pytest.approx(0.0281, abs=0.001)

@@ -77,19 +77,27 @@ class MostPopular(_Fitted):
 class ItemKNN(_Fitted):
     """Item-based k-nearest neighbours with cosine similarity of binary item columns.
 
-    ``sim[i, j] = |U_i ∩ U_j| / sqrt(|U_i| |U_j|)`` (0 on the diagonal); each item keeps
-    only its ``k`` most similar items (ties to the smaller index). A history h scores
-    item j by ``sum_{i in h} sim_k[i, j]``.
+    ``sim[i, j] = |U_i ∩ U_j| / sqrt(|U_i| |U_j|)`` (0 on the diagonal). ``similarity``
+    keeps, in row i, item i's ``k`` most similar items (ties to the smaller index).
+    A history h scores item j by ``sum_{i in h} w[i, j]`` where, with
+    ``neighbourhood="candidate"`` (default; Sarwar et al. 2001, as in RecBole), ``w[:, j]``
+    holds candidate j's k nearest neighbours, and with ``neighbourhood="history"``
+    ``w[i, :]`` holds history item i's k nearest neighbours. With k >= n_items - 1 both
+    are the plain sum of cosine similarities.
     """
 
     name = "itemknn"
 
-    def __init__(self, k: int = 100, block: int = 2048) -> None:
+    def __init__(self, k: int = 100, neighbourhood: str = "candidate", block: int = 2048) -> None:
         if k < 1:
             raise DataError(f"ItemKNN needs k >= 1, got {k}")
+        if neighbourhood not in ("candidate", "history"):
+            raise DataError(f"ItemKNN neighbourhood must be 'candidate' or 'history', not {neighbourhood!r}")
         self.k = k
+        self.neighbourhood = neighbourhood
         self.block = block
         self.similarity = sp.csr_matrix((0, 0), dtype=np.float32)
+        self.weights = sp.csr_matrix((0, 0), dtype=np.float32)
 
     def fit(self, data: sp.spmatrix | np.ndarray | Split, which: Stage = "test") -> "ItemKNN":
         x = _as_matrix(data, which).tocsc()
@@ -117,13 +125,14 @@ class ItemKNN(_Fitted):
             r = c = np.zeros(0, dtype=np.int64)
             v = np.zeros(0)
         self.similarity = sp.csr_matrix((v.astype(np.float32), (r, c)), shape=(n, n))
+        self.weights = self.similarity.T.tocsr() if self.neighbourhood == "candidate" else self.similarity
         self.n_items = n
         return self
 
     def score(self, histories: Sequence[np.ndarray], timestamps: Sequence[np.ndarray] | None = None) -> np.ndarray:
         self._check_fitted()
         h = history_matrix(histories, self.n_items).astype(np.float32)
-        return np.asarray((h @ self.similarity).toarray(), dtype=np.float32)
+        return np.asarray((h @ self.weights).toarray(), dtype=np.float32)
 
 
 class EASE(_Fitted):
