@@ -1,0 +1,59 @@
+"""Explanations of recommendations over the user's own history (never imports streamlit).
+
+Shap-style contract: :class:`MaskedScorer` (masker + model: a set function over
+history items) → explainer (:func:`explain_shap` / :func:`explain_lime`) →
+:class:`Attribution` → :class:`Explanation` (with faithfulness, counterfactual,
+"why not", summary, provenance) → ``ui.charts_explain`` plots.
+
+Typical use::
+
+    from explain import explain_item, warm_up
+    warm_up()  # once per process: shap's JIT compilation
+    e = explain_item(ds, scorer, history, timestamps, target, method="shap", k=10)
+    e.attribution.values, e.faithfulness.deletion_auc, e.counterfactual.removed, e.summary.sentence
+"""
+
+from explain.api import (
+    METHODS,
+    MethodComparison,
+    attribute,
+    compare_methods,
+    default_cache,
+    explain_item,
+    model_fingerprint,
+    warm_up,
+)
+from explain.cache import LRUCache
+from explain.counterfactual import counterfactual
+from explain.explanation import Attribution, Counterfactual, Explanation, Faithfulness, Summary
+from explain.faithfulness import faithfulness
+from explain.lime_explain import agreement, explain_lime, lime_stability, stability
+from explain.masked import MaskedScorer
+from explain.shap_explain import explain_shap
+from explain.summary import summarise
+
+__all__ = [
+    "METHODS",
+    "Attribution",
+    "Counterfactual",
+    "Explanation",
+    "Faithfulness",
+    "LRUCache",
+    "MaskedScorer",
+    "MethodComparison",
+    "Summary",
+    "agreement",
+    "attribute",
+    "compare_methods",
+    "counterfactual",
+    "default_cache",
+    "explain_item",
+    "explain_lime",
+    "explain_shap",
+    "faithfulness",
+    "lime_stability",
+    "model_fingerprint",
+    "stability",
+    "summarise",
+    "warm_up",
+]

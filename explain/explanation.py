@@ -1,0 +1,137 @@
+"""The currency of the explanation layer: frozen, typed results.
+
+An :class:`Attribution` is what an explainer produces (one weight per explained
+history item, plus the value of the full and of the empty profile). An
+:class:`Explanation` bundles it with everything shown beside it: faithfulness,
+counterfactual, "why not", summary and provenance. Chart builders (``ui/``) and the
+CLI read these; nothing here imports streamlit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+#: The value kinds a :class:`~explain.masked.MaskedScorer` can compute.
+VALUE_KINDS = ("logprob", "rr", "margin")
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """Per-feature weights of one explainer run.
+
+    ``features[j]`` is the item index of explained history position ``positions[j]``
+    (positions index the full history, oldest first); ``values[j]`` its weight.
+    ``value`` is f(full history) and ``base_value`` f(no explained item; the older
+    context items are kept). For SHAP, ``values.sum() == value - base_value``.
+    """
+
+    method: str  # "shap" | "lime"
+    target: int  # item index being explained
+    value_kind: str  # "logprob" | "rr" | "margin"
+    features: np.ndarray  # int64 (n,) item indices, oldest first
+    positions: np.ndarray  # int64 (n,) positions in the full history
+    timestamps: np.ndarray | None  # int64 (n,) or None
+    values: np.ndarray  # float64 (n,)
+    value: float
+    base_value: float
+    params: dict[str, Any] = field(default_factory=dict)  # explainer, budget, seed, evaluations...
+    elapsed_ms: float = 0.0
+
+    @property
+    def n_features(self) -> int:
+        return int(self.features.shape[0])
+
+    def order(self) -> np.ndarray:
+        """Feature indices (into ``features``) by weight, largest first; ties by recency
+        (the more recent item first), so the order is deterministic."""
+        return np.lexsort((-self.positions, -self.values))
+
+    def top(self, n: int = 5) -> np.ndarray:
+        """Item indices of the ``n`` largest weights."""
+        return self.features[self.order()[:n]]
+
+
+@dataclass(frozen=True)
+class Faithfulness:
+    """Deletion/insertion curves of the target's reciprocal rank.
+
+    Curves have n+1 points (0..n items removed/added, in attribution order, largest
+    weight first). AUCs are trapezoid areas over x in [0, 1], so in [0, 1] (reciprocal
+    ranks are in (0, 1]). A faithful explanation has ``deletion_auc`` below
+    ``random_deletion_auc`` and ``insertion_auc`` above ``random_insertion_auc``.
+    """
+
+    deletion_curve: np.ndarray
+    insertion_curve: np.ndarray
+    random_deletion_curve: np.ndarray  # mean over the random orders
+    random_insertion_curve: np.ndarray
+    deletion_auc: float
+    insertion_auc: float
+    random_deletion_auc: float
+    random_insertion_auc: float
+    n_random: int
+
+    @property
+    def faithful(self) -> bool:
+        """Deletion beats random (lower area) and insertion beats random (higher)."""
+        return self.deletion_auc < self.random_deletion_auc and self.insertion_auc > self.random_insertion_auc
+
+    def badge(self) -> str:
+        """A short label for the UI."""
+        gain = self.random_deletion_auc - self.deletion_auc
+        if self.faithful:
+            return f"faithful (deletion AUC {self.deletion_auc:.2f} vs random {self.random_deletion_auc:.2f})"
+        return f"weak (deletion AUC {self.deletion_auc:.2f} vs random {self.random_deletion_auc:.2f}, Δ={gain:+.2f})"
+
+
+@dataclass(frozen=True)
+class Counterfactual:
+    """The smallest set of explained history items (found greedily, then pruned) whose
+    removal drops the target out of the top-k, verified by re-ranking the edited
+    profile. ``found`` is False when no set was found within the budget; ``removed`` is
+    then empty. When the target is not in the top-k to start with, ``removed`` is empty
+    and ``found`` True (nothing needs removing)."""
+
+    k: int
+    found: bool
+    removed: tuple[int, ...]  # item indices
+    positions: tuple[int, ...]  # positions in the full history
+    rank_before: int  # target's rank with the full history (1 = best)
+    rank_after: int | None  # target's rank after removing ``removed`` (verified)
+    evaluations: int
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Attributions grouped by category and by recency window, and one sentence."""
+
+    by_category: tuple[tuple[str, float], ...]  # (category, summed weight), largest |weight| first
+    by_window: tuple[
+        dict[str, Any], ...
+    ]  # {label, first, last (positions back), start_ts, end_ts, weight, n}
+    sentence: str
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """One explained recommendation: attributions plus everything shown beside them."""
+
+    user: str
+    target: int
+    k: int
+    attribution: Attribution
+    faithfulness: Faithfulness | None
+    counterfactual: Counterfactual | None
+    summary: Summary | None
+    why_not: Attribution | None
+    provenance: dict[str, Any]
+    note: str  # e.g. "explained the most recent 50 of 212 items; 162 older items kept as fixed context"
+    n_context: int  # older history items kept fixed (never masked)
+    total_ms: float = 0.0
+
+    @property
+    def method(self) -> str:
+        return self.attribution.method

@@ -1,0 +1,330 @@
+"""Explanations over a real (if simple) scorer with known answers.
+
+Scorers used here are legitimate :class:`recsys.models.base.Scorer` implementations:
+
+- ``LinearScorer``: score[j] = bias[j] + sum over history items i of W[i, j]. With the
+  "margin" value, the exact Shapley value of item i is W[i, t] - W[i, y] (a known
+  answer for both SHAP explainers).
+- ``MarkovScorer``: a decayed first-order Markov chain fitted on the demo world's
+  transitions; on planted follow-ups (A is followed by B) removing A must matter most.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from explain import (
+    MaskedScorer,
+    agreement,
+    compare_methods,
+    explain_item,
+    explain_lime,
+    explain_shap,
+    lime_stability,
+    model_fingerprint,
+)
+from explain.cache import LRUCache
+from recsys.data.types import DataError, Dataset
+from recsys.models.base import recommend
+
+
+class LinearScorer:
+    """score[j] = bias[j] + sum_{i in history} W[i, j] (order-free, additive)."""
+
+    name = "linear"
+
+    def __init__(self, n_items: int, seed: int = 0):
+        rng = np.random.default_rng(seed)
+        self.n_items = n_items
+        self.W = rng.normal(size=(n_items, n_items)).astype(np.float32)
+        self.bias = rng.normal(size=n_items).astype(np.float32)
+        self.calls = 0
+
+    def score(self, histories, timestamps=None):
+        self.calls += 1
+        out = np.tile(self.bias, (len(histories), 1))
+        for b, h in enumerate(histories):
+            h = np.asarray(h, dtype=np.int64)
+            if h.size:
+                out[b] += self.W[h].sum(0)
+        return out
+
+
+class MarkovScorer:
+    """Decayed first-order Markov chain: score[j] = sum_t decay^age_t log(1 + C[h_t, j])
+    + 0.01 log(1 + popularity[j]), C counting transitions up to ``window`` steps ahead."""
+
+    name = "markov"
+
+    def __init__(self, ds: Dataset, decay: float = 0.3, window: int = 2):
+        self.n_items = ds.n_items
+        c = np.zeros((ds.n_items, ds.n_items), dtype=np.float64)
+        for seq in ds.sequences():
+            for d in range(1, window + 1):
+                np.add.at(c, (seq[:-d], seq[d:]), 1.0)
+        self.T = np.log1p(c).astype(np.float32)
+        self.pop = (0.01 * np.log1p(ds.item_popularity)).astype(np.float32)
+        self.decay = decay
+
+    def score(self, histories, timestamps=None):
+        out = np.tile(self.pop, (len(histories), 1))
+        for b, h in enumerate(histories):
+            h = np.asarray(h, dtype=np.int64)
+            if h.size:
+                w = self.decay ** np.arange(h.size - 1, -1, -1)
+                out[b] += (w[:, None] * self.T[h]).sum(0)
+        return out
+
+
+@pytest.fixture(scope="module")
+def demo():
+    from recsys.data import load
+
+    return load("demo-small")
+
+
+@pytest.fixture(scope="module")
+def markov(demo):
+    return MarkovScorer(demo)
+
+
+def planted_cases(ds: Dataset, scorer, k: int = 10, near_end: int = 2, limit: int | None = None):
+    """(user, history, timestamps, A, B) where A is among the last ``near_end`` items, B
+    not in the history, and B is in the scorer's top-k."""
+    out = []
+    for a_id, b_id in ds.truth.followups:
+        a, b = ds.item_index(a_id), ds.item_index(b_id)
+        for u in range(ds.n_users):
+            h, ts = ds.sequence(u)
+            if a in h[-near_end:] and b not in h and b in recommend(scorer, h, k, ts).items:
+                out.append((ds.user_ids[u], h, ts, a, b))
+    return out[:limit] if limit else out
+
+
+# ---- masked scorer ------------------------------------------------------------------------
+def test_masked_scorer_removes_masked_items_and_keeps_context():
+    sc = LinearScorer(12)
+    hist = np.arange(8)
+    f = MaskedScorer(sc, hist, None, target=10, value="margin", contrast=11, max_features=5)
+    assert f.n_context == 3 and f.n_features == 5
+    assert list(f.features) == [3, 4, 5, 6, 7]
+    assert "3 older items are kept as fixed context" in f.note()
+    mask = np.array([[1, 0, 1, 0, 0]])
+    kept = [0, 1, 2, 3, 5]
+    expect = sc.bias[10] - sc.bias[11] + (sc.W[kept, 10] - sc.W[kept, 11]).sum()
+    assert f(mask)[0] == pytest.approx(expect, rel=1e-5)
+
+
+def test_masked_scorer_batches_in_chunks():
+    sc = LinearScorer(12)
+    f = MaskedScorer(sc, np.arange(6), None, target=10, chunk=4)
+    f(np.ones((10, 6)))
+    assert sc.calls == 3 and f.evaluations == 10
+
+
+def test_logprob_is_over_items_outside_the_full_history():
+    sc = LinearScorer(12)
+    hist = np.array([0, 1, 2])
+    f = MaskedScorer(sc, hist, None, target=5)
+    s = sc.score([hist])[0].astype(np.float64)
+    cand = np.setdiff1d(np.arange(12), hist)
+    expect = s[5] - np.log(np.exp(s[cand]).sum())
+    assert f(np.ones((1, 3)))[0] == pytest.approx(expect, rel=1e-6)
+    rr = MaskedScorer(sc, hist, None, target=5, value="rr")(np.ones((1, 3)))[0]
+    assert rr == pytest.approx(1.0 / (1 + (s[cand] > s[5]).sum()))
+
+
+def test_bad_inputs_raise_data_error():
+    sc = LinearScorer(5)
+    with pytest.raises(DataError):
+        MaskedScorer(sc, [0, 9], None, target=1)
+    with pytest.raises(DataError):
+        MaskedScorer(sc, [0, 1], None, target=7)
+    with pytest.raises(DataError):
+        MaskedScorer(sc, [0, 1], None, target=2, value="nope")
+    with pytest.raises(DataError):
+        MaskedScorer(sc, [0, 1], [5], target=2)
+
+
+# ---- SHAP ------------------------------------------------------------------------------
+@pytest.mark.parametrize("n", [6, 24])  # exact explainer, permutation explainer
+def test_shap_recovers_known_shapley_values_of_an_additive_margin(n):
+    sc = LinearScorer(40, seed=n)
+    hist = np.arange(n)
+    f = MaskedScorer(sc, hist, None, target=35, value="margin", contrast=36)
+    a = explain_shap(f, budget=500, seed=0)
+    truth = sc.W[hist, 35] - sc.W[hist, 36]
+    np.testing.assert_allclose(a.values, truth, rtol=1e-4, atol=1e-4)
+    assert a.params["explainer"].endswith("Exact" if n <= 10 else "Permutation")
+
+
+@pytest.mark.parametrize("n", [7, 40])
+def test_shap_additivity_sums_to_full_minus_empty(demo, markov, n):
+    u = int(np.argmax(np.diff(demo.user_offsets)))  # the longest history
+    h, ts = demo.sequence(u)
+    h, ts = h[-n:], ts[-n:]
+    target = int(recommend(markov, h, 1, ts).items[0])
+    f = MaskedScorer(markov, h, ts, target)
+    a = explain_shap(f, budget=1000, seed=3)
+    full, empty = f(np.ones((1, n)))[0], f(np.zeros((1, n)))[0]
+    assert a.value == pytest.approx(full, abs=1e-6)
+    assert a.base_value == pytest.approx(empty, abs=1e-6)
+    assert a.values.sum() == pytest.approx(full - empty, abs=1e-6)
+
+
+def test_shap_is_seeded_and_leaves_global_rng_alone(demo, markov):
+    h, ts = demo.sequence(3)
+    target = int(recommend(markov, h, 1, ts).items[0])
+    f = MaskedScorer(markov, h, ts, target)
+    np.random.seed(123)
+    before = np.random.get_state()[1].copy()
+    a1 = explain_shap(f, budget=300, seed=7)
+    assert np.array_equal(np.random.get_state()[1], before)
+    a2 = explain_shap(f, budget=300, seed=7)
+    np.testing.assert_array_equal(a1.values, a2.values)
+
+
+# ---- LIME --------------------------------------------------------------------------------
+def test_lime_repeatable_with_a_seed_and_varies_across_seeds(demo, markov):
+    h, ts = demo.sequence(5)
+    target = int(recommend(markov, h, 1, ts).items[0])
+    f = MaskedScorer(markov, h, ts, target)
+    a1 = explain_lime(f, samples=300, seed=11)
+    a2 = explain_lime(f, samples=300, seed=11)
+    a3 = explain_lime(f, samples=300, seed=12)
+    np.testing.assert_array_equal(a1.values, a2.values)
+    assert not np.array_equal(a1.values, a3.values)
+    assert a1.n_features == len(h) and np.count_nonzero(a1.values) == len(h)  # every feature weighted
+
+
+def test_lime_recovers_an_additive_model_and_agrees_with_shap():
+    sc = LinearScorer(60, seed=4)
+    hist = np.arange(30)
+    f = MaskedScorer(sc, hist, None, target=50, value="margin", contrast=51)
+    lime_a = explain_lime(f, samples=800, seed=0)
+    shap_a = explain_shap(f, budget=1000, seed=0)
+    truth = sc.W[hist, 50] - sc.W[hist, 51]
+    assert np.corrcoef(lime_a.values, truth)[0, 1] > 0.95
+    assert agreement(shap_a, lime_a) > 0.8
+    stab, runs = lime_stability(f, samples=500, seeds=(0, 1, 2))
+    assert len(runs) == 3 and 0.0 <= stab <= 1.0 and stab >= 0.6
+
+
+# ---- planted cause, faithfulness, counterfactual ---------------------------------------------
+def test_planted_cause_is_the_top_attribution_and_in_the_counterfactual(demo, markov):
+    cases = planted_cases(demo, markov, limit=8)
+    assert len(cases) >= 4
+    for user, h, ts, a, b in cases:
+        for method in ("shap", "lime"):
+            e = explain_item(demo, markov, h, ts, b, method=method, k=10, user=user, cache=None)
+            assert int(e.attribution.top(1)[0]) == a, (user, method)
+        assert a in e.counterfactual.removed
+        assert demo.titles[a] in e.summary.sentence
+
+
+def test_counterfactual_is_verified_by_reranking_and_irreducible(demo, markov):
+    checked = 0
+    for u in range(0, demo.n_users, 15):
+        h, ts = demo.sequence(u)
+        for target in recommend(markov, h, 3, ts).items:
+            e = explain_item(demo, markov, h, ts, int(target), method="shap", k=5, budget=400, cache=None)
+            cf = e.counterfactual
+            assert cf.rank_before <= 5
+            if not cf.found:
+                continue
+            keep = np.setdiff1d(np.arange(len(h)), cf.positions)
+            assert int(target) in recommend(markov, h, 5, ts).items
+            assert int(target) not in recommend(markov, h[keep], 5, ts[keep]).items
+            for p in cf.positions:  # putting back any one item brings the target back
+                keep1 = np.sort(np.append(keep, p))
+                assert int(target) in recommend(markov, h[keep1], 5, ts[keep1]).items
+            checked += 1
+    assert checked >= 10
+
+
+def test_shap_deletion_beats_random_on_average(demo, markov):
+    gaps = []
+    for u in range(0, demo.n_users, 10):
+        h, ts = demo.sequence(u)
+        target = int(recommend(markov, h, 1, ts).items[0])
+        e = explain_item(demo, markov, h, ts, target, method="shap", budget=500, cache=None)
+        fa = e.faithfulness
+        for auc in (fa.deletion_auc, fa.insertion_auc, fa.random_deletion_auc, fa.random_insertion_auc):
+            assert 0.0 <= auc <= 1.0
+        assert fa.deletion_curve[0] == pytest.approx(fa.random_deletion_curve[0])
+        gaps.append(fa.random_deletion_auc - fa.deletion_auc)
+    assert np.mean(gaps) > 0.05
+    assert np.mean(np.array(gaps) > 0) >= 0.8
+
+
+# ---- why-not, summary, long histories, provenance, cache --------------------------------------
+def test_why_not_attributes_the_score_difference(demo, markov):
+    h, ts = demo.sequence(7)
+    top = recommend(markov, h, 20, ts).items
+    e = explain_item(demo, markov, h, ts, int(top[0]), why_not=int(top[-1]), cache=None)
+    wn = e.why_not
+    s_full = markov.score([h], [ts])[0]
+    s_empty = markov.score([h[:0]], [ts[:0]])[0]
+    assert wn.value_kind == "margin"
+    assert wn.value == pytest.approx(s_full[top[0]] - s_full[top[-1]], abs=1e-4)
+    assert wn.values.sum() == pytest.approx(wn.value - (s_empty[top[0]] - s_empty[top[-1]]), abs=1e-4)
+
+
+def test_summary_groups_add_up(demo, markov):
+    h, ts = demo.sequence(11)
+    target = int(recommend(markov, h, 1, ts).items[0])
+    e = explain_item(demo, markov, h, ts, target, cache=None)
+    total = e.attribution.values.sum()
+    assert sum(w for _, w in e.summary.by_category) == pytest.approx(total, abs=1e-6)
+    assert sum(w["weight"] for w in e.summary.by_window) == pytest.approx(total, abs=1e-6)
+    assert sum(w["n"] for w in e.summary.by_window) == e.attribution.n_features == min(len(h), 50)
+    assert e.summary.sentence.startswith(("Recommended mainly because of", "No item"))
+
+
+def test_long_history_keeps_older_items_as_context(demo, markov):
+    u = int(np.argmax(np.diff(demo.user_offsets)))
+    h, ts = demo.sequence(u)
+    assert len(h) > 50
+    e = explain_item(demo, markov, h, ts, int(recommend(markov, h, 1, ts).items[0]), budget=400, cache=None)
+    assert e.attribution.n_features == 50 and e.n_context == len(h) - 50
+    assert list(e.attribution.positions) == list(range(len(h) - 50, len(h)))
+    assert "older items are kept as fixed context" in e.note
+    assert e.provenance["n_context"] == len(h) - 50
+
+
+def test_provenance_and_cache(demo, markov):
+    cache = LRUCache(maxsize=2)
+    h, ts = demo.sequence(2)
+    target = int(recommend(markov, h, 1, ts).items[0])
+    e1 = explain_item(demo, markov, h, ts, target, method="lime", seed=4, cache=cache)
+    p = e1.provenance
+    assert p["method"] == "lime" and p["seed"] == 4 and p["budget"] == 500
+    assert p["data_fingerprint"] == demo.fingerprint and p["model"] == "markov"
+    assert p["elapsed_ms"] > 0 and p["cache_hit"] is False
+    e2 = explain_item(demo, markov, h, ts, target, method="lime", seed=4, cache=cache)
+    assert e2.provenance["cache_hit"] is True and e2.attribution is e1.attribution
+    e3 = explain_item(demo, markov, h, ts, target, method="lime", seed=5, cache=cache)
+    assert e3.provenance["cache_hit"] is False
+    explain_item(demo, markov, h, ts, target, method="shap", cache=cache)
+    assert len(cache) == 2  # bounded: the oldest entry was evicted
+    assert model_fingerprint(markov) is None
+
+
+def test_compare_methods(demo, markov):
+    h, ts = demo.sequence(9)
+    target = int(recommend(markov, h, 1, ts).items[0])
+    c = compare_methods(demo, markov, h, ts, target, cache=LRUCache())
+    assert c.shap.method == "shap" and c.lime.method == "lime"
+    assert -1.0 <= c.agreement <= 1.0 and 0.0 <= c.stability <= 1.0
+    assert c.stability_seeds == (0, 1, 2)
+
+
+def test_explain_item_rejects_bad_requests(demo, markov):
+    h, ts = demo.sequence(0)
+    with pytest.raises(DataError, match="method"):
+        explain_item(demo, markov, h, ts, 1, method="anchor")
+    with pytest.raises(DataError, match="outside"):
+        explain_item(demo, markov, h, ts, demo.n_items + 3)
+    with pytest.raises(DataError, match="empty history"):
+        explain_item(demo, markov, h[:0], ts[:0], 1)
