@@ -1,0 +1,242 @@
+"""Evaluate the transformer and the baselines under the DESIGN §4 protocol.
+
+``evaluate --data SRC [--model DIR] [--min-count N] [--seeds K]``: with ``--model`` the
+artifact in DIR (and ``DIR/no_text/`` if present) is evaluated; without it K seeds of
+the transformer (+ no-text ablation) are trained into a temporary directory first.
+MostPopular, ItemKNN and EASE are always evaluated (deterministic: fitted once).
+Every model reports the mean over seeds of each metric, plus ``<metric>_std``
+(sample standard deviation) when K > 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from recsys.data.types import DataError, Dataset
+from recsys.evaluation import EASE, PROTOCOL, ItemKNN, MostPopular, Split, evaluate_scorer, leave_one_out
+from recsys.models.base import Scorer
+
+BASELINES: tuple[tuple[str, Callable[[], Any]], ...] = (
+    ("popularity", MostPopular),
+    ("itemknn", lambda: ItemKNN(k=100)),
+    ("ease", lambda: EASE(lam=100.0)),
+)
+MODEL_ORDER = ("transformer", "transformer_no_text", "popularity", "itemknn", "ease")
+TABLE_KEYS = ("ndcg@10", "hr@10", "mrr@10", "coverage@10", "long_tail_share", "gini")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", default=None, metavar="DIR", help="evaluate this trained artifact")
+    parser.add_argument("--min-count", type=int, default=None, metavar="N", help="iterative N-core filter first")
+    parser.add_argument("--seeds", type=int, default=1, metavar="K", help="train and average K seeds (default 1)")
+    parser.add_argument("--epochs", type=int, default=None, metavar="N", help="max epochs when training here")
+    parser.add_argument(
+        "--baselines-only", action="store_true", help="evaluate only MostPopular, ItemKNN and EASE"
+    )
+    parser.add_argument(
+        "--no-ild", action="store_true", help="skip ILD@10 (avoids encoding item texts when not cached)"
+    )
+
+
+def _say(msg: str) -> None:
+    print(f"[evaluate] {msg}", file=sys.stderr, flush=True)
+
+
+def _progress_printer(prefix: str) -> Callable[[float, str], None]:
+    """A ``progress(fraction, message)`` printing at most every 10% (and on new messages)."""
+    state = {"last": -1.0, "msg": ""}
+
+    def progress(fraction: float, message: str) -> None:
+        if fraction - state["last"] >= 0.1 or fraction >= 1.0 or (message != state["msg"] and fraction == 0):
+            state["last"], state["msg"] = fraction, message
+            _say(f"{prefix}{100 * fraction:5.1f}% {message}")
+
+    return progress
+
+
+def _text_embeddings(ds: Dataset, models: list[Scorer], enabled: bool = True) -> np.ndarray | None:
+    """The item text embeddings for ILD@10 (the same for every model), or None."""
+    if not enabled:
+        return None
+    try:
+        from recsys.text import item_embeddings
+    except ImportError as e:  # pragma: no cover - text tower not installed
+        _say(f"no text embeddings ({e}); ILD@10 skipped")
+        return None
+    try:
+        return item_embeddings(ds, progress=_progress_printer("text embeddings "))
+    except (OSError, RuntimeError, ImportError) as e:
+        for m in models:
+            te = getattr(m, "text_emb", None)
+            if te is not None:
+                return np.asarray(te, dtype=np.float32)
+        _say(f"no text embeddings ({type(e).__name__}: {e}); ILD@10 skipped")
+        return None
+
+
+def _mean_nested(dicts: list[dict[str, Any]]) -> dict[str, Any]:
+    """Leaf-wise mean of nested {key: number | dict} dicts (keys of the first)."""
+    out: dict[str, Any] = {}
+    for k, v in dicts[0].items():
+        vals = [d[k] for d in dicts if k in d]
+        out[k] = _mean_nested(vals) if isinstance(v, dict) else float(np.mean(vals))
+    return out
+
+
+def aggregate(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Mean over runs of every numeric metric (nested group dicts leaf-wise); with more
+    than one run also ``<metric>_std`` (sample std, ddof=1) for the top-level metrics."""
+    out: dict[str, Any] = {}
+    for key, val in runs[0].items():
+        vals = [r[key] for r in runs if key in r]
+        if key in ("users", "users_by") or isinstance(val, bool) or not isinstance(val, (int, float, dict)):
+            out[key] = val
+        elif isinstance(val, dict):
+            out[key] = _mean_nested(vals)
+        else:
+            arr = np.asarray(vals, dtype=np.float64)
+            out[key] = float(arr.mean())
+            if len(runs) > 1:
+                out[f"{key}_std"] = float(arr.std(ddof=1))
+    return out
+
+
+def _evaluate_baselines(ds: Dataset, split: Split, text_emb: np.ndarray | None, n_seeds: int) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, make in BASELINES:
+        t0 = time.perf_counter()
+        model = make().fit(split, "test")
+        fit_s = time.perf_counter() - t0
+        res = evaluate_scorer(model, ds, split, "test", text_emb=text_emb)
+        res = aggregate([res] * max(1, n_seeds))  # deterministic: same result for every seed
+        res["fit_seconds"] = round(fit_s, 3)
+        res["deterministic"] = True
+        out[name] = res
+        _say(f"{name}: NDCG@10 {res['ndcg@10']:.4f}  HR@10 {res['hr@10']:.4f}  (fit {fit_s:.2f}s)")
+    return out
+
+
+def _load_transformers(model_dir: Path, ds: Dataset) -> dict[str, Scorer]:
+    from recsys.models.transformer import TransformerRecommender
+
+    found: dict[str, Scorer] = {"transformer": TransformerRecommender.load(model_dir, ds)}
+    if (model_dir / "no_text").is_dir():
+        found["transformer_no_text"] = TransformerRecommender.load(model_dir / "no_text", ds)
+    return found
+
+
+def _train_seed(ds: Dataset, out_dir: Path, seed: int, epochs: int | None) -> dict[str, Any]:
+    try:
+        from recsys.train import train_model
+    except ImportError as e:
+        raise DataError(f"transformer training is unavailable ({e}); use --model DIR or --baselines-only") from None
+    return train_model(ds, out_dir, seed=seed, epochs=epochs, progress=_progress_printer(f"seed {seed} "),
+                       ablation=True)
+
+
+def _training_facts(info: dict[str, Any]) -> dict[str, Any]:
+    keep = ("epochs", "best_epoch", "train_seconds", "peak_memory_mb")
+    return {k: info[k] for k in keep if isinstance(info.get(k), (int, float)) and not isinstance(info.get(k), bool)}
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    from recsys.data import load
+
+    if args.seeds < 1:
+        raise DataError(f"--seeds must be at least 1, got {args.seeds}")
+    if args.model is not None and args.baselines_only:
+        raise DataError("--model and --baselines-only exclude each other")
+    if args.model is not None and not Path(args.model).is_dir():
+        raise DataError("model directory not found", file=args.model)
+    t_start = time.perf_counter()
+    ds = load(args.data, min_count=args.min_count)
+    split = leave_one_out(ds)
+    _say(f"{ds.source}: {ds.n_users} users, {ds.n_items} items, {ds.n_interactions} interactions; "
+         f"{split.n_eval} users evaluated")
+    if split.n_eval == 0:
+        raise DataError("no users to evaluate (every user has fewer than 3 interactions)")
+
+    runs: dict[str, list[dict[str, Any]]] = {}
+    facts: dict[str, list[dict[str, Any]]] = {}
+    text_emb: np.ndarray | None = None
+    if args.model is not None:
+        models = _load_transformers(Path(args.model), ds)
+        text_emb = _text_embeddings(ds, list(models.values()), not args.no_ild)
+        for name, m in models.items():
+            _say(f"scoring {name} from {args.model}")
+            runs[name] = [evaluate_scorer(m, ds, split, "test", text_emb=text_emb)]
+        n_seeds = 1
+    elif not args.baselines_only:
+        n_seeds = args.seeds
+        with tempfile.TemporaryDirectory(prefix="recsys-eval-") as tmp:
+            for seed in range(n_seeds):
+                _say(f"training seed {seed + 1}/{n_seeds}")
+                seed_dir = Path(tmp) / f"seed{seed}"
+                info = _train_seed(ds, seed_dir, seed, args.epochs)
+                models = _load_transformers(seed_dir, ds)
+                if text_emb is None:
+                    text_emb = _text_embeddings(ds, list(models.values()), not args.no_ild)
+                for name, m in models.items():
+                    res = evaluate_scorer(m, ds, split, "test", text_emb=text_emb)
+                    runs.setdefault(name, []).append(res)
+                    facts.setdefault(name, []).append(_training_facts(getattr(m, "manifest", {}) or {}))
+                    _say(f"seed {seed}: {name} NDCG@10 {res['ndcg@10']:.4f}  HR@10 {res['hr@10']:.4f}")
+                facts.setdefault("_train", []).append(_training_facts(info))
+    else:
+        n_seeds = 1
+    if text_emb is None:
+        text_emb = _text_embeddings(ds, [], not args.no_ild)
+
+    results: dict[str, Any] = {}
+    for name, rs in runs.items():
+        results[name] = aggregate(rs)
+        results[name]["seeds"] = len(rs)
+        if facts.get(name):
+            results[name]["training"] = facts[name]
+        if args.model is not None:
+            results[name]["model_dir"] = str(Path(args.model) / ("no_text" if name.endswith("no_text") else ""))
+    results.update(_evaluate_baselines(ds, split, text_emb, n_seeds if runs else 1))
+    ordered = {k: results[k] for k in MODEL_ORDER if k in results}
+    ordered.update({k: v for k, v in results.items() if k not in ordered})
+
+    out: dict[str, Any] = {
+        "data": ds.source,
+        "fingerprint": ds.fingerprint[:16],
+        "users": ds.n_users,
+        "items": ds.n_items,
+        "interactions": ds.n_interactions,
+        "evaluated_users": split.n_eval,
+        "protocol": {**PROTOCOL, "seeds": n_seeds, "min_count": args.min_count,
+                     "baselines": "fitted on every interaction before each user's test item"},
+        "models": ordered,
+        "seconds": round(time.perf_counter() - t_start, 2),
+    }
+    out["_text"] = render_table(out)
+    return out
+
+
+def render_table(result: dict[str, Any]) -> str:
+    """Human-readable comparison table."""
+    head = f"{'model':<22}" + "".join(f"{k:>10}{'':7}" for k in TABLE_KEYS)
+    lines = [
+        f"{result['data']}: {result['users']} users ({result['evaluated_users']} evaluated), "
+        f"{result['items']} items — {result['protocol']['summary']}",
+        head,
+        "-" * len(head),
+    ]
+    for name, m in result["models"].items():
+        cells = []
+        for k in TABLE_KEYS:
+            v = m.get(k)
+            sd = m.get(f"{k}_std")
+            cells.append(f"{'':>17}" if v is None else f"{v:>10.4f}" + (f" ±{sd:.4f}" if sd is not None else " " * 7))
+        lines.append(f"{name:<22}" + "".join(cells))
+    lines.append(f"({result['seconds']}s)")
+    return "\n".join(lines)

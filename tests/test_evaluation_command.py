@@ -1,0 +1,66 @@
+"""The ``evaluate`` command: JSON contract, errors, aggregation over seeds."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from recsys.cli import main
+from recsys.commands.evaluate import aggregate, render_table
+
+
+def _last_json(capsys) -> tuple[dict, str]:
+    cap = capsys.readouterr()
+    return json.loads(cap.out.strip().splitlines()[-1]), cap.err
+
+
+def test_evaluate_baselines_only_json_contract(capsys):
+    code = main(["evaluate", "--data", "demo-small", "--baselines-only", "--no-ild", "--json"])
+    out, err = _last_json(capsys)
+    assert code == 0
+    assert "[evaluate]" in err  # progress on stderr
+    assert set(out["models"]) == {"popularity", "itemknn", "ease"}
+    assert out["protocol"]["summary"] == "leave-one-out by time, full ranking, seen items excluded"
+    assert out["users"] >= out["evaluated_users"] > 0 and out["items"] > 0
+    for m in out["models"].values():
+        for k in ("ndcg@10", "hr@10", "mrr@10", "ndcg@5", "coverage@10", "gini"):
+            assert isinstance(m[k], float) and 0.0 <= m[k] <= 1.0
+        assert "ndcg@10_std" not in m and "ild@10" not in m  # one seed, --no-ild
+        assert m["users"] == out["evaluated_users"]
+    # a real model beats popularity on a world with planted structure
+    assert out["models"]["ease"]["ndcg@10"] > out["models"]["popularity"]["ndcg@10"]
+
+
+def test_evaluate_bad_input_is_a_clean_error(capsys, tmp_path):
+    assert main(["evaluate", "--data", "demo-small", "--seeds", "0"]) == 2
+    assert capsys.readouterr().err.startswith("error: --seeds")
+    assert main(["evaluate", "--data", "demo-small", "--model", str(tmp_path / "nope")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and "Traceback" not in err
+    assert main(["evaluate", "--data", str(tmp_path / "missing.csv"), "--baselines-only"]) == 2
+
+
+def test_aggregate_mean_std_and_groups():
+    runs = [
+        {"users": 5, "ndcg@10": 0.1, "ndcg@10_by": {"g": {"a": 0.2, "b": 0.0}}, "users_by": {"g": {"a": 2}}},
+        {"users": 5, "ndcg@10": 0.3, "ndcg@10_by": {"g": {"a": 0.4, "b": 0.2}}, "users_by": {"g": {"a": 2}}},
+    ]
+    agg = aggregate(runs)
+    assert agg["users"] == 5
+    assert agg["ndcg@10"] == pytest.approx(0.2)
+    assert agg["ndcg@10_std"] == pytest.approx(0.1414213, rel=1e-5)  # sample std
+    assert agg["ndcg@10_by"] == {"g": {"a": pytest.approx(0.3), "b": pytest.approx(0.1)}}
+    assert agg["users_by"] == {"g": {"a": 2}}
+    one = aggregate(runs[:1])
+    assert one["ndcg@10"] == 0.1 and "ndcg@10_std" not in one
+
+
+def test_render_table_lists_every_model():
+    res = {
+        "data": "x", "users": 3, "evaluated_users": 2, "items": 4, "seconds": 0.1,
+        "protocol": {"summary": "p"},
+        "models": {"ease": {"ndcg@10": 0.5, "ndcg@10_std": 0.01}, "popularity": {"ndcg@10": 0.25}},
+    }  # fmt: skip
+    text = render_table(res)
+    assert "ease" in text and "0.5000 ±0.0100" in text and "popularity" in text
