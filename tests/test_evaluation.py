@@ -230,3 +230,23 @@ def test_batching_does_not_change_results():
     a = evaluate_scorer(FixedScorer(s), ds, sp, batch_size=1)
     b = evaluate_scorer(FixedScorer(s), ds, sp, batch_size=256)
     assert a == b
+
+
+def test_split_partitions_demo_world_by_time():
+    """On the demo world: train + valid + test is exactly each user's log, in time order,
+    and the targets are the user's two latest interactions."""
+    from recsys.data import load
+
+    ds = load("demo-small")
+    sp = leave_one_out(ds)
+    total = sum(len(t) for t in sp.train) + 2 * sp.n_eval
+    assert total == ds.n_interactions
+    counts = np.diff(ds.user_offsets)
+    assert sp.n_eval == int((counts >= 3).sum())
+    for j, u in enumerate(sp.eval_users):
+        items, ts = ds.sequence(u)
+        assert np.array_equal(sp.train[u], items[:-2])
+        assert sp.valid_target[j] == items[-2] and sp.test_target[j] == items[-1]
+        assert (len(sp.train_ts[u]) == 0 or sp.train_ts[u].max() <= sp.valid_ts[j]) and sp.valid_ts[j] <= sp.test_ts[j]
+    for u in np.flatnonzero(counts < 3):
+        assert np.array_equal(sp.train[u], ds.sequence(u)[0])
