@@ -1,0 +1,63 @@
+"""Evaluation: the model vs baselines under the leave-one-out protocol, per-group NDCG."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ui import components, loaders, model_card, state
+
+components.setup_page("Evaluation")
+ctx = components.load_context()
+if ctx is None:
+    st.stop()
+ds = ctx.ds
+components.header("📊 Evaluation", ctx)
+model = components.model_gate(ds)
+if model is None:
+    state.write_url()
+    st.stop()
+loc = loaders.locate_model(ds)
+ev = loaders.read_evaluation(str(loc.path))
+df = model_card.metrics_frame(ev)
+st.markdown(
+    "Leave-one-out by time: per user the last interaction is the test item, the one before it validation, "
+    "the rest training. **All** items are ranked (seen items excluded); no sampled negatives."
+)
+if df.empty:
+    components.empty_state(
+        "No evaluation table for this model",
+        "This artifact has no evaluation.json. Run `python -m recsys evaluate --data SRC --model DIR` or "
+        "retrain from Home to produce one.",
+    )
+    state.write_url()
+    st.stop()
+
+metric_options = [c for c in df.columns if c not in ("model", "key") and not c.endswith("_std")]
+default = [m for m in ("ndcg@10", "hr@10", "mrr@10") if m in metric_options] or metric_options[:3]
+chosen = st.multiselect("Metrics", metric_options, default=default, key="w.eval_metrics")
+st.plotly_chart(model_card.metrics_chart(df, tuple(chosen or default)), key="eval.chart")
+show = df.drop(columns=["key"])
+st.dataframe(show, hide_index=True)
+components.csv_download(show, "Metrics (CSV)", "evaluation.csv", "dl.eval")
+facts = []
+for key in ("protocol", "users", "items", "seeds", "split"):
+    if key in ev and not isinstance(ev[key], (dict, list)):
+        facts.append(f"{key}: **{ev[key]}**")
+if facts:
+    st.caption(" · ".join(facts))
+
+st.subheader("NDCG@10 per user group")
+groups = model_card.per_group_frame(ev)
+if groups.empty:
+    components.empty_state(
+        "No per-group results",
+        "Per-group NDCG needs user attributes (e.g. gender, age, occupation); this dataset or artifact has none.",
+    )
+else:
+    attrs = sorted(groups["attribute"].unique().tolist())
+    attr = st.selectbox("Group by", attrs, key="w.eval_attr")
+    st.plotly_chart(model_card.per_group_chart(groups, attr), key="eval.groups")
+    sub = groups[groups["attribute"] == attr]
+    st.dataframe(sub, hide_index=True)
+    components.csv_download(groups, "Per-group NDCG (CSV)", "evaluation_groups.csv", "dl.eval_groups")
+state.write_url()

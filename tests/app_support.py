@@ -1,0 +1,47 @@
+"""Helpers for the dashboard tests: a tiny model for the small demo world, trained once
+per test session into the session's RECSYS_HOME (where the app looks for it)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+PAGES = [
+    "app.py",
+    "pages/1_User_explorer.py",
+    "pages/2_Recommendations.py",
+    "pages/3_Fairness_lab.py",
+    "pages/4_What-if_studio.py",
+    "pages/5_Item_view.py",
+    "pages/6_Evaluation.py",
+]
+
+
+def ensure_tiny_model(home: Path, source: str = "demo-small") -> Path:
+    """Train (once) a tiny model for ``source`` under ``home`` with few epochs.
+    Returns the artifact directory (the app's default location for that data)."""
+    os.environ["RECSYS_HOME"] = str(home)
+    import torch
+
+    from recsys.data import load
+    from recsys.paths import default_model_dir
+
+    torch.set_num_threads(1)
+    ds = load(source)
+    out = default_model_dir(ds)
+    if (out / "manifest.json").is_file():
+        return out
+    try:
+        from recsys.train import train_model
+    except ImportError:  # before the training module exists: the model wrapper directly
+        from recsys.models.transformer import TransformerConfig, TransformerRecommender
+        from recsys.text import item_embeddings
+
+        cfg = TransformerConfig(d_model=32, n_layers=1, n_heads=1, max_len=50, max_epochs=2, min_epochs=1)
+        m = TransformerRecommender(ds.item_ids, cfg, item_embeddings(ds), seed=0)
+        m.fit(ds.sequences(), [ds.sequence(u)[1] for u in range(ds.n_users)], epochs=2)
+        m.save(out, ds)
+        return out
+    train_model(ds, out, seed=0, epochs=2, ablation=False)
+    return out

@@ -1,0 +1,297 @@
+"""Cached loaders shared by every page and session.
+
+Everything returned from here is shared across browser sessions, so it is never
+mutated: datasets are frozen with read-only arrays, embedding matrices are made
+read-only, models are only ever used for scoring, and tables come from
+``st.cache_data`` (each caller gets its own copy). Per-session edits (what-if
+profiles, scenarios) live in ``st.session_state`` only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import shutil
+import tempfile
+import threading
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from recsys.data.types import DataError, Dataset
+from recsys.paths import default_model_dir, recsys_home
+from ui import state
+
+AUTO_TRAIN_MAX_INTERACTIONS = 200_000
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024  # keep in line with .streamlit/config.toml
+MAX_UNZIPPED_BYTES = 500 * 1024 * 1024
+UPLOAD_SUFFIXES = (".csv", ".parquet", ".data", ".item", ".user", ".genre", ".txt", ".tsv", ".dat")
+
+
+# ---- datasets -------------------------------------------------------------------------
+@st.cache_resource(max_entries=6, show_spinner="Loading data…")
+def load_dataset(src: str) -> Dataset:
+    """``recsys.data.load(src)`` once per source per process (raises DataError)."""
+    from recsys.data import load
+
+    if src.startswith("upload:"):
+        src = src.split(":", 1)[1].split("#", 1)[0]
+    return load(src)
+
+
+def featured_users(ds: Dataset, n: int = 6) -> list[str]:
+    """Users worth looking at first: the demo world's featured users (planted ground
+    truth), else users with a typical-to-rich history (around the 75th percentile)."""
+    return list(_featured_users(ds.fingerprint, ds, n))
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _featured_users(_fp: str, _ds: Dataset, n: int) -> tuple[str, ...]:
+    ds = _ds
+    truth = getattr(ds, "truth", None)
+    for attr in ("featured_users", "featured", "sample_users"):
+        got = getattr(truth, attr, None) if truth is not None else None
+        if callable(got):
+            got = got()
+        if isinstance(got, dict):
+            got = list(got.values())
+        if got:
+            ids = [str(u) for u in got if ds.has_user(str(u))]
+            if ids:
+                return tuple(ids[:n])
+    lengths = np.diff(ds.user_offsets)
+    target = np.quantile(lengths, 0.75)
+    order = np.argsort(np.abs(lengths - target), kind="stable")
+    return tuple(ds.user_ids[int(u)] for u in order[:n])
+
+
+@dataclass(frozen=True)
+class UploadResult:
+    source: str  # "upload:<dir>#<token>" for load_dataset
+    names: tuple[str, ...]
+
+
+def _safe_extract(data: bytes, dest: Path) -> list[str]:
+    """Extract a zip of data files flat into ``dest`` (no paths, no traversal, size cap)."""
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        raise DataError("the uploaded .zip file is damaged or not a zip archive") from None
+    total = 0
+    names: list[str] = []
+    with zf:
+        for info in zf.infolist():
+            if info.is_dir():
+                continue
+            base = Path(info.filename).name
+            if not base or base.startswith(".") or info.filename.startswith("__MACOSX"):
+                continue
+            total += info.file_size
+            if total > MAX_UNZIPPED_BYTES:
+                raise DataError(f"the zip unpacks to more than {MAX_UNZIPPED_BYTES // 2**20} MB; refused")
+            if base in names:
+                raise DataError(f"the zip holds two files named {base!r}; upload one dataset per zip")
+            with zf.open(info) as fsrc, open(dest / base, "wb") as fdst:
+                shutil.copyfileobj(fsrc, fdst)
+            names.append(base)
+    if not names:
+        raise DataError("the uploaded zip holds no files")
+    return names
+
+
+def save_uploads(files: Sequence[Any], session_dir: str | None) -> tuple[UploadResult, str]:
+    """Write uploaded files (``UploadedFile``-like: ``.name``, ``.getvalue()``) into a
+    fresh per-session temp directory and return the source string for
+    :func:`load_dataset` plus the directory (stored in session state, removed on the
+    next upload). Raises DataError for oversize or unusable uploads."""
+    if not files:
+        raise DataError("no files uploaded")
+    total = sum(len(f.getvalue()) for f in files)
+    if total > MAX_UPLOAD_BYTES:
+        raise DataError(f"upload is {total / 2**20:.1f} MB; the limit is {MAX_UPLOAD_BYTES // 2**20} MB")
+    if session_dir and Path(session_dir).is_dir():
+        shutil.rmtree(session_dir, ignore_errors=True)
+    root = Path(tempfile.mkdtemp(prefix="reclens-upload-"))
+    h = hashlib.sha256()
+    names: list[str] = []
+    for f in sorted(files, key=lambda f: f.name):
+        data = f.getvalue()
+        base = Path(f.name).name
+        h.update(base.encode() + b"\0" + data)
+        if base.lower().endswith(".zip"):
+            if len(files) > 1:
+                raise DataError("upload either one .zip or several data files, not both")
+            names.extend(_safe_extract(data, root))
+        else:
+            if not base or base.startswith("."):
+                raise DataError(f"unusable file name {f.name!r}")
+            (root / base).write_bytes(data)
+            names.append(base)
+    # a single interactions file is loaded as the file itself; otherwise the directory
+    target: Path = root
+    if len(names) == 1 and not names[0].lower().startswith(("items", "users")):
+        target = root / names[0]
+    return UploadResult(f"upload:{target}#{h.hexdigest()[:16]}", tuple(names)), str(root)
+
+
+def source_label(src: str) -> str:
+    if src.startswith("upload:"):
+        return "uploaded files"
+    return src
+
+
+# ---- models -----------------------------------------------------------------------------
+def _has_artifact(d: Path) -> bool:
+    return (d / "manifest.json").is_file() and (d / "model.safetensors").is_file()
+
+
+@dataclass(frozen=True)
+class ModelLocation:
+    path: Path
+    exists: bool
+    explicit: bool  # opened from RECSYS_MODEL / --model
+    note: str | None = None  # e.g. why the explicit model was not used
+
+
+def locate_model(ds: Dataset) -> ModelLocation:
+    """Where the model for ``ds`` lives: ``--model``/``RECSYS_MODEL`` if it was trained
+    on this very dataset, else ``RECSYS_HOME/models/<fingerprint[:16]>``."""
+    note = None
+    explicit = state.startup_arg("model")
+    if explicit:
+        p = Path(explicit)
+        man = read_manifest(str(p))
+        fp = man.get("dataset_fingerprint") or man.get("fingerprint") or man.get("data_fingerprint")
+        if _has_artifact(p) and (fp is None or fp == ds.fingerprint):
+            return ModelLocation(p, True, True)
+        if not _has_artifact(p):
+            note = f"`--model {explicit}` is not a RecLens artifact (no manifest.json/model.safetensors)."
+        else:
+            note = f"`--model {explicit}` was trained on different data; using this dataset's own model."
+    d = default_model_dir(ds)
+    return ModelLocation(d, _has_artifact(d), False, note)
+
+
+@st.cache_data(show_spinner=False, ttl=60)
+def read_manifest(model_dir: str) -> dict:
+    p = Path(model_dir) / "manifest.json"
+    try:
+        return json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+@st.cache_data(show_spinner=False, ttl=60)
+def read_evaluation(model_dir: str) -> dict:
+    """The artifact's evaluation.json (model vs baselines), or {} when absent."""
+    p = Path(model_dir) / "evaluation.json"
+    try:
+        return json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+@st.cache_resource(max_entries=4, show_spinner="Loading the model…")
+def load_model(model_dir: str, fingerprint: str, _ds: Dataset) -> Any:
+    """The trained transformer for a dataset (shared, used read-only: scoring only)."""
+    from recsys.models.transformer import TransformerRecommender
+
+    model = TransformerRecommender.load(model_dir, _ds)
+    emb = getattr(model, "text_emb", None)
+    if isinstance(emb, np.ndarray):
+        emb.setflags(write=False)
+    return model
+
+
+@st.cache_resource
+def _train_locks() -> dict[str, threading.Lock]:
+    return {}
+
+
+_locks_guard = threading.Lock()
+
+
+def train_lock(fingerprint: str) -> threading.Lock:
+    """One training run per dataset per process, whichever session starts it."""
+    with _locks_guard:
+        locks = _train_locks()
+        return locks.setdefault(fingerprint, threading.Lock())
+
+
+def train(ds: Dataset, out_dir: Path, progress: Callable[[float, str], None], epochs: int | None = None) -> dict:
+    """Train and store the artifact for ``ds`` (blocking; serialised per dataset)."""
+    from recsys.train import train_model
+
+    with train_lock(ds.fingerprint):
+        if _has_artifact(out_dir):  # another session finished it meanwhile
+            return {}
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        kwargs: dict[str, Any] = {"seed": 0, "progress": progress}
+        if epochs is not None:
+            kwargs["epochs"] = epochs
+        result = train_model(ds, out_dir, **kwargs)
+    read_manifest.clear()
+    read_evaluation.clear()
+    return result
+
+
+# ---- embeddings -------------------------------------------------------------------------
+@st.cache_resource(max_entries=4, show_spinner="Encoding item texts…")
+def item_embeddings(fingerprint: str, _ds: Dataset, _model: Any = None) -> np.ndarray:
+    """(n_items, 384) read-only text embeddings: the model's own copy when it has one,
+    else the cached all-MiniLM-L6-v2 encoding."""
+    emb = getattr(_model, "text_emb", None) if _model is not None else None
+    if not isinstance(emb, np.ndarray) or emb.shape[0] != _ds.n_items:
+        from recsys.text import item_embeddings as encode
+
+        emb = encode(_ds)
+    out = np.array(emb, dtype=np.float32, copy=True)
+    out.setflags(write=False)
+    return out
+
+
+# ---- tables -------------------------------------------------------------------------------
+@st.cache_data(max_entries=8, show_spinner=False)
+def items_table(_fp: str, _ds: Dataset) -> pd.DataFrame:
+    """One row per item: id, title, categories, popularity (for search and tables)."""
+    ds = _ds
+    return pd.DataFrame(
+        {
+            "item_id": list(ds.item_ids),
+            "title": list(ds.titles),
+            "categories": [", ".join(c) for c in ds.item_categories],
+            "popularity": ds.item_popularity.astype(np.int64),
+        }
+    )
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def users_table(_fp: str, _ds: Dataset) -> pd.DataFrame:
+    """One row per user: id, number of interactions, first/last time, attributes."""
+    ds = _ds
+    off = ds.user_offsets
+    n = np.diff(off)
+    first = ds.timestamp[off[:-1]]
+    last = ds.timestamp[np.maximum(off[1:] - 1, 0)]
+    df = pd.DataFrame(
+        {
+            "user_id": list(ds.user_ids),
+            "interactions": n.astype(np.int64),
+            "first": pd.to_datetime(first, unit="s", utc=True),
+            "last": pd.to_datetime(last, unit="s", utc=True),
+        }
+    )
+    if ds.user_attrs is not None:
+        for c in ds.user_attrs.columns:
+            df[str(c)] = ds.user_attrs[c].astype(str).to_numpy()
+    return df
+
+
+def model_home() -> Path:
+    return recsys_home()

@@ -1,0 +1,158 @@
+"""Model card and evaluation tables: pure helpers (dicts -> DataFrame / Figure)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from ui.theme import ACCENT, NEUTRAL, PALETTE, style
+
+MODEL_LABELS = {
+    "transformer": "RecLens transformer",
+    "transformer_no_text": "Transformer, no text (ablation)",
+    "popularity": "MostPopular",
+    "mostpopular": "MostPopular",
+    "itemknn": "ItemKNN",
+    "ease": "EASE",
+}
+MAIN_METRICS = ("ndcg@10", "hr@10", "mrr@10", "ndcg@5", "hr@5", "mrr@5")
+BEYOND = ("coverage@10", "ild@10", "avg_popularity@10", "long_tail_share@10", "gini@10", "miscalibration@10")
+
+
+def _models_dict(ev: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    models = ev.get("models") if isinstance(ev, dict) else None
+    if isinstance(models, dict):
+        return {str(k): v for k, v in models.items() if isinstance(v, dict)}
+    if isinstance(models, list):
+        out = {}
+        for row in models:
+            if isinstance(row, dict) and "name" in row:
+                out[str(row["name"])] = row.get("metrics", row)
+        return out
+    return {}
+
+
+def metrics_frame(ev: dict[str, Any]) -> pd.DataFrame:
+    """One row per model, one column per numeric metric (the mean when mean/std)."""
+    rows = []
+    for name, m in _models_dict(ev).items():
+        row: dict[str, Any] = {"model": MODEL_LABELS.get(name, name), "key": name}
+        src = m.get("metrics", m) if isinstance(m.get("metrics"), dict) else m
+        for k, v in src.items():
+            if isinstance(v, bool):
+                continue
+            if isinstance(v, (int, float)):
+                row[str(k)] = float(v)
+            elif isinstance(v, dict) and isinstance(v.get("mean"), (int, float)):
+                row[str(k)] = float(v["mean"])
+                if isinstance(v.get("std"), (int, float)):
+                    row[f"{k}_std"] = float(v["std"])
+        rows.append(row)
+    df = pd.DataFrame(rows)
+    if df.empty:
+        return df
+    cols = ["model", "key"] + [c for c in MAIN_METRICS if c in df] + [c for c in BEYOND if c in df]
+    rest = [c for c in df.columns if c not in cols and not str(c).startswith("per_group")]
+    df = df[cols + rest]
+    if "ndcg@10" in df:
+        df = df.sort_values("ndcg@10", ascending=False, kind="stable")
+    return df.reset_index(drop=True)
+
+
+def per_group_frame(ev: dict[str, Any]) -> pd.DataFrame:
+    """Long table (model, attribute, group, ndcg@10, users) from per-group results."""
+    rows = []
+    for name, m in _models_dict(ev).items():
+        groups = m.get("per_group") or m.get("groups") or m.get("ndcg@10_per_group")
+        if not isinstance(groups, dict):
+            continue
+        for attr, vals in groups.items():
+            if isinstance(vals, dict):
+                for g, v in vals.items():
+                    if isinstance(v, dict):
+                        val = v.get("ndcg@10", v.get("mean"))
+                        n = v.get("users", v.get("n"))
+                    else:
+                        val, n = v, None
+                    if isinstance(val, (int, float)):
+                        rows.append(
+                            {"model": MODEL_LABELS.get(name, name), "attribute": str(attr), "group": str(g),
+                             "ndcg@10": float(val), "users": n}
+                        )
+    return pd.DataFrame(rows, columns=["model", "attribute", "group", "ndcg@10", "users"])
+
+
+def metrics_chart(df: pd.DataFrame, metrics: tuple[str, ...] = ("ndcg@10", "hr@10", "mrr@10")) -> go.Figure:
+    """Grouped bars: models × metrics, the RecLens transformer highlighted."""
+    fig = go.Figure()
+    present = [m for m in metrics if m in df]
+    for j, row in df.iterrows():
+        is_main = row.get("key") == "transformer"
+        err = None
+        std_cols = [f"{m}_std" for m in present]
+        if all(c in df for c in std_cols):
+            err = dict(type="data", array=[row[c] for c in std_cols], visible=True)
+        fig.add_bar(
+            x=present, y=[row[m] for m in present], name=str(row["model"]), error_y=err,
+            marker_color=ACCENT if is_main else PALETTE[(int(j) + 1) % len(PALETTE)],
+            hovertemplate="%{x}: %{y:.4f}<extra>" + str(row["model"]).replace("<", "&lt;") + "</extra>",
+        )
+    fig.update_layout(barmode="group", yaxis=dict(title="score (test split)"))
+    return style(fig, height=340, title="Model vs baselines")
+
+
+def per_group_chart(df: pd.DataFrame, attribute: str) -> go.Figure:
+    sub = df[df["attribute"] == attribute]
+    fig = go.Figure()
+    for k, (model, g) in enumerate(sub.groupby("model", sort=False)):
+        fig.add_bar(x=g["group"], y=g["ndcg@10"], name=str(model),
+                    marker_color=ACCENT if "RecLens" in str(model) else PALETTE[(k + 1) % len(PALETTE)])
+    fig.update_layout(barmode="group", xaxis=dict(title=attribute, type="category"), yaxis=dict(title="NDCG@10"))
+    return style(fig, height=320, title=f"NDCG@10 by {attribute}")
+
+
+def manifest_facts(man: dict[str, Any]) -> list[tuple[str, str]]:
+    """(label, value) pairs worth showing from a manifest.json."""
+    facts: list[tuple[str, str]] = []
+
+    def add(label: str, *keys: str) -> None:
+        for k in keys:
+            v = man.get(k)
+            if v not in (None, "", {}):
+                facts.append((label, str(v)))
+                return
+
+    add("Model", "model", "name", "architecture")
+    add("Created", "created", "created_at", "created_time")
+    add("Seed", "seed")
+    add("Epochs", "epochs", "best_epoch")
+    add("Train time (s)", "train_seconds")
+    add("Dataset fingerprint", "dataset_fingerprint", "fingerprint", "data_fingerprint")
+    add("Schema", "schema_version", "schema")
+    cfg = man.get("config") if isinstance(man.get("config"), dict) else {}
+    for k in ("d_model", "n_layers", "n_heads", "max_len", "use_text"):
+        if k in cfg:
+            facts.append((k, str(cfg[k])))
+    vers = man.get("versions") or man.get("package_versions")
+    if isinstance(vers, dict):
+        facts.append(("Versions", ", ".join(f"{k} {v}" for k, v in list(vers.items())[:6])))
+    return facts
+
+
+def manifest_metrics(man: dict[str, Any]) -> dict[str, float]:
+    m = man.get("metrics")
+    out: dict[str, float] = {}
+    if isinstance(m, dict):
+        for split, vals in m.items():
+            if isinstance(vals, dict):
+                for k, v in vals.items():
+                    if isinstance(v, (int, float)) and not isinstance(v, bool):
+                        out[f"{split} {k}"] = float(v)
+            elif isinstance(vals, (int, float)) and not isinstance(vals, bool):
+                out[str(split)] = float(vals)
+    return out
+
+
+__all__ = ["metrics_frame", "per_group_frame", "metrics_chart", "per_group_chart", "manifest_facts", "NEUTRAL"]
