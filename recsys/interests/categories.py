@@ -1,0 +1,206 @@
+"""What an item is "about": dataset categories, or topics found from item text.
+
+A :class:`CategoryAssignment` is the Dataset-like pair (``categories``,
+``category_matrix``) the timeline works on. Every row of its matrix sums to 1: an item
+of several categories splits its weight equally, and items without any category go to
+an ``"other"`` column (added only when some item needs it), so per-window shares always
+sum to 1.
+
+Datasets without categories get *topics*: k-means over the L2-normalised item text
+embeddings (:func:`recsys.text.item_embeddings`), each topic named by its most
+characteristic words (class-based TF-IDF over the titles and texts of its items).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+
+from recsys.data.types import DataError, Dataset
+
+OTHER = "other"
+
+
+@dataclass(frozen=True, eq=False)
+class CategoryAssignment:
+    """Item -> category weights, usable in place of ``ds.categories`` / ``ds.category_matrix``.
+
+    ``category_matrix`` is (n_items, n_categories) float32 with rows summing to 1.
+    ``source`` is ``"categories"`` (the dataset's own) or ``"topics"`` (text clustering).
+    """
+
+    categories: tuple[str, ...]
+    category_matrix: np.ndarray
+    source: str = "categories"
+
+    @property
+    def n_categories(self) -> int:
+        return len(self.categories)
+
+
+def _readonly(a: np.ndarray) -> np.ndarray:
+    a = np.ascontiguousarray(a, dtype=np.float32)
+    a.setflags(write=False)
+    return a
+
+
+def _with_other(names: tuple[str, ...], m: np.ndarray) -> tuple[tuple[str, ...], np.ndarray]:
+    """Append an ``other`` column for items whose row is empty (only if any is)."""
+    empty = m.sum(axis=1) <= 0
+    if not empty.any():
+        return names, m
+    name = OTHER
+    while name in names:  # a real category literally called "other": keep them apart
+        name = f"({name})"
+    extra = empty.astype(np.float32)[:, None]
+    return names + (name,), np.concatenate([m, extra], axis=1)
+
+
+def dataset_assignment(ds: Dataset) -> CategoryAssignment:
+    """The dataset's own categories (``ds.category_matrix``) plus ``other`` if needed."""
+    names, m = _with_other(tuple(ds.categories), np.asarray(ds.category_matrix, dtype=np.float32))
+    return CategoryAssignment(names, _readonly(m), "categories")
+
+
+def default_n_topics(n_items: int) -> int:
+    """A readable number of topics for a catalogue: sqrt(n_items / 8), clipped to 4..16."""
+    return int(np.clip(round(np.sqrt(max(n_items, 1) / 8.0)), 4, 16))
+
+
+def kmeans(x: np.ndarray, k: int, seed: int = 0, n_init: int = 4, max_iter: int = 100) -> np.ndarray:
+    """Cluster labels (n,) of the rows of ``x``: k-means (k-means++ seeding, Lloyd
+    iterations), best of ``n_init`` runs by inertia; deterministic given ``seed``."""
+    x = np.asarray(x, dtype=np.float64)
+    n = x.shape[0]
+    k = int(min(k, len(np.unique(x, axis=0))))
+    if k <= 1:
+        return np.zeros(n, dtype=np.int64)
+    rng = np.random.default_rng(seed)
+    sq = (x * x).sum(1)
+    best, best_inertia = np.zeros(n, dtype=np.int64), np.inf
+    for _ in range(n_init):
+        centers = [x[int(rng.integers(n))]]
+        d2 = ((x - centers[0]) ** 2).sum(1)
+        for _c in range(1, k):  # k-means++: next centre with probability ~ squared distance
+            probs = d2 / d2.sum() if d2.sum() > 0 else np.full(n, 1.0 / n)
+            centers.append(x[int(rng.choice(n, p=probs))])
+            d2 = np.minimum(d2, ((x - centers[-1]) ** 2).sum(1))
+        c = np.asarray(centers)
+        labels = np.full(n, -1, dtype=np.int64)
+        for _it in range(max_iter):
+            dist = sq[:, None] - 2 * x @ c.T + (c * c).sum(1)[None, :]
+            new = dist.argmin(1)
+            if np.array_equal(new, labels):
+                break
+            labels = new
+            for j in range(k):
+                members = labels == j
+                if members.any():
+                    c[j] = x[members].mean(0)
+                else:  # empty cluster: restart it at the worst-served point
+                    c[j] = x[int(dist[np.arange(n), labels].argmax())]
+        inertia = float(np.maximum(dist[np.arange(n), labels], 0).sum())
+        if inertia < best_inertia - 1e-12:
+            best, best_inertia = labels.copy(), inertia
+    return best
+
+
+STOP_WORDS = frozenset(
+    """a about above after again against all also am an and any are as at be because been before
+    being below between both but by can could did do does doing down during each even ever every
+    few for from further get got had has have having he her here hers herself him himself his how
+    i if in into is it its itself just like made make many me more most much must my myself new
+    no nor not now of off on once one only or other our ours ourselves out over own part same she
+    should so some such than that the their theirs them themselves then there these they this
+    those through to too two under until up upon us very was way we were what when where which
+    while who whom why will with within without would yet you your yours yourself yourselves
+    story book film movie series edition vol volume""".split()
+)
+
+
+def _tokens(text: str) -> list[str]:
+    return [w for w in re.findall(r"[^\W\d_]{2,}", text.lower()) if w not in STOP_WORDS]
+
+
+def topic_names(docs_per_topic: list[str], n_words: int = 3) -> list[str]:
+    """Name each topic by its top class-based TF-IDF terms (one document per topic).
+
+    score(t, w) = tf(t, w) * log(1 + A / f(w)), with tf the term's frequency within the
+    topic, A the mean number of words per topic and f(w) the term's count over all
+    topics: a word scores high when it is frequent in the topic's items and rare
+    elsewhere. Names are made unique; a topic without words is ``topic <k>``.
+    """
+    counts = [Counter(_tokens(d)) for d in docs_per_topic]
+    total = Counter()
+    for c in counts:
+        total.update(c)
+    mean_words = max(sum(total.values()) / max(len(counts), 1), 1.0)
+    names: list[str] = []
+    for k, c in enumerate(counts):
+        size = max(sum(c.values()), 1)
+        scored = sorted(
+            ((-(n / size) * np.log1p(mean_words / total[w]), w) for w, n in c.items()),
+        )
+        words = [w for _, w in scored[:n_words]]
+        names.append(" · ".join(words) if words else f"topic {k + 1}")
+    seen: dict[str, int] = {}
+    out = []
+    for n in names:
+        seen[n] = seen.get(n, 0) + 1
+        out.append(n if seen[n] == 1 else f"{n} ({seen[n]})")
+    return out
+
+
+def topic_assignment(
+    ds: Dataset,
+    embeddings: np.ndarray | None = None,
+    n_topics: int | None = None,
+    seed: int = 0,
+    n_words: int = 3,
+) -> CategoryAssignment:
+    """Topics for a dataset: k-means over item text embeddings, named by TF-IDF terms.
+
+    ``embeddings`` (n_items, d) defaults to :func:`recsys.text.item_embeddings` (the
+    sentence encoder; cached per dataset). Each item belongs to one topic (one-hot rows).
+    """
+    if embeddings is None:
+        from recsys.text import item_embeddings
+
+        embeddings = item_embeddings(ds)
+    emb = np.asarray(embeddings, dtype=np.float32)
+    if emb.ndim != 2 or emb.shape[0] != ds.n_items:
+        raise DataError(f"item embeddings must have shape (n_items={ds.n_items}, d), got {emb.shape}")
+    if not np.isfinite(emb).all():
+        raise DataError("item embeddings contain NaN or infinite values")
+    norms = np.linalg.norm(emb, axis=1, keepdims=True)
+    emb = emb / np.maximum(norms, 1e-12)
+    k = default_n_topics(ds.n_items) if n_topics is None else int(n_topics)
+    if k < 1:
+        raise DataError(f"number of topics must be >= 1, got {k}")
+    labels = kmeans(emb, k, seed=seed)
+    used = np.unique(labels)  # k-means may merge duplicates: keep used clusters only
+    remap = {int(c): j for j, c in enumerate(used)}
+    labels = np.asarray([remap[int(c)] for c in labels], dtype=np.int64)
+    docs = [
+        " ".join(f"{ds.titles[i]} {ds.item_text[i]}" for i in np.flatnonzero(labels == j))
+        for j in range(len(used))
+    ]
+    names = tuple(topic_names(docs, n_words=n_words))
+    m = np.zeros((ds.n_items, len(names)), dtype=np.float32)
+    m[np.arange(ds.n_items), labels] = 1.0
+    return CategoryAssignment(names, _readonly(m), "topics")
+
+
+def category_assignment(
+    ds: Dataset,
+    embeddings: np.ndarray | None = None,
+    n_topics: int | None = None,
+    seed: int = 0,
+) -> CategoryAssignment:
+    """The dataset's categories when it has any, else text topics (see :func:`topic_assignment`)."""
+    if ds.categories:
+        return dataset_assignment(ds)
+    return topic_assignment(ds, embeddings=embeddings, n_topics=n_topics, seed=seed)
