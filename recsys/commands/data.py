@@ -91,14 +91,21 @@ def render(ds: Dataset, result: dict[str, Any]) -> str:
         f"data: {ds.source}",
         f"  users         {ds.n_users:,}",
         f"  items         {ds.n_items:,}"
-        + (f"  ({int((ds.item_popularity == 0).sum()):,} never interacted)" if (ds.item_popularity == 0).any() else ""),
+        + (
+            f"  ({int((ds.item_popularity == 0).sum()):,} never interacted)"
+            if (ds.item_popularity == 0).any()
+            else ""
+        ),
         f"  interactions  {ds.n_interactions:,}  (density {density:.2%})",
         f"  per user      min {int(counts.min())}, median {int(np.median(counts))}, max {int(counts.max())}",
         f"  top 20% items {top20:.0%} of interactions",
         f"  time span     {_date(result['first_timestamp'])} .. {_date(result['last_timestamp'])}",
-        f"  categories    {result['categories']}" + (f" ({', '.join(ds.categories[:6])}"
-                                                   + (", …)" if len(ds.categories) > 6 else ")")
-                                                   if ds.categories else ""),
+        f"  categories    {result['categories']}"
+        + (
+            f" ({', '.join(ds.categories[:6])}" + (", …)" if len(ds.categories) > 6 else ")")
+            if ds.categories
+            else ""
+        ),
         f"  ratings       {'yes' if ds.rating is not None else 'no'};"
         f" user attributes: {', '.join(map(str, ds.user_attrs.columns)) if ds.user_attrs is not None else 'none'}",
         f"  fingerprint   {ds.fingerprint[:16]}",

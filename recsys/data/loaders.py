@@ -69,7 +69,9 @@ def _load_demo(source: str) -> Dataset:
         demo = importlib.import_module("recsys.data.demo")
     except ModuleNotFoundError as e:
         if e.name == "recsys.data.demo":
-            raise DataError("the demo world is not available in this build (recsys.data.demo missing)") from None
+            raise DataError(
+                "the demo world is not available in this build (recsys.data.demo missing)"
+            ) from None
         raise
     return demo.generate() if source == "demo" else demo.generate_small()
 
@@ -92,9 +94,7 @@ def _load_dir(path: Path, source: str) -> Dataset:
         return load_generic(f, source, file_label=_label(source, f.name))
     present = sorted(p.name for p in path.iterdir())[:8]
     shown = ", ".join(present) if present else "nothing"
-    raise DataError(
-        f"{source}: unrecognised data directory (it holds {shown}); tried: " + "; ".join(LAYOUTS)
-    )
+    raise DataError(f"{source}: unrecognised data directory (it holds {shown}); tried: " + "; ".join(LAYOUTS))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -186,7 +186,9 @@ def load_ml100k(path: Path, source: str) -> Dataset:
     )  # fmt: skip
     inter = _interactions(t, "user_id", "item_id", "timestamp", "rating")
     if not (path / "u.item").is_file():
-        raise DataError("missing (a MovieLens-100K directory needs u.data and u.item)", file=_label(source, "u.item"))
+        raise DataError(
+            "missing (a MovieLens-100K directory needs u.data and u.item)", file=_label(source, "u.item")
+        )
     genres = _ml100k_genres(path, source)
     items = _ml100k_items(path, source, genres)
     users = _ml100k_users(path, source) if (path / "u.user").is_file() else None
@@ -308,7 +310,9 @@ def _latest_tags(path: Path, label: str, item_ids: np.ndarray) -> list[str]:
     df = pd.DataFrame({"item_id": movie, "tag": tag})
     df = df[df["tag"] != ""]
     df["key"] = df["tag"].str.lower()
-    counts = df.groupby(["item_id", "key"], sort=False).agg(tag=("tag", "first"), n=("tag", "size")).reset_index()
+    counts = (
+        df.groupby(["item_id", "key"], sort=False).agg(tag=("tag", "first"), n=("tag", "size")).reset_index()
+    )
     counts = counts.sort_values(["item_id", "n", "key"], ascending=[True, False, True], kind="stable")
     joined = counts.groupby("item_id", sort=False)["tag"].agg(", ".join)
     return [joined.get(i, "") for i in item_ids.tolist()]

@@ -49,7 +49,7 @@ class Table:
     def text(self, col: str) -> pd.Series:
         """Column ``col`` as the strings written in the file (object dtype)."""
         s = self.columns[col]
-        if s.dtype != object and self.reread is not None:
+        if self.reread is not None and (s.dtype != object or pd.api.types.infer_dtype(s) != "string"):
             return self.reread(col)
         return s
 
@@ -73,6 +73,8 @@ class Table:
             line = None if self.parquet else 1
             label = f"{what} " if what else ""
             problem = f"missing required column(s) {', '.join(missing)} ({label}needs {need}; found {have})"
+            if any(sep in c for c in self.columns for sep in (";", "\t")):
+                problem += "; the file must be comma-separated"
             raise DataError(problem, file=self.file, line=line)
 
 
@@ -87,8 +89,7 @@ def _decode_check(data: bytes, file: str, encoding: str) -> None:
         col = e.start - data.rfind(b"\n", 0, e.start)
         hint = " (looks like UTF-16; save it as UTF-8)" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else ""
         raise DataError(
-            f"not valid UTF-8: byte 0x{data[e.start]:02x} at column {col}"
-            f"{hint}",
+            f"not valid UTF-8: byte 0x{data[e.start]:02x} at column {col}{hint}",
             file=file,
             line=line,
         ) from None
@@ -193,6 +194,7 @@ def _read_fast(
     n_rows = len(starts) - body
     if n_rows == 0:
         raise DataError("no data rows (only a header)", file=file, line=1)
+
     def parse(dtypes: dict[int, type]) -> pd.DataFrame:
         return pd.read_csv(
             io.BytesIO(data),

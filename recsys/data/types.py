@@ -21,7 +21,7 @@ class DataError(ValueError):
     """Bad input. ``str(err)`` is ``<file>:<line>: <problem>`` or just ``<problem>``."""
 
     def __init__(self, problem: str, file: str | None = None, line: int | str | None = None):
-        self.problem = problem
+        self.problem = " ".join(str(problem).splitlines())  # always one line
         self.file = file
         self.line = line
         super().__init__(self._text())

@@ -133,7 +133,9 @@ def _parquet_timestamps(table: Table, col: str, s: pd.Series) -> np.ndarray:
         ok = np.fromiter((isinstance(v, str) for v in vals), dtype=bool, count=len(vals))
         k = first_true(~ok)
         if k is not None:
-            raise table.error(k, f"{col} must be integer seconds or a date-time, got {type(vals[k]).__name__}")
+            raise table.error(
+                k, f"{col} must be integer seconds or a date-time, got {type(vals[k]).__name__}"
+            )
         return _parse_strings(table, col, pd.Series([v.strip() for v in vals], dtype=object))
     raise table.error(0, f"{col} must be integer seconds or date-times, not {s.dtype}")
 
