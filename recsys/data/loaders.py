@@ -76,6 +76,11 @@ def _load_demo(source: str) -> Dataset:
     return demo.generate() if source == "demo" else demo.generate_small()
 
 
+def _obj(values: object) -> pd.Series:
+    """An object-dtype Series (pandas would turn str arrays into arrow strings, slowly)."""
+    return pd.Series(values, dtype=object)
+
+
 def _label(source: str, name: str) -> str:
     """File name as the user will recognise it: the given source path joined with ``name``."""
     return str(Path(source) / name)
@@ -123,9 +128,9 @@ def load_generic(path: Path, source: str, *, file_label: str) -> Dataset:
 
 
 def _interactions(t: Table, ucol: str, icol: str, tcol: str, rcol: str | None) -> pd.DataFrame:
-    frame = {
-        "user_id": V.ids(t, ucol),
-        "item_id": V.ids(t, icol),
+    frame = {  # object Series: pandas would otherwise convert the ids to arrow strings
+        "user_id": pd.Series(V.ids(t, ucol), dtype=object),
+        "item_id": pd.Series(V.ids(t, icol), dtype=object),
         "timestamp": V.timestamps(t, tcol),
     }
     if rcol is not None:
@@ -154,11 +159,11 @@ def _generic_items(t: Table, warns: list[str]) -> pd.DataFrame:
     t.require(("item_id", "title"), "items")
     ids = V.ids(t, "item_id")
     V.unique_ids(t, "item_id", ids)
-    frame: dict[str, object] = {"item_id": ids, "title": _titles(t, ids, warns)}
+    frame: dict[str, object] = {"item_id": _obj(ids), "title": _obj(_titles(t, ids, warns))}
     if "categories" in t.columns:
         frame["categories"] = _split_categories(V.strings(t, "categories"))
     if "text" in t.columns:
-        frame["text"] = V.strings(t, "text")
+        frame["text"] = _obj(V.strings(t, "text"))
     return pd.DataFrame(frame)
 
 
@@ -166,10 +171,10 @@ def _generic_users(t: Table) -> pd.DataFrame:
     t.require(("user_id",), "users")
     ids = V.ids(t, "user_id")
     V.unique_ids(t, "user_id", ids)
-    frame = {"user_id": ids}
+    frame = {"user_id": _obj(ids)}
     for c in t.columns:
         if c != "user_id" and c:
-            frame[c] = V.strings(t, c)
+            frame[c] = _obj(V.strings(t, c))
     return pd.DataFrame(frame)
 
 
@@ -224,16 +229,19 @@ def _ml100k_items(path: Path, source: str, genres: tuple[str, ...]) -> pd.DataFr
     V.unique_ids(t, "item_id", ids)
     flags = np.zeros((t.n_rows, len(genres)), dtype=bool)
     for j, c in enumerate(flag_names):
-        s = V.strings(t, c)
+        s = t.columns[c].to_numpy(dtype=object)
+        if not ((s == "1") | (s == "0")).all():  # allow padding, but only pay for stripping when needed
+            s = V.strings(t, c)
         one = s == "1"
         k = V.first_true(~(one | (s == "0")))
         if k is not None:
             raise t.error(k, f"genre flag {j + 6} ({genres[j]}) is {s[k]!r}, expected 0 or 1")
         flags[:, j] = one
-    cats = [tuple(genres[j] for j in np.flatnonzero(row) if genres[j] != "unknown") for row in flags]
+    named = [g if g != "unknown" else None for g in genres]
+    cats = [tuple(g for g, f in zip(named, row) if f and g) for row in flags.tolist()]
     warns: list[str] = []
     titles = _titles(t, ids, warns)
-    return pd.DataFrame({"item_id": ids, "title": titles, "categories": cats})
+    return pd.DataFrame({"item_id": _obj(ids), "title": _obj(titles), "categories": cats})
 
 
 AGE_BANDS = ((18, "<18"), (25, "18-24"), (35, "25-34"), (45, "35-44"), (50, "45-49"), (56, "50-55"))
@@ -261,10 +269,10 @@ def _ml100k_users(path: Path, source: str) -> pd.DataFrame:
         raise t.error(k, f"age {age_s[k]!r} is not a whole number of years")
     return pd.DataFrame(
         {
-            "user_id": ids,
-            "gender": V.strings(t, "gender"),
-            "age_band": [age_band(int(a)) for a in age_s.tolist()],
-            "occupation": V.strings(t, "occupation"),
+            "user_id": _obj(ids),
+            "gender": _obj(V.strings(t, "gender")),
+            "age_band": _obj([age_band(int(a)) for a in age_s.tolist()]),
+            "occupation": _obj(V.strings(t, "occupation")),
         }
     )
 
@@ -289,7 +297,7 @@ def load_latest(path: Path, source: str) -> Dataset:
     ids = V.ids(m, "movieId")
     V.unique_ids(m, "movieId", ids)
     warns: list[str] = []
-    items = pd.DataFrame({"item_id": ids, "title": _titles(m, ids, warns)})
+    items = pd.DataFrame({"item_id": _obj(ids), "title": _obj(_titles(m, ids, warns))})
     if "genres" in m.columns:
         items["categories"] = _split_categories(V.strings(m, "genres"), drop=(NO_GENRES,))
     tags_f = path / "tags.csv"
