@@ -1,0 +1,264 @@
+"""AppTest page tests on the small demo world with a tiny model (trained once)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.app_support import PAGES, REPO, ensure_tiny_model
+
+pytest.importorskip("streamlit")
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+TIMEOUT = 180
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory):
+    home = tmp_path_factory.getbasetemp() / "recsys_home"
+    home.mkdir(exist_ok=True)
+    return ensure_tiny_model(home, "demo-small")
+
+
+@pytest.fixture(scope="session")
+def small_ds(tiny_model):
+    from recsys.data import load
+
+    return load("demo-small")
+
+
+@pytest.fixture(autouse=True)
+def _small_world(monkeypatch, tiny_model):
+    monkeypatch.setenv("RECSYS_DATA", "demo-small")
+    monkeypatch.delenv("RECSYS_MODEL", raising=False)
+
+
+def open_page(page: str, **params: str) -> AppTest:
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=TIMEOUT)
+    for k, v in params.items():
+        at.query_params[k] = v
+    if page != "app.py":
+        at.switch_page(page)
+    return at.run()
+
+
+def assert_clean(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def featured(ds) -> str:
+    return ds.truth.featured_users()[0]
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_for_a_user_from_the_url(page, small_ds):
+    user = small_ds.user_ids[7]
+    at = open_page(page, user=user, k="7", div="0.2")
+    assert_clean(at)
+    assert at.session_state["rl.user"] == user
+    assert at.session_state["rl.k"] == 7
+    assert at.session_state["rl.div"] == pytest.approx(0.2)
+    # the view lives in the URL
+    assert at.query_params["user"] in (user, [user])
+    assert at.query_params["data"] in ("demo-small", ["demo-small"])
+
+
+@pytest.mark.parametrize("page", ["pages/1_User_explorer.py", "pages/2_Recommendations.py"])
+def test_unknown_user_falls_back_to_featured_user_and_says_so(page, small_ds):
+    at = open_page(page, user="no-such-user")
+    assert_clean(at)
+    assert at.session_state["rl.user"] == featured(small_ds)
+    notes = " ".join(i.value for i in at.info)
+    assert "no-such-user" in notes and featured(small_ds) in notes
+
+
+def test_missing_user_shows_featured_user(small_ds):
+    at = open_page("pages/1_User_explorer.py")
+    assert_clean(at)
+    assert at.session_state["rl.user"] == featured(small_ds)
+    assert any("No user selected" in i.value for i in at.info)
+
+
+def test_home_shows_summary_and_model_card(small_ds):
+    at = open_page("app.py")
+    assert_clean(at)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Users"] == f"{small_ds.n_users:,}"
+    assert metrics["Interactions"] == f"{small_ds.n_interactions:,}"
+    # charts: activity, long tail, category mix, history lengths (+ model card chart when evaluated)
+    assert len(at.get("plotly_chart")) >= 4
+
+
+def test_state_persists_across_pages(small_ds):
+    user = small_ds.user_ids[3]
+    at = open_page("pages/1_User_explorer.py", user=user)
+    at.switch_page("pages/2_Recommendations.py").run()
+    assert_clean(at)
+    assert at.session_state["rl.user"] == user
+    # no URL params after sidebar navigation: the state wins and is written back
+    at.query_params.clear()
+    at.switch_page("pages/5_Item_view.py").run()
+    assert_clean(at)
+    assert at.session_state["rl.user"] == user
+    assert at.query_params["user"] in (user, [user])
+
+
+def _table_titles(at: AppTest, index: int) -> list[str]:
+    return at.dataframe[index].value["title"].tolist()
+
+
+def test_lab_weight_changes_the_reranked_list(small_ds):
+    at = open_page("pages/3_Fairness_lab.py", user=featured(small_ds), k="10")
+    assert_clean(at)
+    div = at.slider(key="w.div")
+    before = at.session_state["rl.div"]
+    assert before == 0.0
+    div.set_value(0.9).run()
+    assert_clean(at)
+    assert at.session_state["rl.div"] == pytest.approx(0.9)
+    assert at.query_params["div"] in ("0.9", ["0.9"])
+    # weights sum ≤ 1: moving fairness up shrinks diversity, keeps fairness
+    at.slider(key="w.fair").set_value(0.5).run()
+    assert_clean(at)
+    assert at.session_state["rl.fair"] == pytest.approx(0.5)
+    assert at.session_state["rl.div"] + at.session_state["rl.cal"] + 0.5 <= 1.0 + 1e-9
+
+
+def test_recommendations_follow_the_weights(small_ds):
+    user = featured(small_ds)
+    at0 = open_page("pages/2_Recommendations.py", user=user, k="10")
+    at1 = open_page("pages/2_Recommendations.py", user=user, k="10", div="1")
+    assert_clean(at0)
+    assert_clean(at1)
+    t0, t1 = _table_titles(at0, 0), _table_titles(at1, 0)
+    assert len(t0) == len(t1) == 10
+    assert t0 != t1
+
+
+def test_whatif_add_remove_and_cold_start(small_ds):
+    user = featured(small_ds)
+    at = open_page("pages/4_What-if_studio.py", user=user)
+    assert_clean(at)
+    n0 = len(at.session_state["rl.whatif"]["scenario"]["history"])
+    at.text_input(key="w.wi_add.q").set_value("a").run()
+    at.button(key="w.wi_addgo").click().run()
+    assert_clean(at)
+    sc = at.session_state["rl.whatif"]["scenario"]
+    assert len(sc["history"]) == n0 + 1
+    assert at.session_state["rl.whatif"]["edited"] is True
+    assert at.metric[0].label == "Kendall τ"
+    # cold start: empty profile still gets a list
+    at.button(key="w.wi_empty").click().run()
+    assert_clean(at)
+    assert at.session_state["rl.whatif"]["scenario"]["history"] == []
+    after = at.dataframe[-1].value
+    assert len(after) > 0
+    # reset brings back the user's own history
+    at.button(key="w.wi_reset").click().run()
+    assert len(at.session_state["rl.whatif"]["scenario"]["history"]) == n0
+
+
+def test_whatif_removing_history_changes_the_list(small_ds):
+    user = featured(small_ds)
+    at = open_page("pages/4_What-if_studio.py", user=user, k="10")
+    n = len(at.session_state["rl.whatif"]["scenario"]["history"])
+    # shrink the profile to its oldest item by removing the rest (pure edit, through the registry)
+    from ui import whatif_logic as wl
+
+    sc = at.session_state["rl.whatif"]["scenario"]
+    at.session_state["rl.whatif"] = {"scenario": wl.remove_at(sc, range(1, n)), "edited": True}
+    at.run()
+    assert_clean(at)
+    tau = float(at.metric[0].value)
+    entering = int(at.metric[1].value)
+    assert entering > 0 and tau < 1.0
+
+
+def test_two_sessions_do_not_see_each_others_edits(small_ds):
+    user = featured(small_ds)
+    a = open_page("pages/4_What-if_studio.py", user=user)
+    b = open_page("pages/4_What-if_studio.py", user=user)
+    n = len(a.session_state["rl.whatif"]["scenario"]["history"])
+    a.button(key="w.wi_empty").click().run()
+    a.slider(key="w.k").set_value(20).run()
+    assert a.session_state["rl.whatif"]["scenario"]["history"] == []
+    b.run()
+    assert len(b.session_state["rl.whatif"]["scenario"]["history"]) == n
+    assert b.session_state["rl.k"] == 10
+    # the cached dataset was not touched by A's edit
+    from recsys.data import load
+
+    assert len(load("demo-small").sequence(small_ds.user_index(user))[0]) == n
+
+
+def test_counterfactual_from_recommendations_loads_in_whatif(small_ds):
+    user = featured(small_ds)
+    at = open_page("pages/4_What-if_studio.py", user=user)
+    items, ts = small_ds.sequence(small_ds.user_index(user))
+    cf = {"name": "counterfactual", "base_user": user,
+          "history": [{"item_id": small_ds.item_ids[int(i)], "timestamp": int(t)} for i, t in zip(items[1:], ts[1:])]}
+    at.session_state["rl.counterfactual"] = cf
+    at.run()
+    at.button(key="w.wi_cf").click().run()
+    assert_clean(at)
+    sc = at.session_state["rl.whatif"]["scenario"]
+    assert len(sc["history"]) == len(items) - 1
+    assert sc["base_user"] == user
+
+
+def test_scenario_upload_is_validated(small_ds):
+    import json
+
+    at = open_page("pages/4_What-if_studio.py", user=featured(small_ds))
+    bad = json.dumps({"history": [{"item_id": "nope", "timestamp": 5}]}).encode()
+    at.file_uploader(key="w.wi_upload").upload("bad.json", bad, "application/json")
+    at.run()
+    at.button(key="w.wi_loadup").click().run()
+    assert not at.exception
+    assert any("not in this dataset" in e.value for e in at.error)
+    good = {"name": "mine", "history": [{"item_id": small_ds.item_ids[0], "timestamp": 100}]}
+    at.file_uploader(key="w.wi_upload").set_value(("good.json", json.dumps(good).encode(), "application/json"))
+    at.run()
+    at.button(key="w.wi_loadup").click().run()
+    assert_clean(at)
+    assert at.session_state["rl.whatif"]["scenario"]["name"] == "mine"
+
+
+def test_item_view_from_url(small_ds):
+    item = small_ds.item_ids[int(small_ds.item_popularity.argmax())]
+    at = open_page("pages/5_Item_view.py", user=featured(small_ds), item=item)
+    assert_clean(at)
+    assert at.session_state["rl.item"] == item
+    assert any(s.value == small_ds.titles[small_ds.item_index(item)] for s in at.subheader)
+
+
+def test_upload_of_several_files_switches_the_dataset(tmp_path, small_ds):
+    inter = "user_id,item_id,timestamp\n" + "".join(
+        f"u{u},i{(u * 3 + j) % 12},{1000 + 10 * j}\n" for u in range(8) for j in range(6)
+    )
+    items = "item_id,title,categories\n" + "".join(f"i{j},Title {j},Cat{j % 3}\n" for j in range(12))
+    at = open_page("app.py")
+    at.file_uploader(key="w.upload").set_value(
+        [("interactions.csv", inter.encode(), "text/csv"), ("items.csv", items.encode(), "text/csv")]
+    )
+    at.run()
+    at.button(key="w.upload_go").click().run()
+    assert not at.exception
+    assert at.session_state["rl.data"].startswith("upload:")
+    assert {m.label: m.value for m in at.metric}["Users"] == "8"
+
+
+def test_bad_upload_shows_a_readable_error(small_ds):
+    at = open_page("app.py")
+    at.file_uploader(key="w.upload").set_value(("interactions.csv", b"user_id,item_id\nu1\n", "text/csv"))
+    at.run()
+    at.button(key="w.upload_go").click().run()
+    assert not at.exception
+    assert any("Upload refused" in e.value for e in at.error)
+    assert at.session_state["rl.data"] == "demo-small"
+
+
+def test_bad_data_source_in_url_is_a_message_not_a_traceback():
+    at = open_page("app.py", data="/definitely/not/here")
+    assert not at.exception
+    assert any("Could not load" in e.value for e in at.error)

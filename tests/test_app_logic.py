@@ -1,0 +1,145 @@
+"""Pure dashboard logic: what-if edits and diffs, scenario validation, case-file
+escaping, weight clamping, upload handling, home charts."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+
+import pandas as pd
+import pytest
+
+from recsys.data.types import DataError, build_dataset
+from ui import charts_data, report
+from ui import whatif_logic as wl
+from ui.state import clamp_weights
+
+
+@pytest.fixture(scope="module")
+def ds():
+    inter = pd.DataFrame(
+        {"user_id": ["a"] * 5 + ["b"] * 3, "item_id": ["1", "2", "3", "4", "5", "2", "6", "7"],
+         "timestamp": [10, 20, 30, 40, 50, 15, 25, 35]}
+    )
+    items = pd.DataFrame(
+        {"item_id": [str(i) for i in range(1, 8)],
+         "title": ["<script>alert('x')</script>", "<b>Bold</b> & co", "Plain", "Four", "Five", "Six", "Seven"],
+         "categories": [("<i>Cat</i>",), ("A",), ("A", "B"), ("B",), ("B",), ("C",), ("C",)]}
+    )
+    return build_dataset("test", inter, items)
+
+
+def test_kendall_tau_identical_reversed_and_disjoint():
+    assert wl.kendall_tau([1, 2, 3], [1, 2, 3]) == 1.0
+    assert wl.kendall_tau([1, 2, 3], [3, 2, 1]) == pytest.approx(-1.0)
+    assert wl.kendall_tau([1, 2, 3], [4, 5, 6]) < 0
+    assert -1.0 <= wl.kendall_tau([1, 2, 3, 4], [2, 1, 3, 9]) < 1.0
+
+
+def test_diff_lists_entering_leaving_and_moves():
+    d = wl.diff_lists([1, 2, 3, 4], [3, 1, 5, 2])
+    assert d.entering == [5]
+    assert d.leaving == [4]
+    assert d.moves == {3: 2, 1: -1, 2: -2}
+
+
+def test_edits_keep_time_order_and_never_touch_the_input(ds):
+    sc = wl.from_user(ds, "a")
+    orig = json.dumps(sc)
+    added = wl.add_item(sc, "7")
+    assert [e["item_id"] for e in added["history"]][-1] == "7"
+    assert added["history"][-1]["timestamp"] == 60  # last + median gap
+    removed = wl.remove_at(added, [0, 1])
+    assert [e["item_id"] for e in removed["history"]] == ["3", "4", "5", "7"]
+    moved = wl.move(sc, 0, 2)
+    assert [e["item_id"] for e in moved["history"]] == ["2", "3", "1", "4", "5"]
+    assert [e["timestamp"] for e in moved["history"]] == [10, 20, 30, 40, 50]
+    shifted = wl.shift_dates(sc, 1, [0])  # the first item moves one day later: now last
+    assert shifted["history"][-1]["item_id"] == "1"
+    assert json.dumps(sc) == orig
+    with pytest.raises(DataError):
+        wl.move(sc, 9, 0)
+
+
+def test_scenario_round_trip_and_validation(ds):
+    sc = wl.add_item(wl.from_user(ds, "b"), "1")
+    back, warns = wl.validate(wl.to_json(sc).encode(), ds, "s.json")
+    assert back["history"] == sc["history"] and back["base_user"] == "b" and warns == []
+    with pytest.raises(DataError, match="s.json.*not valid JSON"):
+        wl.validate(b"{nope", ds, "s.json")
+    with pytest.raises(DataError, match="not in this dataset"):
+        wl.validate({"history": [{"item_id": "999", "timestamp": 1}]}, ds)
+    with pytest.raises(DataError, match="timestamp"):
+        wl.validate({"history": [{"item_id": "1", "timestamp": "yesterday"}]}, ds)
+    with pytest.raises(DataError, match="JSON object"):
+        wl.validate([1, 2], ds)
+    _, warns = wl.validate({"history": [], "data_fingerprint": "other"}, ds)
+    assert warns
+
+
+def test_cold_start_scenario_is_empty(ds):
+    sc = wl.empty_scenario(ds)
+    items, ts = wl.arrays(ds, sc)
+    assert len(items) == 0 and len(ts) == 0 and sc["base_user"] is None
+
+
+def test_case_file_escapes_data_and_inlines_plotly(ds):
+    fig = charts_data.category_mix(ds)
+    table = pd.DataFrame({"title": list(ds.titles)})
+    html = report.render_case_file(
+        "Case <script>", {"User": "<img src=x onerror=alert(1)>"},
+        [report.Section("Items <b>", text="why: <script>alert(2)</script>", table=table, figures=[fig])],
+    )
+    assert "<script>alert('x')</script>" not in html
+    assert "<script>alert(2)</script>" not in html
+    assert "<img src=x" not in html
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in html or "&lt;script&gt;alert(" in html
+    assert "&lt;b&gt;Bold&lt;/b&gt; &amp; co" in html
+    # plotly.js is inlined once: the file opens offline (no CDN reference)
+    import re
+
+    assert not re.search(r"<script[^>]*\bsrc=", html)  # no external script: opens offline
+    assert "Plotly.newPlot" in html
+    assert len(html) > 1_000_000
+
+
+def test_weights_are_clamped_to_sum_at_most_one():
+    w = clamp_weights(0.8, 0.8, 0.4)
+    assert w.div + w.cal + w.fair <= 1.0 + 1e-9
+    assert w.div == w.cal > w.fair
+    assert clamp_weights(-1, "x", 2).fair == 1.0
+
+
+def test_home_charts_build(ds):
+    s = charts_data.dataset_summary(ds)
+    assert s["users"] == 2 and s["interactions"] == 8
+    for fig in (charts_data.activity_over_time(ds), charts_data.category_mix(ds),
+                charts_data.popularity_long_tail(ds), charts_data.history_length_hist(ds)):
+        assert fig.data
+
+
+class _Up:
+    def __init__(self, name: str, data: bytes):
+        self.name, self._d = name, data
+
+    def getvalue(self) -> bytes:
+        return self._d
+
+
+def test_uploads_zip_is_extracted_flat_and_traversal_is_blocked(tmp_path):
+    from ui.loaders import save_uploads
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("../../evil/interactions.csv", "user_id,item_id,timestamp\nu,i,1\n")
+        z.writestr("data/items.csv", "item_id,title\ni,T\n")
+    res, d = save_uploads([_Up("data.zip", buf.getvalue())], None)
+    from pathlib import Path
+
+    assert sorted(p.name for p in Path(d).iterdir()) == ["interactions.csv", "items.csv"]
+    assert res.source.startswith("upload:")
+    with pytest.raises(DataError, match="damaged"):
+        save_uploads([_Up("x.zip", b"not a zip")], d)
+    with pytest.raises(DataError, match="limit"):
+        save_uploads([_Up("big.csv", b"x" * (50 * 1024 * 1024 + 1))], None)
