@@ -138,7 +138,7 @@ def _train_seed(ds: Dataset, out_dir: Path, seed: int, epochs: int | None) -> di
     except ImportError as e:
         raise DataError(f"transformer training is unavailable ({e}); use --model DIR or --baselines-only") from None
     return train_model(ds, out_dir, seed=seed, epochs=epochs, progress=_progress_printer(f"seed {seed} "),
-                       ablation=True)
+                       ablation=True, baselines=False)
 
 
 def _training_facts(info: dict[str, Any]) -> dict[str, Any]:
