@@ -394,8 +394,11 @@ def rerank_batch(
     for t in range(min(k, n)):
         rel = _minmax(rel_raw, avail, 1.0)
         if need_div:
-            nov_raw = np.ones((u, n)) if t == 0 else 1.0 - maxsim
-            nov = _minmax(nov_raw, avail, (nov_raw > 0).astype(np.float64))
+            if t == 0:  # nothing selected yet: novelty 1 for every candidate
+                nov = avail.astype(np.float64)
+            else:
+                nov_raw = 1.0 - maxsim
+                nov = _minmax(nov_raw, avail, (nov_raw > 0).astype(np.float64))
         else:
             nov = zeros
         if need_cal:
@@ -415,8 +418,8 @@ def rerank_batch(
             cal = zeros
         if need_fair:
             below = (in_group < target * t) if t else np.full(u, target > 0)
-            fair_raw = g_c * below[:, None]
-            fair = _minmax(fair_raw, avail, fair_raw)
+            # 0/1 values: min-max normalisation (and its constant fill) leaves them unchanged
+            fair = np.where(avail, g_c * below[:, None], 0.0)
         else:
             fair = zeros
         terms = (rel, nov, cal, fair)
