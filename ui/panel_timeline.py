@@ -1,0 +1,263 @@
+"""Streamlit panels for the interest timeline and the population drift view.
+
+``timeline_panel`` draws a user's stacked-area interest timeline (change points,
+observed vs predicted), a date slider that replays the recommendations as of that date
+(history truncated at the date — nothing later is used) beside the profile as of that
+date, and the model's forecast. ``population_drift_panel`` shows who drifted lately and
+the categories gaining and losing share. Heavy work is cached per dataset fingerprint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from recsys.data.types import DataError, Dataset
+from recsys.interests import (
+    CategoryAssignment,
+    PopulationDrift,
+    Timeline,
+    category_assignment,
+    population_drift,
+    replay,
+    user_history,
+    user_timeline,
+)
+from ui.charts_timeline import (
+    drift_distribution_figure,
+    forecast_figure,
+    population_drift_figure,
+    timeline_colors,
+    timeline_figure,
+)
+from ui.theme import category_colors
+
+
+# ---- cached computations -----------------------------------------------------------------
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _assignment(fingerprint: str, _ds: Dataset) -> CategoryAssignment:
+    return category_assignment(_ds)
+
+
+def assignment_for(ds: Dataset) -> CategoryAssignment:
+    """The dataset's categories (or text topics), computed once per dataset."""
+    return _assignment(ds.fingerprint, ds)
+
+
+def _history_key(items: np.ndarray | None, ts: np.ndarray | None) -> str | None:
+    if items is None:
+        return None
+    h = hashlib.sha1(np.asarray(items, dtype=np.int64).tobytes())
+    if ts is not None:
+        h.update(np.asarray(ts, dtype=np.int64).tobytes())
+    return h.hexdigest()
+
+
+def _model_key(scorer: Any) -> str | None:
+    return None if scorer is None else f"{getattr(scorer, 'name', type(scorer).__name__)}:{id(scorer)}"
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def _timeline(
+    fingerprint: str, user: int, hist_key: str | None, model_key: str | None,
+    _ds: Dataset, _scorer: Any, _items: np.ndarray | None, _ts: np.ndarray | None,
+) -> Timeline:
+    return user_timeline(_ds, user, scorer=_scorer, history=_items, timestamps=_ts, assignment=assignment_for(_ds))
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _population(fingerprint: str, recent: float, _ds: Dataset) -> PopulationDrift:
+    return population_drift(_ds, assignment_for(_ds), recent=recent)
+
+
+def _colors(ds: Dataset, tl: Timeline) -> dict[str, str]:
+    return category_colors(ds.categories) if ds.categories else timeline_colors(tl)
+
+
+def _to_dt(ts: int) -> datetime:
+    return datetime.fromtimestamp(int(ts), tz=timezone.utc).replace(tzinfo=None)
+
+
+def _slider_step(span_s: int) -> timedelta:
+    for step in (60, 600, 3600, 6 * 3600, 86400, 7 * 86400):
+        if span_s / step <= 400:
+            return timedelta(seconds=step)
+    return timedelta(days=30)
+
+
+def _resolve(
+    ds: Dataset, user_index: int | None, user: str | None, history: Any, timestamps: Any
+) -> tuple[int, np.ndarray | None, np.ndarray | None]:
+    if user_index is None and user is None:
+        raise DataError("timeline_panel needs a user (index or id)")
+    u = int(user_index) if user_index is not None else ds.user_index(str(user))
+    if isinstance(history, tuple) and len(history) == 2 and timestamps is None:
+        history, timestamps = history
+    items = None if history is None else np.asarray(history, dtype=np.int64)
+    ts = None if timestamps is None else np.asarray(timestamps, dtype=np.int64)
+    return u, items, ts
+
+
+# ---- tables ---------------------------------------------------------------------------------
+def profile_table(ds: Dataset, items: np.ndarray, ts: np.ndarray, last: int = 15) -> pd.DataFrame:
+    """The most recent ``last`` interactions (newest first) for display."""
+    sel = slice(max(0, len(items) - last), len(items))
+    it, tt = np.asarray(items)[sel][::-1], np.asarray(ts)[sel][::-1]
+    return pd.DataFrame(
+        {
+            "when": pd.to_datetime(tt, unit="s", utc=True),
+            "title": [ds.titles[i] for i in it],
+            "categories": [", ".join(ds.item_categories[i]) for i in it],
+        }
+    )
+
+
+def recs_table(ds: Dataset, items: np.ndarray, scores: np.ndarray, now: set[int] | None = None) -> pd.DataFrame:
+    """A recommendation list for display; ``now`` marks items also in today's list."""
+    df = pd.DataFrame(
+        {
+            "rank": np.arange(1, len(items) + 1),
+            "title": [ds.titles[i] for i in items],
+            "categories": [", ".join(ds.item_categories[i]) for i in items],
+            "score": np.round(np.asarray(scores, dtype=float), 3),
+        }
+    )
+    if now is not None:
+        df["still in today's list"] = ["✓" if int(i) in now else "" for i in items]
+    return df
+
+
+# ---- panels ----------------------------------------------------------------------------------
+def timeline_panel(
+    ds: Dataset,
+    scorer: Any = None,
+    user_index: int | None = None,
+    history: Any = None,
+    timestamps: Any = None,
+    *,
+    user: str | None = None,
+    model: Any = None,
+    k: int = 10,
+    key: str = "tl",
+) -> Timeline | None:
+    """A user's interest timeline with a replay-as-of-date slider.
+
+    ``user_index`` (or ``user``, an external id) picks the user; ``history`` /
+    ``timestamps`` (or ``history=(items, timestamps)``) replace the logged history, e.g.
+    an edited profile; ``scorer`` (or ``model``) adds predicted interest, a forecast and
+    the replayed recommendations. Returns the (full-history) Timeline shown.
+    """
+    scorer = scorer if scorer is not None else model
+    try:
+        u, items_in, ts_in = _resolve(ds, user_index, user, history, timestamps)
+        u, items, ts = user_history(ds, u, items_in, ts_in)
+    except DataError as e:
+        st.error(f"Cannot draw the timeline: {e}")
+        return None
+    if items.size == 0:
+        st.info("This history is empty: nothing to draw yet.")
+        return None
+    with st.spinner("Computing the interest timeline…"):
+        tl = _timeline(ds.fingerprint, u, _history_key(items_in, ts_in), _model_key(scorer), ds, scorer,
+                       items_in, ts_in)
+    colors = _colors(ds, tl)
+
+    first, last = int(ts[0]), int(ts[-1])
+    as_of = last
+    if last > first:
+        ukey = f"{key}.asof.{ds.fingerprint[:8]}.{u}.{_history_key(items_in, ts_in) or 'log'}"
+        picked = st.slider(
+            "Replay as of", min_value=_to_dt(first), max_value=_to_dt(last), value=_to_dt(last),
+            step=_slider_step(last - first), format="YYYY-MM-DD HH:mm", key=ukey,
+            help="Recompute the recommendations from the history up to this date only.",
+        )
+        as_of = min(int(picked.replace(tzinfo=timezone.utc).timestamp()), last)
+    replaying = as_of < last
+
+    show_pred = True
+    if scorer is not None and tl.predicted:
+        show_pred = st.toggle("Show the model's predicted interest", value=True, key=f"{key}.pred")
+    fig = timeline_figure(tl, colors, show_predicted=show_pred, marker_ts=as_of if replaying else None)
+    st.plotly_chart(fig, width="stretch", key=f"{key}.fig")
+    cps = ", ".join(pd.to_datetime(c, unit="s", utc=True).strftime("%Y-%m-%d") for c in tl.change_points)
+    st.caption(
+        f"{tl.n_interactions} interactions in {len(tl.windows)} windows ({tl.params.get('window_unit')}); "
+        + (f"interest shifted on {cps}." if cps else "no significant shift in interests.")
+    )
+
+    h_items, h_ts = items[ts <= as_of], ts[ts <= as_of]
+    left, right = st.columns([3, 2])
+    with left:
+        when = pd.to_datetime(as_of, unit="s", utc=True).strftime("%Y-%m-%d %H:%M")
+        st.markdown(f"**Recommendations as of {when}**" if replaying else "**Recommendations today**")
+        if scorer is None:
+            st.info("Train or load a model to replay its recommendations as of a date.")
+        elif h_items.size == 0:
+            st.info("No interactions yet at that date.")
+        else:
+            then = replay(scorer, ds, u, as_of, k, history=items, timestamps=ts)
+            now_set = None
+            if replaying:
+                now = replay(scorer, ds, u, None, k, history=items, timestamps=ts)
+                now_set = {int(i) for i in now.items}
+            st.dataframe(recs_table(ds, then.items, then.scores, now_set), hide_index=True, width="stretch")
+    with right:
+        st.markdown(f"**Profile as of that date** ({h_items.size} interactions)")
+        st.dataframe(
+            profile_table(ds, h_items, h_ts), hide_index=True, width="stretch",
+            column_config={"when": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")},
+        )
+    if scorer is not None and tl.forecast:
+        st.plotly_chart(forecast_figure(tl, colors), width="stretch", key=f"{key}.fc")
+    with st.expander("How is this computed?"):
+        p = tl.params
+        st.markdown(
+            f"- **Windows**: {p.get('windowing')} windows of one {p.get('window_unit')}, category shares "
+            f"smoothed with the neighbouring windows (weight {p.get('smooth')}), never across a change point.\n"
+            f"- **Change points**: binary segmentation of the interaction sequence; a split is kept when a "
+            f"permutation test ({p.get('n_perm')} shuffles) gives p ≤ {p.get('alpha')} and the category mixes "
+            f"before and after differ by ≥ {p.get('min_effect')} bits of Jensen–Shannon divergence; at most "
+            f"{p.get('max_change_points')}.\n"
+            "- **Predicted interest**: the model's next-item distribution (softmax over unseen items) after "
+            "each step of the history, summed by category; the forecast is the one after the last step.\n"
+            f"- **Categories**: {'topics clustered from item texts' if p.get('categories_source') == 'topics' else 'the dataset categories'}."
+        )
+    return tl
+
+
+def population_drift_panel(ds: Dataset, *, key: str = "drift", top: int = 20) -> PopulationDrift | None:
+    """Share of users whose interests drifted in their last period, categories gaining
+    and losing share, and the users who drifted most."""
+    labels = {"last 10%": 0.1, "last 20%": 0.2, "last third": 1 / 3}
+    choice = st.radio(
+        "Last period of each user's history", list(labels), index=1, horizontal=True, key=f"{key}.recent",
+        help="Each user's most recent interactions are compared with everything before.",
+    )
+    with st.spinner("Measuring drift over all users…"):
+        try:
+            pdr = _population(ds.fingerprint, labels[choice], ds)
+        except DataError as e:
+            st.error(f"Cannot measure drift: {e}")
+            return None
+    m = st.columns(3)
+    m[0].metric("Users assessed", f"{pdr.n_assessed:,}", help=f"at least {pdr.params['min_interactions']} interactions")
+    m[1].metric("Drifted lately", f"{pdr.n_drifted:,}")
+    m[2].metric("Share drifted", f"{pdr.share_drifted:.0%}")
+    colors = category_colors(ds.categories) if ds.categories else None
+    c1, c2 = st.columns(2)
+    with c1:
+        st.plotly_chart(population_drift_figure(pdr, colors), width="stretch", key=f"{key}.cats")
+    with c2:
+        st.plotly_chart(drift_distribution_figure(pdr), width="stretch", key=f"{key}.hist")
+    j = pdr.to_json(ds, top=top)
+    df = pd.DataFrame(j["top_drifters"])
+    if len(df):
+        df = df.rename(columns={"js": "JS divergence (bits)", "p_value": "p-value"})
+        st.markdown("**Users who drifted most**")
+        st.dataframe(df, hide_index=True, width="stretch")
+    return pdr
