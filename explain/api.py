@@ -182,6 +182,7 @@ def explain_item(
             scorer, hist, ts, int(target), value="margin", contrast=int(why_not), max_features=max_features
         )
         wn = attribute(g, method, budget=b, seed=seed)
+        wn = dataclasses.replace(wn, params={**wn.params, "contrast": int(why_not)})
     total = (time.perf_counter() - t0) * 1000.0
     prov = provenance(
         ds,

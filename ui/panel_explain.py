@@ -1,0 +1,235 @@
+"""The explanation panel of the Recommendations page (streamlit; charts from
+``ui.charts_explain``, numbers from ``explain``).
+
+:func:`explanation_panel` runs as a fragment, so changing the method, the "why not"
+item or pressing the counterfactual button reruns only the panel, not the page.
+Results are cached with ``st.cache_resource`` (frozen result objects are shared, never
+pickled) keyed by model fingerprint, data fingerprint, history, item, budgets and seed;
+``explain`` keeps its own in-process LRU as well. :func:`start_warm_up` pays shap's
+one-time JIT compilation in a background thread at app start.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Sequence
+
+import numpy as np
+import streamlit as st
+
+from explain import MethodComparison, compare_methods, explain_item, model_fingerprint, warm_up
+from explain.explanation import Explanation
+from recsys.data.types import DataError, Dataset
+from recsys.models.base import recommend
+from ui import charts_explain as charts
+
+COUNTERFACTUAL_KEY = "rl.counterfactual"  # == ui.state.COUNTERFACTUAL (read by the What-if studio)
+
+
+# ---- warm-up -------------------------------------------------------------------------------
+@st.cache_resource(show_spinner=False)
+def _warm_up_thread() -> dict[str, Any]:
+    box: dict[str, Any] = {"ms": None, "done": threading.Event()}
+
+    def work() -> None:
+        try:
+            box["ms"] = warm_up()
+        finally:
+            box["done"].set()
+
+    threading.Thread(target=work, name="reclens-shap-warm-up", daemon=True).start()
+    return box
+
+
+def start_warm_up() -> None:
+    """Start shap's one-time warm-up in the background (once per server process)."""
+    _warm_up_thread()
+
+
+def warm_up_done() -> bool:
+    return _warm_up_thread()["done"].is_set()
+
+
+# ---- cached computations ------------------------------------------------------------------
+def _model_key(scorer: Any) -> str:
+    return model_fingerprint(scorer) or f"{getattr(scorer, 'name', type(scorer).__name__)}@{id(scorer)}"
+
+
+@st.cache_resource(max_entries=128, show_spinner=False)
+def _compare_cached(
+    model_key: str, data_fp: str, history: tuple[int, ...], timestamps: tuple[int, ...] | None, target: int,
+    k: int, seed: int, _ds: Dataset, _scorer: Any,
+) -> MethodComparison:
+    return compare_methods(_ds, _scorer, np.array(history, dtype=np.int64),
+                           None if timestamps is None else np.array(timestamps, dtype=np.int64), target, k=k, seed=seed)
+
+
+@st.cache_resource(max_entries=128, show_spinner=False)
+def _why_not_cached(
+    model_key: str, data_fp: str, history: tuple[int, ...], timestamps: tuple[int, ...] | None, target: int,
+    other: int, method: str, k: int, seed: int, _ds: Dataset, _scorer: Any,
+) -> Explanation:
+    return explain_item(_ds, _scorer, np.array(history, dtype=np.int64),
+                        None if timestamps is None else np.array(timestamps, dtype=np.int64), target,
+                        method=method, k=k, seed=seed, why_not=other, extras=False)
+
+
+def _resolve_target(ds: Dataset, target_item: int | str | None, item: str | None, item_id: str | None) -> int:
+    for cand in (target_item, item, item_id):
+        if cand is None:
+            continue
+        if isinstance(cand, (int, np.integer)):
+            if not 0 <= int(cand) < ds.n_items:
+                raise DataError(f"item index {cand} outside 0..{ds.n_items - 1}")
+            return int(cand)
+        return ds.item_index(str(cand))
+    raise DataError("no item to explain")
+
+
+def counterfactual_profile(ds: Dataset, user: str, history: np.ndarray, timestamps: np.ndarray | None,
+                           e: Explanation) -> dict[str, Any]:
+    """The scenario dict the What-if studio loads: the history without the counterfactual items."""
+    cf = e.counterfactual
+    drop = set(cf.positions) if cf is not None else set()
+    rows = []
+    for p, i in enumerate(history):
+        if p in drop:
+            continue
+        rows.append({"item_id": ds.item_ids[int(i)],
+                     "timestamp": None if timestamps is None else int(timestamps[p])})
+    removed = ", ".join(f"“{ds.titles[i]}”" for i in (cf.removed if cf else ()))
+    return {
+        "name": f"counterfactual: {user or 'profile'} without {len(drop)} item(s)",
+        "user": user,
+        "base_user": user,
+        "history": rows,
+        "note": f"removing {removed} drops “{ds.titles[e.target]}” out of the top-{e.k}",
+    }
+
+
+# ---- rendering ----------------------------------------------------------------------------
+def _badge(e: Explanation) -> None:
+    text, colour = charts.badge(e.faithfulness)
+    st.markdown(
+        f"<span style='background:{colour};color:white;padding:2px 8px;border-radius:10px;"
+        f"font-size:0.85em'>{text}</span>", unsafe_allow_html=True,
+    )
+
+
+def _counterfactual(ds: Dataset, user: str, history: np.ndarray, timestamps: np.ndarray | None,
+                    e: Explanation, key: str) -> None:
+    cf = e.counterfactual
+    if cf is None:
+        return
+    if not cf.found:
+        st.caption(f"No small set of history items drops this item out of the top-{cf.k} "
+                   f"(searched within {cf.evaluations} re-rankings).")
+        return
+    if not cf.removed:
+        st.caption(f"This item is at rank {cf.rank_before}, already outside the top-{cf.k}.")
+        return
+    names = ", ".join(f"“{ds.titles[i]}”" for i in cf.removed)
+    st.markdown(f"**Counterfactual:** without {names} it falls from rank {cf.rank_before} to "
+                f"{cf.rank_after} (out of the top-{cf.k}; verified by re-ranking).")
+    if st.button("Open this profile in the What-if studio", key=f"{key}.cf"):
+        st.session_state[COUNTERFACTUAL_KEY] = counterfactual_profile(ds, user, history, timestamps, e)
+        st.success("Stored — the What-if studio offers to load it.")
+
+
+def _why_not(ds: Dataset, scorer: Any, h: np.ndarray, ts: np.ndarray | None, target: int, k: int, seed: int,
+             method: str, key: str) -> None:
+    recs = [int(i) for i in recommend(scorer, h, max(k, 20), ts).items if int(i) != target]
+    options = [None, *recs]
+    other = st.selectbox(
+        "Why not …?", options, key=f"{key}.whynot",
+        format_func=lambda i: "— pick an item to compare —" if i is None else f"{ds.titles[i]} ({ds.item_ids[i]})",
+    )
+    if other is None:
+        return
+    with st.spinner("Explaining the difference…"):
+        e = _why_not_cached(_model_key(scorer), ds.fingerprint, tuple(h.tolist()),
+                            None if ts is None else tuple(ts.tolist()), target, int(other), method, k, seed,
+                            ds, scorer)
+    w = e.why_not
+    st.caption(f"{method.upper()} attributions of score(“{ds.titles[target]}”) − score(“{ds.titles[other]}”) "
+               f"= {w.value:+.3f}: green items favour the recommended item, red ones favour “{ds.titles[other]}”.")
+    st.plotly_chart(charts.attribution_bars(ds, w, top=10), width="stretch", key=f"{key}.whynot.fig")
+
+
+@st.fragment
+def explanation_panel(
+    ds: Dataset,
+    scorer: Any = None,
+    history: Sequence[int] | np.ndarray | None = None,
+    timestamps: Sequence[int] | np.ndarray | None = None,
+    target_item: int | str | None = None,
+    k: int = 10,
+    method_default: str = "shap",
+    *,
+    model: Any = None,
+    item: str | None = None,
+    item_id: str | None = None,
+    user: str = "",
+    key: str = "ex",
+    seed: int = 0,
+) -> Explanation | None:
+    """Render the explanation of ``target_item`` (an item index or external id) for the
+    given history: SHAP and LIME bars side by side, agreement and stability, the
+    faithfulness badge and curves, the summary sentence, "why not …?" and the
+    counterfactual hand-over button. ``model``/``item`` are accepted as aliases of
+    ``scorer``/``target_item``. Returns the explanation of the chosen method."""
+    scorer = scorer if scorer is not None else model
+    if scorer is None:
+        st.info("No model loaded: explanations need a trained model.")
+        return None
+    try:
+        target = _resolve_target(ds, target_item, item, item_id)
+        h = np.asarray(history if history is not None else ds.sequence(ds.user_index(user))[0], dtype=np.int64)
+        ts = None if timestamps is None else np.asarray(timestamps, dtype=np.int64)
+        if h.size == 0:
+            st.info("This profile has no history, so there is nothing to attribute the recommendation to.")
+            return None
+        if not warm_up_done():
+            with st.spinner("Preparing the explainers (one-time warm-up)…"):
+                _warm_up_thread()["done"].wait()
+        with st.spinner("Explaining…"):
+            comp = _compare_cached(_model_key(scorer), ds.fingerprint, tuple(h.tolist()),
+                                   None if ts is None else tuple(ts.tolist()), target, int(k), seed, ds, scorer)
+    except DataError as err:
+        st.error(str(err))
+        return None
+
+    methods = ["shap", "lime"]
+    method = st.radio("Method", methods, index=methods.index(method_default) if method_default in methods else 0,
+                      format_func=str.upper, horizontal=True, key=f"{key}.method")
+    e = comp.shap if method == "shap" else comp.lime
+    a = e.attribution
+    if e.summary is not None:
+        st.markdown(f"**{e.summary.sentence}**")
+    _badge(e)
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric("value (log-prob)", f"{a.value:.2f}", help="log-probability of the item among unseen items")
+    c2.metric("without history", f"{a.base_value:.2f}", help="the same with no explained history item")
+    c3.metric("SHAP–LIME agreement", f"{comp.agreement:.2f}", help="Kendall τ between the two weight vectors")
+    c4.metric("LIME stability", f"{comp.stability:.0%}",
+              help=f"mean top-5 overlap across seeds {', '.join(map(str, comp.stability_seeds))}")
+    st.plotly_chart(charts.attribution_pair(ds, comp.shap.attribution, comp.lime.attribution, top=12)
+                    if method == "shap" else
+                    charts.attribution_pair(ds, comp.lime.attribution, comp.shap.attribution, top=12),
+                    width="stretch", key=f"{key}.bars")
+    st.caption(f"{e.note}. Green pushes the item up, red pushes it down. "
+               f"{a.method.upper()} took {a.elapsed_ms:.0f} ms ({a.params.get('evaluations')} model evaluations).")
+    _counterfactual(ds, user, h, ts, e, key)
+    _why_not(ds, scorer, h, ts, target, int(k), seed, method, key)
+    with st.expander("Faithfulness, groups and provenance"):
+        if e.faithfulness is not None:
+            st.plotly_chart(charts.faithfulness_curves(e.faithfulness), width="stretch",
+                            key=f"{key}.faith")
+        if e.summary is not None:
+            g1, g2 = st.columns(2)
+            with g1:
+                st.plotly_chart(charts.category_bars(e.summary), width="stretch", key=f"{key}.cats")
+            with g2:
+                st.plotly_chart(charts.window_bars(e.summary), width="stretch", key=f"{key}.wins")
+        st.json(e.provenance, expanded=False)
+    return e
