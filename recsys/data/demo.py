@@ -41,6 +41,7 @@ SEGMENT_MEDIAN = (22.0, 60.0, 150.0)  # organic interactions per user at activit
 SEGMENT_RANGE = ((12, 45), (35, 120), (90, 320))
 SEGMENT_SESSION = (2.0, 3.0, 4.5)  # mean session length (items)
 SESSION_REGULARITY = 3.0  # Dirichlet concentration of the gaps between sessions
+MIN_ACTIVITY = 12  # organic interactions of the least active user, whatever the scale
 AGE_BANDS = ("18-24", "25-34", "35-49", "50+")
 AGE_SHARE = (0.2, 0.32, 0.28, 0.2)
 REGIONS = ("Europe", "North America", "Asia-Pacific", "Latin America")
@@ -226,7 +227,7 @@ def _make_users(
         seg, age, region = int(segs[u]), int(ages[u]), int(regions[u])
         lo, hi = SEGMENT_RANGE[seg]
         n = SEGMENT_MEDIAN[seg] * float(activity[u])
-        n_org = int(np.clip(round(n * activity_scale), max(8, lo * activity_scale), hi * activity_scale))
+        n_org = int(np.clip(round(n * activity_scale), max(MIN_ACTIVITY, lo * activity_scale), hi * activity_scale))
         tilt = np.array([AGE_TILT.get(w.name, (1.0,) * 4)[age] for w in CATEGORY_WORDS])
         prior = cat_prior * tilt
         k1 = 2 if seg == 2 else int(rng.integers(1, 3))
@@ -502,8 +503,8 @@ def _featured(
     sw = [u for u in users if cps[u.uid]]
     if sw:  # long but readable history, switch near the middle
         out["switcher"] = min(sw, key=lambda u: (abs(len(seqs[u.uid]) - 120), u.uid)).uid
-    if pending:
-        out["followup"] = max(sorted(pending), key=lambda uid: len(seqs[uid]))
+    if pending:  # history ends with a trigger A, its B unseen: "why is B recommended?"
+        out["followup"] = min(sorted(pending), key=lambda uid: abs(len(seqs[uid]) - 80))
     else:
         fol = sorted({uid for v in followers.values() for uid in v})
         if fol:
