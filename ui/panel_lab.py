@@ -1,0 +1,236 @@
+"""Fairness-lab panels (streamlit): the before/after view of one user's re-ranked list
+and the population trade-offs. Charts come from :mod:`ui.charts_lab`; the engine is
+:mod:`recsys.rerank`. The page (``pages/3_Fairness_lab.py`` via ``ui.lab``) owns the
+weight sliders and the session/URL state and passes the weights in.
+
+* :func:`before_after_panel` — metric tiles with deltas, model vs re-ranked lists with
+  rank-move arrows, the reason of every move, per-term contribution bars.
+* :func:`population_panel` — trade-off curves (NDCG@10 vs ILD / long-tail share /
+  miscalibration) with the current setting marked, coverage / Gini / NDCG deltas and
+  NDCG@10 per user group. The curves are read from ``rerank_sweep.json`` beside the
+  model when it was stored at training time; otherwise they are computed on request
+  (one click) and stored there for next time.
+* :func:`weight_sliders` — optional stand-alone sliders (weights in, weights out).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import pandas as pd
+import streamlit as st
+
+from recsys.data.types import Dataset
+from ui import charts_lab
+
+SLIDERS = (
+    ("diversity", "Diversity (MMR novelty)"),
+    ("calibration", "Calibration (history's category mix)"),
+    ("fairness", "Fairness (long-tail exposure)"),
+)
+
+
+def _as_rerank_weights(weights: Any) -> Any:
+    """Accept :class:`recsys.rerank.Weights`, ``ui.state.Weights`` (div/cal/fair) or a dict."""
+    from recsys.rerank import Weights
+
+    if isinstance(weights, Weights):
+        return weights
+    if weights is None:
+        return Weights()
+    if isinstance(weights, dict):
+        return Weights(**{k: float(v) for k, v in weights.items() if k in ("diversity", "calibration", "fairness")})
+    return Weights(float(weights.div), float(weights.cal), float(weights.fair))
+
+
+# ---------------------------------------------------------------------------------------
+# one user
+# ---------------------------------------------------------------------------------------
+def metric_tiles(result: Any) -> None:
+    """st.metric tiles of the list metrics with deltas against the model's list."""
+    rows = charts_lab.metric_deltas(result.metrics, result.baseline_metrics)
+    cols = st.columns(len(rows))
+    for col, r in zip(cols, rows):
+        col.metric(r["label"], r["value"], delta=r["delta"], delta_color=r["delta_color"],
+                   help="re-ranked list; the delta is against the model's own top-k")  # fmt: skip
+
+
+def moves_table(ds: Dataset, result: Any) -> pd.DataFrame:
+    """One row per re-ranked item (rank, move, title, reason) and per dropped item."""
+    rows = []
+    for r, (i, m, why) in enumerate(zip(result.items, result.moves, result.reasons)):
+        arrow = f"▲ {m}" if m > 0 else (f"▼ {-m}" if m < 0 else "–")
+        rows.append({"rank": r + 1, "move": arrow, "model rank": int(result.original_ranks[r]),
+                     "title": ds.titles[int(i)], "why": why})  # fmt: skip
+    for i, why in zip(result.dropped_items, result.dropped_reasons):
+        rows.append({"rank": None, "move": "out", "model rank": int(list(result.baseline_items).index(i)) + 1,
+                     "title": ds.titles[int(i)], "why": why})  # fmt: skip
+    return pd.DataFrame(rows, columns=["rank", "move", "model rank", "title", "why"])
+
+
+def before_after_panel(ds: Dataset, result: Any, key: str = "lab.ba") -> None:
+    """Metric deltas, before/after lists with arrows, reasons and contribution bars."""
+    metric_tiles(result)
+    if result.weights.is_zero:
+        st.caption("All weights are 0: the re-ranked list is exactly the model's order.")
+    left, right = st.columns([3, 2])
+    with left:
+        st.plotly_chart(charts_lab.before_after_figure(result, ds.titles), key=f"{key}.arrows", width="stretch")
+    with right:
+        st.markdown("**Why each item moved**")
+        st.dataframe(moves_table(ds, result), hide_index=True, key=f"{key}.moves", width="stretch",
+                     column_config={"why": st.column_config.TextColumn("why", width="large")})  # fmt: skip
+    with st.expander("Per-term contributions (they add up to each item's combined score)"):
+        st.plotly_chart(charts_lab.contributions_figure(result, ds.titles), key=f"{key}.contrib", width="stretch")
+
+
+def weight_sliders(weights: Any = None, key: str = "lab.w", on_change: Callable[[Any], None] | None = None) -> Any:
+    """Three sliders (0..1, step 0.05) initialised from ``weights``; returns the chosen
+    :class:`recsys.rerank.Weights`. When the sum would exceed 1 the last moved slider's
+    value is reduced to fit. ``on_change(weights)`` is called after a change."""
+    from recsys.rerank import Weights
+
+    w = _as_rerank_weights(weights)
+    cols = st.columns(len(SLIDERS))
+    values = {}
+    for col, (name, label) in zip(cols, SLIDERS):
+        wk = f"{key}.{name}"
+        if wk not in st.session_state:
+            st.session_state[wk] = float(getattr(w, name))
+        values[name] = col.slider(label, 0.0, 1.0, step=0.05, key=wk,
+                                  on_change=_fit_sum, args=(key, name, on_change))  # fmt: skip
+    return Weights(**{n: min(values[n], 1.0) for n in values}) if sum(values.values()) <= 1.0 + 1e-9 else w
+
+
+def _fit_sum(key: str, moved: str, on_change: Callable[[Any], None] | None) -> None:
+    from recsys.rerank import Weights
+
+    vals = {n: float(st.session_state.get(f"{key}.{n}", 0.0)) for n, _ in SLIDERS}
+    excess = sum(vals.values()) - 1.0
+    if excess > 1e-9:
+        vals[moved] = round(max(0.0, vals[moved] - excess), 2)
+        st.session_state[f"{key}.{moved}"] = vals[moved]
+    if on_change is not None:
+        on_change(Weights(**vals))
+
+
+# ---------------------------------------------------------------------------------------
+# population
+# ---------------------------------------------------------------------------------------
+def _model_key(model: Any) -> str:
+    man = getattr(model, "manifest", None) or {}
+    return str(man.get("created") or man.get("created_at") or f"{type(model).__name__}-{id(model)}")
+
+
+def _context(ds: Dataset, model: Any) -> Any:
+    from ui import recs
+
+    return recs.context_for(ds, model)
+
+
+@st.cache_resource(max_entries=2, show_spinner="Scoring every evaluated user once (cached afterwards)…")
+def _population(fingerprint: str, mkey: str, _ds: Dataset, _model: Any) -> Any:
+    from recsys.rerank import prepare_population
+
+    return prepare_population(_ds, _model, _context(_ds, _model))
+
+
+@st.cache_resource(max_entries=2, show_spinner="Re-ranking every user at 10 settings for the trade-off curves…")
+def _sweep(fingerprint: str, mkey: str, model_dir: str | None, _ds: Dataset, _model: Any) -> pd.DataFrame:
+    from recsys.rerank import save_sweep, sweep
+
+    df = sweep(_context(_ds, _model), _population(fingerprint, mkey, _ds, _model))
+    if model_dir:
+        try:
+            save_sweep(df, model_dir, {"model_key": mkey, "fingerprint": fingerprint})
+        except OSError:
+            pass  # read-only model directory: the in-process cache still holds it
+    return df
+
+
+@st.cache_data(max_entries=8, ttl=300, show_spinner=False)
+def _stored_sweep(model_dir: str | None, mkey: str, fingerprint: str) -> pd.DataFrame | None:
+    """The sweep stored beside the model, if it belongs to this very model and data."""
+    import json
+    from pathlib import Path
+
+    from recsys.rerank import load_sweep
+    from recsys.rerank.population import SWEEP_FILE
+
+    if not model_dir:
+        return None
+    try:
+        meta = json.loads((Path(model_dir) / SWEEP_FILE).read_text()).get("meta", {})
+    except (OSError, ValueError, AttributeError):
+        return None
+    if meta.get("fingerprint") not in (None, fingerprint) or meta.get("model_key") not in (None, mkey):
+        return None
+    return load_sweep(model_dir)
+
+
+@st.cache_data(max_entries=32, show_spinner="Re-ranking every user…")
+def _evaluate(fingerprint: str, mkey: str, div: float, cal: float, fair: float, _ds: Dataset, _model: Any) -> dict:
+    from recsys.rerank import Weights, evaluate_population
+
+    pop = _population(fingerprint, mkey, _ds, _model)
+    return evaluate_population(_context(_ds, _model), pop, Weights(div, cal, fair), 10)
+
+
+def _model_dir(ds: Dataset) -> str | None:
+    try:
+        from ui import loaders
+
+        loc = loaders.locate_model(ds)
+        return str(loc.path) if loc.exists else None
+    except Exception:  # no model location known (e.g. a baseline scorer)
+        return None
+
+
+def population_panel(ds: Dataset, model: Any, k: int = 10, weights: Any = None, key: str = "lab.pop") -> None:
+    """Trade-off curves with the current setting marked, population metric deltas and
+    NDCG@10 per user group (leave-one-out test split, every evaluated user)."""
+    w = _as_rerank_weights(weights)
+    mkey, fp = _model_key(model), ds.fingerprint
+    mdir = _model_dir(ds)
+    sweep_df = _stored_sweep(mdir, mkey, fp)
+    go_key = f"{key}.go"
+    if sweep_df is None and not st.session_state.get(go_key):
+        st.info(
+            "The trade-off curves re-rank every evaluated user at w = 0, 0.25, 0.5, 0.75 for each term "
+            "(a few seconds, once per model; the result is stored beside the model)."
+        )
+        if not st.button("Compute population trade-offs", key=f"{key}.btn", type="primary"):
+            return
+        st.session_state[go_key] = True
+    if sweep_df is None:
+        sweep_df = _sweep(fp, mkey, mdir, ds, model)
+    base = _evaluate(fp, mkey, 0.0, 0.0, 0.0, ds, model)
+    cur = _evaluate(fp, mkey, w.diversity, w.calibration, w.fairness, ds, model)
+    st.caption(
+        f"NDCG@10 on the leave-one-out test split over every evaluated user; the star is the current "
+        f"setting (diversity {w.diversity:g}, calibration {w.calibration:g}, fairness {w.fairness:g})."
+    )
+    tiles = [("ndcg@10", 1, "{:.4f}"), ("coverage", 1, "{:.3f}"), ("gini", -1, "{:.3f}"), ("ild", 1, "{:.3f}"),
+             ("long_tail_share", 1, "{:.3f}"), ("miscalibration", -1, "{:.3f}")]  # fmt: skip
+    cols = st.columns(len(tiles))
+    for col, (m, d, fmt) in zip(cols, tiles):
+        delta = cur[m] - base[m]
+        col.metric(charts_lab.METRIC_LABELS.get(m, m), fmt.format(cur[m]), delta=("+" if delta >= 0 else "") + fmt.format(delta),
+                   delta_color="normal" if d > 0 else "inverse")  # fmt: skip
+    st.plotly_chart(charts_lab.tradeoff_figure(sweep_df, cur), key=f"{key}.tradeoff", width="stretch")
+    groups = cur.get("ndcg_by_group", {})
+    if not groups:
+        st.caption("This dataset has no user attributes, so there is no per-group NDCG.")
+        return
+    attrs = list(groups)
+    attr = st.selectbox("User group", attrs, key=f"{key}.attr")
+    gap_b, gap_c = base["ndcg_gap"][attr], cur["ndcg_gap"][attr]
+    st.plotly_chart(
+        charts_lab.group_ndcg_figure(base["ndcg_by_group"][attr], groups[attr], attribute=attr),
+        key=f"{key}.groups",
+        width="stretch",
+    )
+    st.caption(f"Gap between the best and worst {attr} group: {gap_b:.4f} (model) → {gap_c:.4f} (re-ranked).")
+    with st.expander("λ-sweep table"):
+        st.dataframe(sweep_df.drop(columns=[c for c in ("seconds",) if c in sweep_df]), hide_index=True,
+                     key=f"{key}.table")  # fmt: skip
