@@ -299,10 +299,15 @@ def _choose_triggers(rng: np.random.Generator, items: _Items, organic: list[list
     for b in items.b_items:
         c = items.cats[b][0]
         cand = [int(i) for i in items.pools[c] if i not in used and items.cats[i][0] == c and lo <= counts[i] <= hi]
-        if not cand:  # small worlds: the most popular unused book of the shelf
-            rest = [int(i) for i in items.pools[c] if i not in used and counts[i] > 0]
-            rest = rest or [int(i) for i in np.argsort(-counts) if i not in used and counts[i] > 0]
-            cand = sorted(rest, key=lambda i: -counts[i])[:3]
+        if not cand:  # small worlds: among the most popular unused books of the shelf
+            for rest in (
+                [int(i) for i in items.pools[c] if i not in used and items.cats[i][0] == c and counts[i] > 0],
+                [int(i) for i in items.pools[c] if i not in used and counts[i] > 0],
+                [int(i) for i in np.argsort(-counts) if i not in used and counts[i] > 0],
+            ):
+                if rest:
+                    cand = sorted(rest, key=lambda i: -counts[i])[:3]
+                    break
         a = int(rng.choice(cand))
         used.add(a)
         triggers.append(a)
