@@ -16,7 +16,9 @@ import scipy.sparse as sp
 from recsys.data.types import DataError
 from recsys.evaluation.split import Split, Stage
 
-EASE_MAX_ITEMS = 30_000  # the dense (n_items x n_items) inverse beyond this would not fit in memory
+EASE_MAX_ITEMS = 20_000  # the dense (n_items x n_items) inverse beyond this would not fit in memory
+DENSE_MAX_CELLS = 50_000_000  # ItemKNN uses a dense float32 user-item matrix up to this size
+EASE_FLOAT64_MAX_ITEMS = 5_000  # above this EASE is solved in float32 to halve memory
 
 
 def _as_matrix(data: sp.spmatrix | np.ndarray | Split, which: Stage) -> sp.csr_matrix:
@@ -44,6 +46,25 @@ def history_matrix(histories: Sequence[np.ndarray], n_items: int) -> sp.csr_matr
     m.sum_duplicates()
     m.data[:] = 1.0
     return m
+
+
+def _top_k_mask(s: np.ndarray, k: int) -> np.ndarray:
+    """Boolean mask of each row's k largest entries; ties at the k-th value go to the
+    smaller column index (deterministic). Vectorised, O(rows * cols)."""
+    n = s.shape[1]
+    if k >= n:
+        return np.ones_like(s, dtype=bool)
+    part = np.argpartition(-s, k - 1, axis=1)[:, :k]
+    kth = np.take_along_axis(s, part, axis=1).min(axis=1, keepdims=True)
+    greater = s > kth
+    equal = s == kth
+    room = k - greater.sum(axis=1)
+    mask = greater | equal
+    crowded = np.flatnonzero(equal.sum(axis=1) > room)  # only these rows need the tie-break
+    if crowded.size:
+        eq = equal[crowded]
+        mask[crowded] = greater[crowded] | (eq & (np.cumsum(eq, axis=1) <= room[crowded, None]))
+    return mask
 
 
 class _Fitted:
@@ -100,25 +121,27 @@ class ItemKNN(_Fitted):
         self.weights = sp.csr_matrix((0, 0), dtype=np.float32)
 
     def fit(self, data: sp.spmatrix | np.ndarray | Split, which: Stage = "test") -> "ItemKNN":
-        x = _as_matrix(data, which).tocsc()
+        x = _as_matrix(data, which).tocsr()
         n = x.shape[1]
-        co = (x.T @ x).tocsr()  # (n, n) co-occurrence counts
-        norm = np.sqrt(np.asarray(co.diagonal(), dtype=np.float64))
+        dense = x.shape[0] * n <= DENSE_MAX_CELLS  # dense products are faster for small matrices
+        xd = x.toarray().astype(np.float32) if dense else None
+        xt = x.T.tocsr()  # (n_items, n_users)
+        norm = np.sqrt(np.asarray(x.sum(axis=0), dtype=np.float64).ravel())  # binary: |U_i| = co[i, i]
         inv = np.divide(1.0, norm, out=np.zeros_like(norm), where=norm > 0)
         k = min(self.k, max(n - 1, 0))
         rows, cols, vals = [], [], []
-        for a in range(0, n, self.block):
+        for a in range(0, n, self.block):  # co-occurrence block-wise: memory O(block * n_items)
             b = min(n, a + self.block)
-            s = co[a:b].toarray() * inv[a:b, None] * inv[None, :]
+            co = xd[:, a:b].T @ xd if xd is not None else (xt[a:b] @ x).toarray()
+            s = co * inv[a:b, None] * inv[None, :]
             s[np.arange(b - a), np.arange(a, b)] = 0.0
             if k == 0:
                 continue
-            part = np.argsort(-s, axis=1, kind="stable")[:, :k]  # ties -> smaller index
-            v = np.take_along_axis(s, part, axis=1)
-            keep = v > 0
-            rows.append(np.repeat(np.arange(a, b), k)[keep.ravel()])
-            cols.append(part[keep])
-            vals.append(v[keep])
+            sel = _top_k_mask(s, k) & (s > 0)
+            r, c = np.nonzero(sel)
+            rows.append(r + a)
+            cols.append(c)
+            vals.append(s[r, c])
         if rows:
             r, c, v = np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)
         else:
@@ -152,13 +175,15 @@ class EASE(_Fitted):
         n = x.shape[1]
         if n > EASE_MAX_ITEMS:
             raise DataError(f"EASE: {n} items is too many for a dense item-item model (max {EASE_MAX_ITEMS})")
-        dtype = np.float64 if n <= 8000 else np.float32
+        dtype = np.float64 if n <= EASE_FLOAT64_MAX_ITEMS else np.float32
         g = np.asarray((x.T @ x).toarray(), dtype=dtype)
         g[np.diag_indices(n)] += self.lam
         p = np.linalg.inv(g)
-        b = -p / np.diag(p)[None, :]
-        b[np.diag_indices(n)] = 0.0
-        self.weights = b.astype(np.float32)
+        del g
+        p /= -np.diag(p).copy()[None, :]  # B = I - P / diag(P), column-wise, in place
+        p[np.diag_indices(n)] = 0.0
+        b = p
+        self.weights = b.astype(np.float32, copy=False)
         self.n_items = n
         return self
 
