@@ -106,7 +106,9 @@ def test_generic_parquet(tmp_path):
             {
                 "user_id": [7, 7, 8],
                 "item_id": ["x", "y", "x"],
-                "timestamp": pd.to_datetime(["2020-01-01T00:00:01", "2020-01-01T00:00:00", "2020-01-02T00:00:00"]),
+                "timestamp": pd.to_datetime(
+                    ["2020-01-01T00:00:01", "2020-01-01T00:00:00", "2020-01-02T00:00:00"]
+                ),
                 "rating": [1.0, 2.0, 3.0],
                 "extra": [True, False, True],
             }
@@ -235,7 +237,9 @@ def test_n_core_keeps_metadata_and_refuses_empty():
     for i, iid in enumerate(f.item_ids):
         j = ds.item_index(iid)
         assert (f.titles[i], f.item_categories[i], f.item_text[i]) == (
-            ds.titles[j], ds.item_categories[j], ds.item_text[j]
+            ds.titles[j],
+            ds.item_categories[j],
+            ds.item_text[j],
         )
     assert f.user_attrs is not None and f.user_attrs.equals(ds.user_attrs)
     assert f.warnings == ds.warnings
@@ -278,3 +282,23 @@ def test_nonexistent_and_unknown_layout(tmp_path):
     assert "MovieLens-100K" in msg and "latest" in msg and "interactions.csv" in msg
     with pytest.raises(DataError, match="unrecognised data file"):
         load(str(tmp_path / "notes.txt"))
+
+
+def test_integer_looking_ids_keep_their_written_form(tmp_path):
+    src = _csv(tmp_path / "i.csv", "user_id,item_id,timestamp\n1,007,1\n1,7,2\n1,+7,3\n01,7,4\n")
+    ds = load(src)
+    assert ds.item_ids == ("+7", "007", "7")  # numeric order, equal numbers tie-broken as strings
+    assert ds.user_ids == ("01", "1")
+    assert seqs(ds) == {"1": ["007", "7", "+7"], "01": ["7"]}
+
+
+def test_protocol_order_matches_lexsort():
+    from recsys.data.types import _protocol_order
+
+    rng = np.random.default_rng(0)
+    for span in (10, 10**9, 2**62):  # last one forces the fallback paths
+        u = rng.integers(0, 50, 5000).astype(np.int32)
+        i = rng.integers(0, 300, 5000).astype(np.int32)
+        t = rng.integers(-span // 2, span // 2, 5000, dtype=np.int64)
+        t[::7] = t[0]  # many ties
+        assert np.array_equal(_protocol_order(u, t, i), np.lexsort((i, t, u)))

@@ -76,6 +76,11 @@ def _load_demo(source: str) -> Dataset:
     return demo.generate() if source == "demo" else demo.generate_small()
 
 
+def _ids_series(values: np.ndarray) -> pd.Series:
+    """int64 ids stay int64 (build_dataset maps them to str once per distinct id)."""
+    return pd.Series(values, dtype=np.int64 if values.dtype == np.int64 else object)
+
+
 def _obj(values: object) -> pd.Series:
     """An object-dtype Series (pandas would turn str arrays into arrow strings, slowly)."""
     return pd.Series(values, dtype=object)
@@ -111,7 +116,7 @@ def load_generic(path: Path, source: str, *, file_label: str) -> Dataset:
     if path.suffix.lower() == ".parquet":
         t = read_parquet(path, file_label)
     else:
-        t = read_delimited(path, file_label, numeric=("timestamp", "rating"))
+        t = read_delimited(path, file_label, numeric=("timestamp", "rating"), int_ids=("user_id", "item_id"))
     t.require(("user_id", "item_id", "timestamp"), "interactions")
     inter = _interactions(t, "user_id", "item_id", "timestamp", "rating" if "rating" in t.columns else None)
 
@@ -129,8 +134,8 @@ def load_generic(path: Path, source: str, *, file_label: str) -> Dataset:
 
 def _interactions(t: Table, ucol: str, icol: str, tcol: str, rcol: str | None) -> pd.DataFrame:
     frame = {  # object Series: pandas would otherwise convert the ids to arrow strings
-        "user_id": pd.Series(V.ids(t, ucol), dtype=object),
-        "item_id": pd.Series(V.ids(t, icol), dtype=object),
+        "user_id": _ids_series(V.ids(t, ucol, allow_int=True)),
+        "item_id": _ids_series(V.ids(t, icol, allow_int=True)),
         "timestamp": V.timestamps(t, tcol),
     }
     if rcol is not None:
@@ -188,6 +193,7 @@ def load_ml100k(path: Path, source: str) -> Dataset:
     t = read_delimited(
         path / "u.data", _label(source, "u.data"), delimiter="\t", encoding=enc, header=False,
         names=("user_id", "item_id", "rating", "timestamp"), quoting=False, numeric=("rating", "timestamp"),
+        int_ids=("user_id", "item_id"),
     )  # fmt: skip
     inter = _interactions(t, "user_id", "item_id", "timestamp", "rating")
     if not (path / "u.item").is_file():
@@ -283,7 +289,12 @@ def _ml100k_users(path: Path, source: str) -> pd.DataFrame:
 
 def load_latest(path: Path, source: str) -> Dataset:
     """ratings.csv userId,movieId,rating,timestamp; movies.csv movieId,title,genres; tags.csv."""
-    t = read_delimited(path / "ratings.csv", _label(source, "ratings.csv"), numeric=("rating", "timestamp"))
+    t = read_delimited(
+        path / "ratings.csv",
+        _label(source, "ratings.csv"),
+        numeric=("rating", "timestamp"),
+        int_ids=("userId", "movieId"),
+    )
     t.require(("userId", "movieId", "rating", "timestamp"), "ratings")
     inter = _interactions(t, "userId", "movieId", "timestamp", "rating")
     movies_f = path / "movies.csv"

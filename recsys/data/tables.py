@@ -45,6 +45,7 @@ class Table:
     padded: bool = True  # False: no field has surrounding whitespace (no strip needed)
     max_field: int | None = None  # upper bound on field length in characters, if known
     reread: Callable[[str], pd.Series] | None = field(default=None, repr=False)
+    canonical_ints: frozenset[str] = frozenset()  # int64 columns whose str(int) is the written text
 
     def text(self, col: str) -> pd.Series:
         """Column ``col`` as the strings written in the file (object dtype)."""
@@ -115,6 +116,7 @@ def read_delimited(
     quoting: bool = True,
     what: str = "",
     numeric: tuple[str, ...] = (),
+    int_ids: tuple[str, ...] = (),
 ) -> Table:
     """Read a delimited text file strictly.
 
@@ -123,8 +125,10 @@ def read_delimited(
     expected columns and every line must have exactly that many fields. Empty lines
     at the end of the file are ignored; an empty line between rows is refused.
     Columns named in ``numeric`` may come back as int64/float64 when every value
-    parses as a number (``Table.text`` recovers the written strings); all other
-    columns are strings.
+    parses as a number (``Table.text`` recovers the written strings). Columns named
+    in ``int_ids`` come back as int64 when every value is written exactly as a
+    non-negative integer prints (``Table.canonical_ints``); all other columns are
+    strings.
     """
     data = read_bytes(path, file)
     if data.startswith(BOM):
@@ -139,7 +143,7 @@ def read_delimited(
         data = data.replace(b"\r\n", b"\n")
     if (quoting and b'"' in data) or b"\r" in data:
         return _read_careful(data, file, delimiter, encoding, header, names, quoting)
-    return _read_fast(data, file, delimiter, encoding, header, names, numeric)
+    return _read_fast(data, file, delimiter, encoding, header, names, numeric, int_ids)
 
 
 def _header_names(fields: list[str], file: str) -> list[str]:
@@ -169,6 +173,7 @@ def _read_fast(
     header: bool,
     names: tuple[str, ...] | None,
     numeric: tuple[str, ...] = (),
+    int_ids: tuple[str, ...] = (),
 ) -> Table:
     # Drop trailing blank lines, make sure the last line ends with a newline.
     data = data.rstrip(b"\n") + b"\n"
@@ -176,7 +181,8 @@ def _read_fast(
     nl = np.flatnonzero(arr == 10)
     starts = np.concatenate(([0], nl[:-1] + 1))
     lengths = nl - starts  # without the newline
-    counts = np.add.reduceat((arr == ord(delimiter)).astype(np.int32, copy=False), starts) + 1
+    is_delim = arr == ord(delimiter)
+    counts = np.add.reduceat(is_delim.view(np.uint8), starts, dtype=np.int32) + 1
     counts[lengths == 0] = 0  # a blank line has no fields
     if header:
         first = data[: nl[0]].decode(encoding)
@@ -211,15 +217,32 @@ def _read_fast(
             index_col=False,
         )
 
-    df = parse({k: object for k, c in enumerate(cols) if c not in numeric})
+    df = parse({k: object for k, c in enumerate(cols) if c not in numeric and c not in int_ids})
     if len(df) != n_rows:  # should not happen; take the careful path rather than guess
         return _read_careful(data, file, delimiter, encoding, header, names, False)
+    canonical: set[str] = set()
+    int_cols = [c for c in int_ids if c in cols and df[cols.index(c)].dtype == np.int64]
+    if int_cols:
+        # Byte length of every field, from the delimiter positions of the body lines.
+        body_start = int(starts[body])
+        dpos = (np.flatnonzero(is_delim[body_start:]) + body_start).reshape(n_rows, want - 1)
+        for c in int_cols:
+            k = cols.index(c)
+            fs = starts[body:] if k == 0 else dpos[:, k - 1] + 1
+            fe = nl[body:] if k == want - 1 else dpos[:, k]
+            v = df[k].to_numpy()
+            if (v >= 0).all() and np.array_equal(fe - fs, _digits(v)):
+                canonical.add(c)  # written exactly as str(int): the int is the id
 
     def reread(col: str) -> pd.Series:
         return parse({k: object for k in range(want)})[cols.index(col)]
 
-    columns = {c: df[k] for k, c in enumerate(cols)}
+    columns = {c: _as_object(df[k]) for k, c in enumerate(cols)}
     padded = b" " in data or (delimiter != "\t" and b"\t" in data)
+    # a hinted id column that parsed as ints but not canonically ("007", "+7") is text
+    for c in int_ids:
+        if c in columns and c not in canonical and pd.api.types.is_numeric_dtype(columns[c].dtype):
+            columns[c] = reread(c)
     return Table(
         file=file,
         columns=columns,
@@ -228,7 +251,23 @@ def _read_fast(
         padded=padded,
         max_field=int(lengths.max()),
         reread=reread,
+        canonical_ints=frozenset(canonical),
     )
+
+
+def _as_object(s: pd.Series) -> pd.Series:
+    """Inferred string columns (pandas' arrow strings) as object dtype; others unchanged."""
+    if s.dtype != object and pd.api.types.is_string_dtype(s.dtype):
+        return s.astype(object)
+    return s
+
+
+_POW10 = np.array([10**k for k in range(19)], dtype=np.int64)
+
+
+def _digits(v: np.ndarray) -> np.ndarray:
+    """Number of decimal digits of non-negative int64 values (0 has one)."""
+    return np.maximum(np.searchsorted(_POW10, v, side="right"), 1)
 
 
 def _read_careful(

@@ -212,6 +212,32 @@ def _str_ids(col: pd.Series) -> np.ndarray:
     return arr
 
 
+def _factorize_ids(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(codes, distinct ids as str) of an id column; int64 columns are factorized as
+    numbers and only the distinct values turned into strings (fast for big logs)."""
+    if pd.api.types.is_integer_dtype(col.dtype) and not pd.api.types.is_bool_dtype(col.dtype):
+        codes, uniq = pd.factorize(col.to_numpy())
+        return codes, np.array([str(x) for x in uniq.tolist()], dtype=object)
+    codes, uniq = pd.factorize(_str_ids(col))
+    return codes, np.asarray(uniq, dtype=object)
+
+
+def _protocol_order(u: np.ndarray, t: np.ndarray, i: np.ndarray) -> np.ndarray:
+    """Stable order by (user, timestamp, item index); equals ``np.lexsort((i, t, u))``
+    but uses one int64 key sort when the key fits (several times faster)."""
+    n_u, n_i = int(u.max()) + 1, int(i.max()) + 1
+    span = int(t.max()) - int(t.min()) + 1
+    if n_u * span * n_i < 2**62:
+        tk = t - t.min()
+    else:
+        tk = np.unique(t, return_inverse=True)[1].reshape(-1).astype(np.int64)
+        span = int(tk.max()) + 1
+        if n_u * span * n_i >= 2**62:
+            return np.lexsort((i, t, u))
+    key = (u.astype(np.int64) * span + tk) * n_i + i
+    return np.argsort(key, kind="stable")
+
+
 def build_dataset(
     source: str,
     interactions: pd.DataFrame,
@@ -234,15 +260,17 @@ def build_dataset(
     warns = list(warnings)
     if len(interactions) == 0:
         raise DataError("no interactions")
-    icodes, iuniq = pd.factorize(_str_ids(interactions["item_id"]))
-    ucodes, uuniq = pd.factorize(_str_ids(interactions["user_id"]))
+    icodes, iuniq = _factorize_ids(interactions["item_id"])
+    ucodes, uuniq = _factorize_ids(interactions["user_id"])
     all_item_ids = list(iuniq)
     meta: dict[str, tuple[str, tuple[str, ...], str]] = {}
     if items is not None and len(items):
         n = len(items)
         cats_col = items["categories"].tolist() if "categories" in items else [()] * n
         text_col = items["text"].tolist() if "text" in items else [""] * n
-        for iid, title, cs, text in zip(_str_ids(items["item_id"]), items["title"].tolist(), cats_col, text_col):
+        for iid, title, cs, text in zip(
+            _str_ids(items["item_id"]), items["title"].tolist(), cats_col, text_col
+        ):
             text = str(text) if text is not None and not (isinstance(text, float) and np.isnan(text)) else ""
             meta[iid] = (str(title), tuple(cs) if cs is not None else (), text)
         all_item_ids.extend(meta.keys())
@@ -263,7 +291,7 @@ def build_dataset(
         if "rating" in interactions and interactions["rating"].notna().any()
         else None
     )
-    order = np.lexsort((i, t, u))  # last key is primary
+    order = _protocol_order(u, t, i)
     u, i, t = u[order], i[order], t[order]
     if r is not None:
         r = r[order]

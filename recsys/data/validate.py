@@ -40,9 +40,18 @@ def strings(table: Table, col: str) -> np.ndarray:
     return s.to_numpy(dtype=object)
 
 
-def ids(table: Table, col: str) -> np.ndarray:
-    """Validated ids: object array of non-empty str of at most 256 characters."""
+def ids(table: Table, col: str, allow_int: bool = False) -> np.ndarray:
+    """Validated ids: object array of non-empty str of at most 256 characters.
+
+    With ``allow_int``, a column whose every id is a canonical non-negative integer
+    may come back as int64 (``str(x)`` is the id); build_dataset accepts both.
+    """
+    if allow_int and col in table.canonical_ints:
+        return table.columns[col].to_numpy(dtype=np.int64)
     if table.parquet:
+        s = table.columns[col]
+        if allow_int and pd.api.types.is_integer_dtype(s) and not s.isna().any() and (s >= 0).all():
+            return s.to_numpy(dtype=np.int64)
         arr = _parquet_ids(table, col)
     else:
         arr = strings(table, col)
