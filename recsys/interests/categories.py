@@ -117,7 +117,8 @@ STOP_WORDS = frozenset(
     should so some such than that the their theirs them themselves then there these they this
     those through to too two under until up upon us very was way we were what when where which
     while who whom why will with within without would yet you your yours yourself yourselves
-    story book film movie series edition vol volume""".split()
+    story book film movie series edition vol volume ii iii iv
+    la le les de des du un une et el los las en il lo di der die das und""".split()
 )
 
 
@@ -125,26 +126,33 @@ def _tokens(text: str) -> list[str]:
     return [w for w in re.findall(r"[^\W\d_]{2,}", text.lower()) if w not in STOP_WORDS]
 
 
-def topic_names(docs_per_topic: list[str], n_words: int = 3) -> list[str]:
-    """Name each topic by its top class-based TF-IDF terms (one document per topic).
+def topic_names(texts_per_topic: list[list[str]], n_words: int = 3) -> list[str]:
+    """Name each topic by its top class-based TF-IDF terms.
 
-    score(t, w) = tf(t, w) * log(1 + A / f(w)), with tf the term's frequency within the
-    topic, A the mean number of words per topic and f(w) the term's count over all
-    topics: a word scores high when it is frequent in the topic's items and rare
-    elsewhere. Names are made unique; a topic without words is ``topic <k>``.
+    ``texts_per_topic[t]`` holds the texts (title + description) of topic t's items; a
+    word counts once per item. score(t, w) = tf(t, w) * log(1 + A / f(w)), with tf the
+    share of the topic's items using the word, A the mean number of word uses per topic
+    and f(w) the word's uses over all topics: a word scores high when many of the
+    topic's items use it and few others do. Words used by a single item are only taken
+    when nothing better is left. Names are made unique; a wordless topic is ``topic <k>``.
     """
-    counts = [Counter(_tokens(d)) for d in docs_per_topic]
-    total = Counter()
+    counts = []
+    for texts in texts_per_topic:
+        c: Counter = Counter()
+        for t in texts:
+            c.update(set(_tokens(t)))
+        counts.append(c)
+    total: Counter = Counter()
     for c in counts:
         total.update(c)
     mean_words = max(sum(total.values()) / max(len(counts), 1), 1.0)
     names: list[str] = []
     for k, c in enumerate(counts):
-        size = max(sum(c.values()), 1)
+        size = max(len(texts_per_topic[k]), 1)
         scored = sorted(
-            ((-(n / size) * np.log1p(mean_words / total[w]), w) for w, n in c.items()),
+            (n < 2 and size > 1, -(n / size) * np.log1p(mean_words / total[w]), w) for w, n in c.items()
         )
-        words = [w for _, w in scored[:n_words]]
+        words = [w for _, _, w in scored[:n_words]]
         names.append(" · ".join(words) if words else f"topic {k + 1}")
     seen: dict[str, int] = {}
     out = []
@@ -184,11 +192,8 @@ def topic_assignment(
     used = np.unique(labels)  # k-means may merge duplicates: keep used clusters only
     remap = {int(c): j for j, c in enumerate(used)}
     labels = np.asarray([remap[int(c)] for c in labels], dtype=np.int64)
-    docs = [
-        " ".join(f"{ds.titles[i]} {ds.item_text[i]}" for i in np.flatnonzero(labels == j))
-        for j in range(len(used))
-    ]
-    names = tuple(topic_names(docs, n_words=n_words))
+    texts = [[f"{ds.titles[i]} {ds.item_text[i]}" for i in np.flatnonzero(labels == j)] for j in range(len(used))]
+    names = tuple(topic_names(texts, n_words=n_words))
     m = np.zeros((ds.n_items, len(names)), dtype=np.float32)
     m[np.arange(ds.n_items), labels] = 1.0
     return CategoryAssignment(names, _readonly(m), "topics")

@@ -3,7 +3,8 @@ the model's predicted interest at each step, a forecast, and replay "as of" a da
 
 Observed shares: the user's interactions are cut into windows — calendar windows whose
 length is picked from a ladder of readable units (hour, day, week, month, …) so the span
-gives at most ``max_windows`` of them, or every-n-interactions windows when the activity
+gives at most ``max_windows`` of them and at least ~5 interactions per window on
+average, or every-n-interactions windows when the activity
 is too bursty for calendar windows to say anything (``windowing="auto"``). An item of
 several categories splits its weight. Shares are smoothed with the neighbouring windows
 (weight ``smooth``), never across a detected change point, and always sum to 1.
@@ -236,12 +237,18 @@ def count_bounds(n: int, max_windows: int = MAX_WINDOWS, min_per_window: int = M
     return np.round(np.linspace(0, n, w + 1)).astype(np.int64)
 
 
+def time_window_budget(n: int, max_windows: int = MAX_WINDOWS, min_per_window: int = MIN_PER_WINDOW) -> int:
+    """At most ``max_windows`` calendar windows, and few enough that they average at
+    least ``min_per_window`` interactions (a short history gets coarser windows)."""
+    return int(max(1, min(max_windows, n // max(min_per_window, 1))))
+
+
 def choose_windowing(ts: np.ndarray, max_windows: int = MAX_WINDOWS) -> str:
     """``"time"`` unless calendar windows would be degenerate — fewer than 3 non-empty
     windows or one window holding over half the interactions — then ``"count"``."""
     if ts.size < 2 or ts[-1] == ts[0]:
         return "count"
-    _, edges = calendar_edges(int(ts[0]), int(ts[-1]), max_windows)
+    _, edges = calendar_edges(int(ts[0]), int(ts[-1]), time_window_budget(ts.size, max_windows))
     counts = np.bincount(np.searchsorted(edges, ts, side="right") - 1, minlength=len(edges) - 1)
     if (counts > 0).sum() < 3 or counts.max() > 0.5 * ts.size:
         return "count"
@@ -280,7 +287,7 @@ def observed_windows(
     if mode == "time" and ts[-1] == ts[0]:
         mode = "count"
     if mode == "time":
-        unit, edges = calendar_edges(int(ts[0]), int(ts[-1]), max_windows)
+        unit, edges = calendar_edges(int(ts[0]), int(ts[-1]), time_window_budget(n, max_windows))
         bounds = np.searchsorted(ts, edges, side="left")
         spans = [(int(edges[j]), int(edges[j + 1]), int(bounds[j]), int(bounds[j + 1])) for j in range(len(edges) - 1)]
         spans = [s for s in spans if s[3] > s[2]]  # drop empty calendar windows
