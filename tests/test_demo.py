@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from recsys.data import demo
 from recsys.data.types import DataError
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +43,21 @@ def test_same_seed_same_world_different_seed_different(small):
     other = demo.generate_small(1)
     assert other.fingerprint != small.fingerprint
     assert other.truth.followups != small.truth.followups
+
+
+def test_deterministic_across_processes(small):
+    """No dependence on Python's per-process string hashing (set/dict order)."""
+    code = "from recsys.data import demo; print(demo.generate_small(0).fingerprint)"
+    env = {**os.environ, "PYTHONHASHSEED": "12345", "PYTHONPATH": str(REPO)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.strip() == small.fingerprint
+
+
+def test_load_dispatches_to_the_demo_world(small):
+    from recsys.data import load
+
+    ds = load("demo-small")
+    assert ds.fingerprint == small.fingerprint and ds.truth is not None
 
 
 def test_sizes_and_sources(small, full):
