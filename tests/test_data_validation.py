@@ -343,3 +343,17 @@ def test_both_interactions_files_refused(tmp_path):
     write(tmp_path / "interactions.csv", HEAD + "u,i,1\n")
     write(tmp_path / "interactions.parquet", b"")
     assert "both interactions.csv and interactions.parquet" in str(error_of(tmp_path))
+
+
+def test_display_name_replaces_path_in_messages(tmp_path):
+    write(tmp_path / "interactions.csv", HEAD + "u,i,1\nu,j\n")
+    with pytest.raises(DataError) as e:
+        load(str(tmp_path), display="upload")
+    assert (
+        str(e.value)
+        == "upload/interactions.csv:3: line has 2 fields, expected 3 (comma-separated: user_id, item_id, timestamp)"
+    )
+    write(tmp_path / "interactions.csv", HEAD + "u,i,1\n")
+    write(tmp_path / "items.csv", "item_id,title\nj,Jay\n")
+    ds = load(str(tmp_path), display="upload")
+    assert ds.source == str(tmp_path) and ds.warnings[0].startswith("upload/items.csv: ")

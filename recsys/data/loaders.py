@@ -8,6 +8,7 @@ funnels into :func:`recsys.data.types.build_dataset`.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from pathlib import Path
 
@@ -33,33 +34,39 @@ LAYOUTS = (
 NO_GENRES = "(no genres listed)"
 
 
-def load(source: str = "demo", min_count: int | None = None) -> Dataset:
+def load(source: str = "demo", min_count: int | None = None, *, display: str | None = None) -> Dataset:
     """Load and validate a data source; optionally apply iterative N-core filtering.
 
     ``source``: ``"demo"``, ``"demo-small"``, or a path to a directory or file whose
-    layout is detected from the files it holds.
+    layout is detected from the files it holds. ``display`` replaces the path in error
+    messages and warnings (e.g. ``"upload"`` for files saved to a temporary directory);
+    ``Dataset.source`` is always ``source``.
     """
-    ds = _load_source(str(source))
+    source = str(source)
+    ds = _load_source(source, display or source)
+    if ds.source != source:
+        ds = dataclasses.replace(ds, source=source)
     if min_count is not None:
         ds = filter_min_count(ds, min_count)
     return ds
 
 
-def _load_source(source: str) -> Dataset:
+def _load_source(source: str, shown: str) -> Dataset:
+    """Dispatch on the layout; ``shown`` is the path as error messages name it."""
     if source in ("demo", "demo-small"):
         return _load_demo(source)
     if not source.strip():
         raise DataError("empty data source (use demo, a directory or a file)")
     path = Path(source).expanduser()
     if not path.exists():
-        raise DataError(f"no such file or directory: {source} (use demo, a directory or a file)")
+        raise DataError(f"no such file or directory: {shown} (use demo, a directory or a file)")
     if path.is_dir():
-        return _load_dir(path, source)
+        return _load_dir(path, shown)
     suffix = path.suffix.lower()
     if suffix in (".csv", ".parquet"):
-        return load_generic(path, source, file_label=source)
+        return load_generic(path, shown, file_label=shown)
     raise DataError(
-        f"{source}: unrecognised data file (expected an interactions .csv or .parquet file); tried: "
+        f"{shown}: unrecognised data file (expected an interactions .csv or .parquet file); tried: "
         + "; ".join(LAYOUTS)
     )
 
