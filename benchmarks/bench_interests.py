@@ -7,10 +7,12 @@ share of switch users whose first window's dominant category is in the first pha
 categories and whose last window's dominant category is in the second phase's; the
 share of stable users with no change point.
 
-Speed: median/max time of one user's timeline (no model) over a sample of users, and
-the population drift over MovieLens-100K (when present) and the demo world.
+Speed: median/max time of one user's timeline (no model; with ``--model`` also with the
+model's predicted interest) over a sample of users, and the population drift over
+MovieLens-100K (when present) and the demo world — wall clock and CPU time, since the
+machine may be shared.
 
-Run: ``.venv/bin/python benchmarks/bench_interests.py [--data demo] [--ml100k DIR] [--json]``
+Run: ``.venv/bin/python benchmarks/bench_interests.py [--data demo] [--ml100k DIR] [--model DIR] [--json]``
 """
 
 from __future__ import annotations
@@ -85,36 +87,44 @@ def planted_accuracy(ds: Dataset, tolerance: float = 0.15, **kw: Any) -> dict[st
     }
 
 
-def timeline_speed(ds: Dataset, n: int = 100, seed: int = 0) -> dict[str, float]:
-    """Timeline latency (ms, no model) over a sample of users, category assignment cached."""
+def _timed(f: Any) -> tuple[float, float]:
+    """(wall ms, CPU ms of this process) of one call."""
+    t, c = time.perf_counter(), time.process_time()
+    f()
+    return (time.perf_counter() - t) * 1000, (time.process_time() - c) * 1000
+
+
+def timeline_speed(ds: Dataset, n: int = 100, seed: int = 0, scorer: Any = None) -> dict[str, float]:
+    """Timeline latency (ms) over a sample of users (category assignment cached), wall
+    clock and CPU time (the machine is shared: CPU time is the figure without contention)."""
     asg = category_assignment(ds)
     rng = np.random.default_rng(seed)
     users = rng.choice(ds.n_users, size=min(n, ds.n_users), replace=False)
-    ms = []
-    for u in users:
-        t = time.perf_counter()
-        user_timeline(ds, int(u), assignment=asg)
-        ms.append((time.perf_counter() - t) * 1000)
+    wall, cpu = zip(*[_timed(lambda u=u: user_timeline(ds, int(u), assignment=asg, scorer=scorer)) for u in users])
     longest = int(np.argmax(np.diff(ds.user_offsets)))
-    t = time.perf_counter()
-    user_timeline(ds, longest, assignment=asg)
+    lw, lc = _timed(lambda: user_timeline(ds, longest, assignment=asg, scorer=scorer))
     return {
-        "timeline_ms_p50": float(np.median(ms)),
-        "timeline_ms_p95": float(np.percentile(ms, 95)),
-        "timeline_ms_max": float(np.max(ms)),
-        "timeline_ms_longest_user": (time.perf_counter() - t) * 1000,
+        "with_model": getattr(scorer, "name", None),
+        "timeline_ms_p50": float(np.median(wall)),
+        "timeline_ms_p95": float(np.percentile(wall, 95)),
+        "timeline_ms_max": float(np.max(wall)),
+        "timeline_cpu_ms_p50": float(np.median(cpu)),
+        "timeline_cpu_ms_max": float(np.max(cpu)),
+        "timeline_ms_longest_user": lw,
+        "timeline_cpu_ms_longest_user": lc,
         "longest_user_interactions": int(np.diff(ds.user_offsets).max()),
     }
 
 
 def population_speed(ds: Dataset) -> dict[str, Any]:
-    t = time.perf_counter()
-    pd_ = population_drift(ds)
-    dt = time.perf_counter() - t
+    asg = category_assignment(ds)
+    out: dict[str, Any] = {}
+    wall, cpu = _timed(lambda: out.setdefault("drift", population_drift(ds, asg)))
+    pd_ = out["drift"]
     gaining = [s.category for s in pd_.gaining[:3]]
     losing = [s.category for s in pd_.losing[:3]]
-    return {"seconds": dt, "share_drifted": pd_.share_drifted, "n_assessed": pd_.n_assessed,
-            "gaining": gaining, "losing": losing}
+    return {"seconds": wall / 1000, "cpu_seconds": cpu / 1000, "share_drifted": pd_.share_drifted,
+            "n_assessed": pd_.n_assessed, "gaining": gaining, "losing": losing}
 
 
 def ml100k_dir() -> Path:
@@ -126,13 +136,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default="demo", help="a source with planted truth (default: demo)")
     ap.add_argument("--ml100k", default=str(ml100k_dir()))
+    ap.add_argument("--model", default=None, help="a trained artifact for --data: also time timelines with it")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = {"load_average": list(os.getloadavg()), "cpus": os.cpu_count()}
     ds = load(args.data)
     if getattr(ds, "truth", None) is not None:
         out["planted"] = planted_accuracy(ds)
     out["population_demo"] = population_speed(ds)
+    if args.model:
+        import torch
+
+        from recsys.models.transformer import TransformerRecommender
+
+        torch.set_num_threads(1)
+        out["timeline_with_model"] = timeline_speed(ds, n=30, scorer=TransformerRecommender.load(args.model, ds))
     if (Path(args.ml100k) / "u.data").is_file():
         ml = load(args.ml100k)
         out["ml100k_timeline"] = timeline_speed(ml)
@@ -153,6 +171,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print(json.dumps(out, default=float))
     else:
         for section, vals in out.items():
+            if not isinstance(vals, dict):
+                print(f"{section}: {vals}")
+                continue
             print(f"[{section}]")
             for k, v in vals.items():
                 print(f"  {k}: {v}")
