@@ -357,3 +357,9 @@ def test_display_name_replaces_path_in_messages(tmp_path):
     write(tmp_path / "items.csv", "item_id,title\nj,Jay\n")
     ds = load(str(tmp_path), display="upload")
     assert ds.source == str(tmp_path) and ds.warnings[0].startswith("upload/items.csv: ")
+
+
+@pytest.mark.parametrize("body", ["\nuser_id,item_id,timestamp\nu,i,1\n", '\n"u",i,1\n'])
+def test_blank_header_line(tmp_path, body):
+    f = write(tmp_path / "x.csv", body)
+    assert_error(f, f"{f}:1", "empty header line")

@@ -186,6 +186,8 @@ def _read_fast(
     counts[lengths == 0] = 0  # a blank line has no fields
     if header:
         first = data[: nl[0]].decode(encoding)
+        if not first.strip():
+            raise DataError("empty header line (the first line must name the columns)", file=file, line=1)
         cols = _header_names(first.split(delimiter), file)
         body = 1
     else:
@@ -306,8 +308,10 @@ def _read_careful(
                 msg = "unterminated quoted field"
             raise DataError(f"malformed CSV: {msg}", file=file, line=start) from None
         if cols is None:
-            if not row:
-                raise DataError("empty header line", file=file, line=start)
+            if not row or not "".join(row).strip():
+                raise DataError(
+                    "empty header line (the first line must name the columns)", file=file, line=start
+                )
             cols = _header_names(row, file)
             want = len(cols)
             continue
