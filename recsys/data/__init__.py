@@ -1,8 +1,34 @@
 """Data layer: load, validate and hold interaction data.
 
-``load(source, min_count=None)`` selects a source by one string: ``demo``,
-``demo-small``, a MovieLens-100K directory, a MovieLens "latest" directory, a generic
-directory, or an interactions .csv/.parquet file. See :mod:`recsys.data.loaders`.
+``load(source, min_count=None, *, display=None) -> Dataset`` selects a source by one
+string:
+
+* ``demo`` / ``demo-small`` — the generated demo world (:mod:`recsys.data.demo`).
+* a MovieLens-100K directory — ``u.data`` (tab-separated user, item, rating,
+  timestamp), ``u.item`` (``|``-separated, 19 genre flags named by ``u.genre``),
+  ``u.user`` (``id|age|gender|occupation|zip`` -> attributes gender, age_band,
+  occupation); Latin-1.
+* a MovieLens "latest" directory (ml-latest-small, ml-25m, ml-32m) — ``ratings.csv``
+  (userId,movieId,rating,timestamp), ``movies.csv`` (movieId,title,genres with ``|``;
+  "(no genres listed)" means none), optional ``tags.csv`` (userId,movieId,tag,timestamp;
+  distinct tags, most used first, become the item text).
+* a generic directory — ``interactions.csv`` or ``interactions.parquet``
+  (user_id,item_id,timestamp[,rating]); optional ``items.csv`` (item_id,title
+  [,categories separated by ``|``][,text]); optional ``users.csv`` (user_id + attribute
+  columns) — or the interactions file itself (items.csv/users.csv beside it are used).
+
+Validation (one :class:`DataError` ``<file>:<line>: <problem>`` for the whole load,
+nothing partially loaded; parquet files say ``row N``): required columns present;
+duplicate header names refused; extra columns ignored; every row has the header's
+number of fields; blank lines only at the end; a file with no data rows refused;
+generic and "latest" files are UTF-8 (BOM and CRLF fine), ML-100K files Latin-1;
+ids non-empty (surrounding spaces stripped), at most 256 characters; timestamps integer
+seconds or ISO-8601 (an offset is honoured, naive means UTC); ratings finite numbers;
+an id described twice in items.csv/users.csv refused. Items interacted with but absent
+from the item file are titled by their id (a warning); items never interacted with are
+kept; users.csv rows for users without interactions are ignored.
+
+``filter_min_count(ds, n)`` is iterative N-core on users and items.
 """
 
 from recsys.data.filtering import filter_min_count
