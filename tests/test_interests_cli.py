@@ -124,3 +124,25 @@ def test_cli_errors(data_dir, capsys, args, message):
     code, out, err = run_main(capsys, "--data", str(data_dir), *args, "--json")
     assert code == 2
     assert err.startswith("error:") and message in err and "Traceback" not in err
+
+
+def test_cli_with_model_fills_predictions(data_dir, tmp_path, capsys):
+    """A real (tiny, untrained) transformer artifact: predicted and forecast are filled."""
+    pytest.importorskip("torch")
+    from recsys.data import load
+    from recsys.models.transformer import TransformerConfig, TransformerRecommender
+
+    ds = load(str(data_dir))
+    cfg = TransformerConfig(d_model=16, n_layers=1, n_heads=1, use_text=False, max_len=64)
+    TransformerRecommender(ds.item_ids, cfg, seed=0).save(tmp_path / "model", ds)
+    code, out, err = run_main(capsys, "--data", str(data_dir), "--user", "s", "--model", str(tmp_path / "model"),
+                              "--json")
+    assert code == 0, err
+    res = json.loads(out.strip().splitlines()[-1])
+    assert 0 < len(res["predicted"]) <= 32
+    assert sum(res["forecast"].values()) == pytest.approx(1.0, abs=1e-6)
+    assert res["forecast"] == res["predicted"][-1]["shares"]
+    ts = [p["ts"] for p in res["predicted"]]
+    assert ts == sorted(ts) and res["windows"][-1]["start"] <= ts[-1] < res["windows"][-1]["end"]
+    for p in res["predicted"]:
+        assert sum(p["shares"].values()) == pytest.approx(1.0, abs=1e-6)
