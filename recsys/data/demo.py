@@ -29,7 +29,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from recsys.data.demo_words import CATEGORY_WORDS, CategoryWords
+from recsys.data.demo_words import CATEGORIES, CATEGORY_WORDS, NEIGHBOURS, CategoryWords
 from recsys.data.types import DataError, Dataset, build_dataset
 
 WORLD_START = 1_672_531_200  # 2023-01-01T00:00:00Z
@@ -166,7 +166,8 @@ def _make_items(rng: np.random.Generator, n_items: int, n_followups: int, zipf: 
         c = int(primary[i])
         second: int | None = None
         if rng.random() < 0.3:
-            second = int(rng.choice([k for k in range(n_cat) if k != c]))
+            near = NEIGHBOURS[CATEGORY_WORDS[c].name]
+            second = CATEGORIES.index(near[int(rng.integers(len(near)))])
         title = _make_title(rng, CATEGORY_WORDS[c], taken)
         taken.add(title)
         ids.append(f"b{i + 1:0{width}d}")

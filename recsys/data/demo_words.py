@@ -273,3 +273,22 @@ CATEGORY_WORDS: tuple[CategoryWords, ...] = (
 )
 
 CATEGORIES: tuple[str, ...] = tuple(c.name for c in CATEGORY_WORDS)
+
+# Plausible secondary shelves for a book whose primary shelf is the key.
+NEIGHBOURS: dict[str, tuple[str, ...]] = {
+    "Sci-Fi": ("Fantasy", "Mystery", "Horror", "Science"),
+    "Fantasy": ("Sci-Fi", "Romance", "Children's", "Horror"),
+    "Mystery": ("Horror", "History", "Romance", "Sci-Fi"),
+    "Romance": ("Mystery", "Fantasy", "Poetry", "Travel"),
+    "Horror": ("Mystery", "Fantasy", "Sci-Fi", "History"),
+    "History": ("Biography", "Travel", "Mystery", "Art & Design"),
+    "Biography": ("History", "Business", "Science", "Art & Design"),
+    "Science": ("Biography", "History", "Self-Help", "Sci-Fi"),
+    "Cooking": ("Travel", "Self-Help", "Art & Design", "Children's"),
+    "Travel": ("Cooking", "History", "Art & Design", "Biography"),
+    "Business": ("Self-Help", "Biography", "Science", "History"),
+    "Self-Help": ("Business", "Poetry", "Biography", "Cooking"),
+    "Poetry": ("Romance", "Art & Design", "Self-Help", "Children's"),
+    "Children's": ("Fantasy", "Poetry", "Science", "Art & Design"),
+    "Art & Design": ("History", "Biography", "Travel", "Poetry"),
+}
