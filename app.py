@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import charts_data, components, loaders, model_card, state
+from ui import charts_data, components, explain_glue, loaders, model_card, state
 
 components.setup_page("Home")
 ctx = components.load_context()
@@ -30,7 +30,7 @@ cols[5].metric("Span", f"{summary['first']:%Y-%m-%d} → {summary['last']:%Y-%m-
 # trains on first start (progress bar right here, before the tabs)
 model = components.model_gate(ds)
 
-tab_data, tab_model = st.tabs(["📦 Dataset", "🧠 Model card"])
+tab_data, tab_model = st.tabs(["Dataset", "Model card"])
 with tab_data:
     c1, c2 = st.columns([3, 2])
     c1.plotly_chart(charts_data.activity_over_time(ds), key="home.activity")
@@ -39,7 +39,7 @@ with tab_data:
     c3.plotly_chart(charts_data.category_mix(ds), key="home.cats")
     c4.plotly_chart(charts_data.history_length_hist(ds), key="home.hist")
     feat = loaders.featured_users(ds)
-    st.markdown("**Users worth a look:** " + " · ".join(f"`{u}`" for u in feat))
+    st.markdown("**Users worth a look:** " + " · ".join(components.md(u) for u in feat))
     if ds.warnings:
         with st.expander(f"{len(ds.warnings)} data warning(s)"):
             for w in ds.warnings:
@@ -94,3 +94,5 @@ with n3:
     components.page_link("item")
     components.page_link("eval")
 state.write_url()
+if model is not None:
+    explain_glue.warm_up()  # shap's one-time JIT compile, in a background thread

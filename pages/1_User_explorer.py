@@ -12,13 +12,13 @@ if ctx is None:
     st.stop()
 ds = ctx.ds
 uid = components.user_picker(ds)
-components.header("👤 User explorer", ctx)
+components.header(":material/person_search: User explorer", ctx)
 
 with st.expander("Find a user by group", expanded=False):
     components.group_finder(ds)
 
 p = profile.user_profile(ds, uid)
-st.subheader(f"User {uid}")
+st.subheader(f"User {components.md(uid)}")
 m = st.columns(5)
 m[0].metric("Interactions", f"{p.n:,}")
 m[1].metric("First", p.first)
@@ -30,7 +30,7 @@ if p.attributes:
 st.markdown(components.category_chips(p.top_categories, components.colors_for(ds)), unsafe_allow_html=True)
 
 model = components.model_gate(ds)
-tab_tl, tab_hist = st.tabs(["📈 Interest timeline", "🧾 Profile history"])
+tab_tl, tab_hist = st.tabs(["Interest timeline", "Profile history"])
 with tab_hist:
     hist = profile.history_table(ds, uid)
     st.dataframe(
@@ -40,6 +40,9 @@ with tab_hist:
     components.csv_download(hist, "Download history (CSV)", f"history_{uid}.csv", "dl.hist")
 with tab_tl:
     profile.timeline_section(ds, uid, model)
+
+with st.expander("Population drift: who changed taste recently, which categories gain and lose"):
+    profile.population_drift_section(ds)
 
 st.divider()
 c1, c2, c3 = st.columns(3)

@@ -13,7 +13,7 @@ if ctx is None:
 ds = ctx.ds
 uid = components.user_picker(ds)
 k = components.k_picker()
-components.header("⚖️ Fairness & diversity lab", ctx)
+components.header(":material/balance: Fairness & diversity lab", ctx)
 model = components.model_gate(ds)
 if model is None:
     state.write_url()

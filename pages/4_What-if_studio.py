@@ -15,7 +15,7 @@ if ctx is None:
 ds = ctx.ds
 uid = components.user_picker(ds)
 k = components.k_picker()
-components.header("🧪 What-if studio", ctx)
+components.header(":material/science: What-if studio", ctx)
 model = components.model_gate(ds)
 if model is None:
     state.write_url()
@@ -23,15 +23,15 @@ if model is None:
 
 sc = whatif.current(ds, uid)
 base = sc.get("base_user")
-label = f"a copy of user **{base}**" if base else "an **empty profile** (cold start)"
-st.markdown(f"Editing **{components.esc(sc['name'])}** — {label}; {len(sc['history'])} items."
+label = f"a copy of user **{components.md(base)}**" if base else "an **empty profile** (cold start)"
+st.markdown(f"Editing **{components.md(sc['name'])}** — {label}; {len(sc['history'])} items."
             + (" *(edited)*" if whatif.is_edited() else ""))
 
 b1, b2, b3, b4 = st.columns(4)
-b1.button(f"↺ Reset to user {uid}", key="w.wi_reset", on_click=whatif.act_reset, args=(ds, uid), width="stretch")
-b2.button("∅ Start from an empty profile", key="w.wi_empty", on_click=whatif.act_empty, args=(ds,), width="stretch")
+b1.button(f"Reset to user {uid}", key="w.wi_reset", on_click=whatif.act_reset, args=(ds, uid), width="stretch")
+b2.button("Start from an empty profile", key="w.wi_empty", on_click=whatif.act_empty, args=(ds,), width="stretch")
 has_cf = st.session_state.get(state.COUNTERFACTUAL) is not None
-if b3.button("⤵ Load counterfactual from Recommendations", key="w.wi_cf", disabled=not has_cf, width="stretch",
+if b3.button("Load counterfactual from Recommendations", key="w.wi_cf", disabled=not has_cf, width="stretch",
              help=None if has_cf else "Store one on the Recommendations page first."):
     try:
         for msg in whatif.load_counterfactual(ds):
@@ -39,7 +39,7 @@ if b3.button("⤵ Load counterfactual from Recommendations", key="w.wi_cf", disa
         st.rerun()
     except DataError as e:
         st.error(f"Counterfactual refused: {e}")
-b4.page_link("pages/2_Recommendations.py", label="Back to Recommendations", icon="⭐")
+b4.page_link("pages/2_Recommendations.py", label="Back to Recommendations", icon=":material/star:")
 
 sc = whatif.current(ds, uid)
 left, right = st.columns([5, 6], gap="large")
@@ -50,20 +50,20 @@ with left:
                  height=320, column_config={"when": st.column_config.DatetimeColumn(format="YYYY-MM-DD")})
     st.caption("Newest first. Select rows, then remove, move or shift their dates.")
     e1, e2, e3 = st.columns(3)
-    e1.button("🗑 Remove", key="w.wi_rm", on_click=whatif.act_remove, args=(ds,), width="stretch")
-    e2.button("⬆ Later", key="w.wi_up", on_click=whatif.act_move, args=(ds, 1), width="stretch")
-    e3.button("⬇ Earlier", key="w.wi_down", on_click=whatif.act_move, args=(ds, -1), width="stretch")
+    e1.button("Remove", key="w.wi_rm", on_click=whatif.act_remove, args=(ds,), width="stretch")
+    e2.button("Move later", key="w.wi_up", on_click=whatif.act_move, args=(ds, 1), width="stretch")
+    e3.button("Move earlier", key="w.wi_down", on_click=whatif.act_move, args=(ds, -1), width="stretch")
     s1, s2 = st.columns([2, 1])
     s1.number_input("Shift dates of the selected rows (all rows if none) by days", -3650, 3650, 0, step=7,
                     key="w.wi_days")
-    s2.button("⏱ Shift", key="w.wi_shift", on_click=whatif.act_shift, args=(ds,), width="stretch")
+    s2.button("Shift", key="w.wi_shift", on_click=whatif.act_shift, args=(ds,), width="stretch")
     msg = st.session_state.pop("rl._wi_msg", None)
     if msg:
         st.warning(msg)
     with st.container(border=True):
         st.markdown("**Add an item**")
         pick = components.item_search(ds, key="w.wi_add")
-        st.button("➕ Add to the end of the history", key="w.wi_addgo", on_click=whatif.act_add, args=(ds,),
+        st.button("Add to the end of the history", key="w.wi_addgo", on_click=whatif.act_add, args=(ds,),
                   disabled=pick is None)
 
 items_b, ts_b = whatif.base_arrays(ds, sc)
@@ -79,14 +79,14 @@ with right:
     m[1].metric("Entering", len(diff.entering))
     m[2].metric("Leaving", len(diff.leaving))
     c1, c2 = st.columns(2)
-    c1.markdown("**Before** (" + (f"user {components.esc(base)}" if base else "empty profile") + ")")
+    c1.markdown("**Before** (" + (f"user {components.md(base)}" if base else "empty profile") + ")")
     c1.dataframe(lb, hide_index=True)
     c2.markdown("**After** (edited)")
     c2.dataframe(la, hide_index=True)
     components.csv_download(recs.rec_frame(ds, after), "After list (CSV)", "whatif_after.csv", "dl.wi_after")
 
 st.divider()
-tab_ex, tab_tl, tab_sc = st.tabs(["🔍 Explanation delta", "📈 Timeline of the edited profile", "💾 Scenarios"])
+tab_ex, tab_tl, tab_sc = st.tabs(["Explanation delta", "Timeline of the edited profile", "Scenarios"])
 with tab_ex:
     cand = list(dict.fromkeys([int(i) for i in after.items] + [int(i) for i in before.items]))
     if not cand:
@@ -118,7 +118,7 @@ with tab_sc:
         l1.button("Load", key="w.wi_loadsaved", on_click=whatif.act_load, args=(saved[name],), width="stretch")
         l2.download_button("Download saved (JSON)", wl.to_json(saved[name]), file_name="scenario.json",
                            mime="application/json", key="dl.wi_saved", on_click="ignore")
-    st.download_button("⬇️ Download the current profile (JSON)", wl.to_json(sc), file_name="scenario.json",
+    st.download_button("Download the current profile (JSON)", wl.to_json(sc), file_name="scenario.json",
                        mime="application/json", key="dl.wi_json", on_click="ignore")
     up = st.file_uploader("Upload a scenario (JSON)", type=["json"], key="w.wi_upload")
     if up is not None and st.button("Load uploaded scenario", key="w.wi_loadup"):

@@ -12,7 +12,7 @@ if ctx is None:
     st.stop()
 ds = ctx.ds
 k = components.k_picker()
-components.header("🎬 Item view", ctx)
+components.header(":material/category: Item view", ctx)
 model = components.model_gate(ds)
 if model is None:
     state.write_url()
@@ -41,7 +41,7 @@ c[3].metric("Popularity rank", f"{item_view.popularity_rank(ds, i):,} / {ds.n_it
 if not w.any:
     st.caption("Re-ranking weights are all 0 (model order); set them on the Fairness lab page to compare exposure.")
 
-tab_who, tab_sim, tab_exp = st.tabs(["👥 Who gets it", "🧭 Similar items", "📣 Exposure"])
+tab_who, tab_sim, tab_exp = st.tabs(["Who gets it", "Similar items", "Exposure"])
 with tab_who:
     if who.empty:
         components.empty_state("Nobody gets this item", f"It is in no user's top-{k}, before or after re-ranking.")

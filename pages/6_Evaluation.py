@@ -11,7 +11,7 @@ ctx = components.load_context()
 if ctx is None:
     st.stop()
 ds = ctx.ds
-components.header("📊 Evaluation", ctx)
+components.header(":material/analytics: Evaluation", ctx)
 model = components.model_gate(ds)
 if model is None:
     state.write_url()

@@ -43,5 +43,6 @@ def ensure_tiny_model(home: Path, source: str = "demo-small") -> Path:
         m.fit(ds.sequences(), [ds.sequence(u)[1] for u in range(ds.n_users)], epochs=2)
         m.save(out, ds)
         return out
-    train_model(ds, out, seed=0, epochs=2, ablation=False)
+    train_model(ds, out, seed=0, epochs=2, ablation=False, d_model=32, n_layers=1, n_heads=1, max_len=50,
+                min_epochs=1)
     return out

@@ -229,14 +229,22 @@ def test_item_view_from_url(small_ds):
     at = open_page("pages/5_Item_view.py", user=featured(small_ds), item=item)
     assert_clean(at)
     assert at.session_state["rl.item"] == item
-    assert any(s.value == small_ds.titles[small_ds.item_index(item)] for s in at.subheader)
+    from ui.components import md
+
+    assert any(s.value == md(small_ds.titles[small_ds.item_index(item)]) for s in at.subheader)
 
 
-def test_upload_of_several_files_switches_the_dataset(tmp_path, small_ds):
+def test_upload_of_several_files_switches_the_dataset(tmp_path, small_ds, tiny_model):
     inter = "user_id,item_id,timestamp\n" + "".join(
         f"u{u},i{(u * 3 + j) % 12},{1000 + 10 * j}\n" for u in range(8) for j in range(6)
     )
     items = "item_id,title,categories\n" + "".join(f"i{j},Title {j},Cat{j % 3}\n" for j in range(12))
+    # the same data on disk gets a tiny model first (same fingerprint), so the app finds it
+    d = tmp_path / "up"
+    d.mkdir()
+    (d / "interactions.csv").write_text(inter)
+    (d / "items.csv").write_text(items)
+    ensure_tiny_model(tiny_model.parents[1], str(d))
     at = open_page("app.py")
     at.file_uploader(key="w.upload").set_value(
         [("interactions.csv", inter.encode(), "text/csv"), ("items.csv", items.encode(), "text/csv")]

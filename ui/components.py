@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import random
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,13 +23,13 @@ ASSETS = ROOT / "assets"
 ML100K = ROOT.parent / "shared" / "data" / "ml-100k"
 
 PAGES = {
-    "home": ("app.py", "Home", "🏠"),
-    "users": ("pages/1_User_explorer.py", "User explorer", "👤"),
-    "recs": ("pages/2_Recommendations.py", "Recommendations", "⭐"),
-    "lab": ("pages/3_Fairness_lab.py", "Fairness lab", "⚖️"),
-    "whatif": ("pages/4_What-if_studio.py", "What-if studio", "🧪"),
-    "item": ("pages/5_Item_view.py", "Item view", "🎬"),
-    "eval": ("pages/6_Evaluation.py", "Evaluation", "📊"),
+    "home": ("app.py", "Home", ":material/home:"),
+    "users": ("pages/1_User_explorer.py", "User explorer", ":material/person_search:"),
+    "recs": ("pages/2_Recommendations.py", "Recommendations", ":material/star:"),
+    "lab": ("pages/3_Fairness_lab.py", "Fairness lab", ":material/balance:"),
+    "whatif": ("pages/4_What-if_studio.py", "What-if studio", ":material/science:"),
+    "item": ("pages/5_Item_view.py", "Item view", ":material/category:"),
+    "eval": ("pages/6_Evaluation.py", "Evaluation", ":material/analytics:"),
 }
 
 
@@ -41,6 +42,17 @@ class PageContext:
 def esc(x: Any) -> str:
     """HTML-escape any data text (titles, tags, ids, uploaded content)."""
     return html.escape(str(x), quote=True)
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~$])")
+
+
+def md(x: Any) -> str:
+    """Data text made safe for st.markdown/st.subheader: markdown characters are
+    backslash-escaped and HTML angle brackets/ampersands become entities, so titles
+    such as ``<b>x</b>`` or ``*y*`` show literally."""
+    s = html.escape(str(x), quote=False)
+    return _MD_SPECIAL.sub(r"\\\1", s)
 
 
 def page_link(page: str, label: str | None = None) -> None:
@@ -173,7 +185,7 @@ def load_context() -> PageContext | None:
         state.write_url()
         return None
     for w in ds.warnings[:3]:
-        st.sidebar.caption(f"⚠️ {w}")
+        st.sidebar.caption(f"Warning: {md(w)}")
     return PageContext(ds=ds, source=src)
 
 
@@ -183,7 +195,7 @@ def model_gate(ds: Dataset, *, train_if_missing: bool = True) -> Any | None:
     progress bar (≤ 200k interactions automatically, else after a click)."""
     loc = loaders.locate_model(ds)
     if loc.note:
-        st.caption(f"ℹ️ {loc.note}")
+        st.caption(loc.note)
     if loc.exists:
         try:
             return loaders.load_model(str(loc.path), ds.fingerprint, ds)
@@ -278,12 +290,12 @@ def user_picker(ds: Dataset, *, sidebar: bool = True) -> str:
         st.session_state["w.user_typed"] = uid
         box.text_input("User id", key="w.user_typed", on_change=_on_user_typed)
     c1, c2 = box.columns(2)
-    c1.button("🎲 Random", key="w.user_random", on_click=_random_user, args=(ds.user_ids,), width="stretch")
+    c1.button("Random", key="w.user_random", on_click=_random_user, args=(ds.user_ids,), width="stretch")
     feat = loaders.featured_users(ds)
-    c2.button("⭐ Featured", key="w.user_feat", on_click=state.set_user, args=(feat[0],), width="stretch")
+    c2.button("Featured", key="w.user_feat", on_click=state.set_user, args=(feat[0],), width="stretch")
     note = state.user_note()
     if note:
-        st.info(note, icon="ℹ️")
+        st.info(note, icon=":material/info:")
     return uid
 
 
@@ -339,7 +351,7 @@ def colors_for(ds: Dataset) -> dict[str, str]:
 def csv_download(df: pd.DataFrame, label: str, file_name: str, key: str) -> None:
     st.download_button(
         label, df.to_csv(index=False).encode("utf-8"), file_name=file_name, mime="text/csv", key=key,
-        icon="⬇️",
+        icon=":material/download:",
     )
 
 

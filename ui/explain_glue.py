@@ -12,6 +12,17 @@ from recsys.data.types import Dataset
 from ui import components
 
 
+def warm_up() -> None:
+    """Start the explainers' one-time warm-up in the background (no-op if unavailable)."""
+    try:
+        from ui import panel_explain
+    except ImportError:
+        return
+    start = getattr(panel_explain, "start_warm_up", None)
+    if start is not None:
+        start()
+
+
 def available() -> bool:
     try:
         from ui import panel_explain  # noqa: F401

@@ -24,14 +24,14 @@ def popularity_rank(ds: Dataset, i: int) -> int:
 
 def item_card(ds: Dataset, i: int) -> None:
     colors = category_colors(ds.categories)
-    st.subheader(ds.titles[i])
+    st.subheader(components.md(ds.titles[i]))
     st.markdown(
         components.category_chips(ds.item_categories[i], colors)
         + f' <span class="rl-context">id {components.esc(ds.item_ids[i])}</span>',
         unsafe_allow_html=True,
     )
     if ds.item_text[i]:
-        st.caption(ds.item_text[i][:600])
+        st.caption(components.md(ds.item_text[i][:600]))
 
 
 def who_gets(ds: Dataset, i: int, base: np.ndarray, after: np.ndarray) -> pd.DataFrame:

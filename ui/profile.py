@@ -68,6 +68,20 @@ def _call_with_supported(fn: Any, **kwargs: Any) -> Any:
     return fn(**{k: v for k, v in kwargs.items() if k in params})
 
 
+def population_drift_section(ds: Dataset) -> None:
+    """The interests teammate's population drift panel."""
+    try:
+        from ui import panel_timeline
+    except ImportError:
+        components.empty_state("Population drift not available in this build", "ui/panel_timeline.py is missing.")
+        return
+    fn = getattr(panel_timeline, "population_drift_panel", None)
+    if fn is None:
+        components.empty_state("Population drift not available", "ui/panel_timeline.py has no population_drift_panel().")
+        return
+    fn(ds, key="ue.drift")
+
+
 def timeline_section(ds: Dataset, user: str, model: Any, *, history: Any = None, key: str = "tl") -> None:
     """The interest timeline of a user (the interests teammate's panel)."""
     try:

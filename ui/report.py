@@ -168,7 +168,7 @@ def case_file_button(ds: Dataset, model: Any, user: str, res: Any, *, item: str 
 
     st.download_button(
         "Case file (HTML)", data=build, file_name=f"reclens_case_{_safe(user)}.html", mime="text/html", key=key,
-        icon="📄", on_click="ignore",
+        icon=":material/description:", on_click="ignore",
     )
 
 

@@ -188,6 +188,15 @@ def load_counterfactual(ds: Dataset) -> list[str]:
     obj = st.session_state.get(state.COUNTERFACTUAL)
     if obj is None:
         raise DataError("no counterfactual profile has been stored yet")
+    if isinstance(obj, dict) and isinstance(obj.get("history"), list):
+        obj = copy.deepcopy(obj)
+        known = [int(e["timestamp"]) for e in obj["history"] if isinstance(e, dict) and e.get("timestamp") is not None]
+        t = known[0] if known else 1_700_000_000
+        for e in obj["history"]:  # entries without a time keep their order, one day apart
+            if isinstance(e, dict):
+                if e.get("timestamp") is None:
+                    e["timestamp"] = t
+                t = int(e["timestamp"]) + wl.DAY
     sc, warns = wl.validate(obj, ds, source="counterfactual")
     if isinstance(obj, dict):
         sc["base_user"] = obj.get("base_user") or obj.get("user") or sc.get("base_user")
