@@ -342,7 +342,8 @@ def test_rerank_from_args_reports_metrics_and_contributions(world):
     for row in out["items"]:
         assert set(row["contributions"]) == set(TERMS)
         assert sum(row["contributions"].values()) == pytest.approx(row["rerank_score"])
-        assert row["item"] in ds.item_ids and row["title"].startswith("Item")
+        assert row["item_id"] in ds.item_ids and row["title"].startswith("Item")
+        assert ds.item_index(row["item_id"]) not in set(hists[0].tolist())
     bad = p.parse_args(["--diversity", "0.8", "--calibration", "0.8"])
     with pytest.raises(DataError, match="add up to at most 1"):
         rerank_from_args(ds, scores[0], hists[0], bad, ctx=ctx)

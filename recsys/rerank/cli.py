@@ -3,8 +3,8 @@
     add_rerank_arguments(parser)                      # in add_arguments
     out.update(rerank_from_args(ds, scores, history, args, k=k, emb=model.text_emb))
 
-``rerank_from_args`` always returns ``"items"`` (with per-item ``contributions``,
-``original_rank`` and ``reason``), ``"metrics"`` (ild, long_tail_share,
+``rerank_from_args`` always returns ``"items"`` (rows ``{rank, item_id, title, score,
+rerank_score, original_rank, contributions, reason}``), ``"dropped"``, ``"metrics"`` (ild, long_tail_share,
 miscalibration, avg_popularity), ``"baseline_metrics"``, ``"weights"`` and
 ``"fair_group"``; with all weights 0 the items are exactly the model's top-k.
 """

@@ -65,29 +65,41 @@ class RerankResult:
         return {m: self.metrics[m] - self.baseline_metrics[m] for m in self.metrics}
 
     def to_dict(self, item_ids: Sequence[str] | None = None, titles: Sequence[str] | None = None) -> dict:
-        """JSON-ready form (item ids and titles when given)."""
+        """JSON-ready form: ``items`` rows ``{rank, item_id, title, score (model),
+        rerank_score, original_rank, contributions {relevance, diversity, calibration,
+        fairness}, reason}``, ``dropped`` rows, ``metrics``, ``baseline_metrics``,
+        ``weights`` and ``fair_group``. Item ids are external when ``item_ids`` is given."""
 
         def ident(i: int) -> Any:
             return item_ids[i] if item_ids is not None else int(i)
 
+        def title(i: int) -> dict[str, str]:
+            return {"title": titles[i]} if titles is not None else {}
+
         rows = []
         for r, i in enumerate(self.items):
-            row = {"rank": r + 1, "item": ident(int(i))}
-            if titles is not None:
-                row["title"] = titles[int(i)]
-            row.update(
-                score=float(self.model_scores[r]),
-                rerank_score=float(self.scores[r]),
-                original_rank=int(self.original_ranks[r]),
-                contributions={t: float(v) for t, v in zip(TERMS, self.contributions[r])},
-                reason=self.reasons[r],
+            rows.append(
+                {
+                    "rank": r + 1,
+                    "item_id": ident(int(i)),
+                    **title(int(i)),
+                    "score": float(self.model_scores[r]),
+                    "rerank_score": float(self.scores[r]),
+                    "original_rank": int(self.original_ranks[r]),
+                    "contributions": {t: float(v) for t, v in zip(TERMS, self.contributions[r])},
+                    "reason": self.reasons[r],
+                }
             )
-            rows.append(row)
+        base = [int(i) for i in self.baseline_items]
+        dropped = [
+            {"item_id": ident(int(i)), **title(int(i)), "original_rank": base.index(int(i)) + 1, "reason": s}
+            for i, s in zip(self.dropped_items, self.dropped_reasons)
+        ]
         return {
             "weights": self.weights.to_dict(),
             "fair_group": self.group.spec,
             "items": rows,
-            "dropped": [{"item": ident(int(i)), "reason": s} for i, s in zip(self.dropped_items, self.dropped_reasons)],
+            "dropped": dropped,
             "metrics": dict(self.metrics),
             "baseline_metrics": dict(self.baseline_metrics),
         }
