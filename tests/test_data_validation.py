@@ -363,3 +363,11 @@ def test_display_name_replaces_path_in_messages(tmp_path):
 def test_blank_header_line(tmp_path, body):
     f = write(tmp_path / "x.csv", body)
     assert_error(f, f"{f}:1", "empty header line")
+
+
+def test_millisecond_timestamps_loaded_with_warning(tmp_path):
+    f = write(tmp_path / "x.csv", HEAD + "u,i,1577836800000\nu,j,1577836801000\n")
+    ds = load(str(f))
+    assert ds.timestamp.tolist() == [1577836800000, 1577836801000]
+    assert len(ds.warnings) == 1 and "look like milliseconds" in ds.warnings[0] and str(f) in ds.warnings[0]
+    assert load(str(FIX / "bare" / "events.csv")).warnings == ()

@@ -125,11 +125,13 @@ def load_generic(path: Path, source: str, *, file_label: str) -> Dataset:
     else:
         t = read_delimited(path, file_label, numeric=("timestamp", "rating"), int_ids=("user_id", "item_id"))
     t.require(("user_id", "item_id", "timestamp"), "interactions")
-    inter = _interactions(t, "user_id", "item_id", "timestamp", "rating" if "rating" in t.columns else None)
+    warns: list[str] = []
+    inter = _interactions(
+        t, "user_id", "item_id", "timestamp", "rating" if "rating" in t.columns else None, warns
+    )
 
     base = Path(file_label).parent
     items = users = None
-    warns: list[str] = []
     items_path, users_path = path.parent / "items.csv", path.parent / "users.csv"
     items_label = str(base / "items.csv")
     if items_path.is_file():
@@ -139,12 +141,22 @@ def load_generic(path: Path, source: str, *, file_label: str) -> Dataset:
     return build_dataset(source, inter, items, users, warnings=warns, items_file=items_label)
 
 
-def _interactions(t: Table, ucol: str, icol: str, tcol: str, rcol: str | None) -> pd.DataFrame:
+MS_THRESHOLD = 10**11  # seconds in year ~5138: larger integer timestamps are probably milliseconds
+
+
+def _interactions(
+    t: Table, ucol: str, icol: str, tcol: str, rcol: str | None, warns: list[str]
+) -> pd.DataFrame:
+    ts = V.timestamps(t, tcol)
     frame = {  # object Series: pandas would otherwise convert the ids to arrow strings
         "user_id": _ids_series(V.ids(t, ucol, allow_int=True)),
         "item_id": _ids_series(V.ids(t, icol, allow_int=True)),
-        "timestamp": V.timestamps(t, tcol),
+        "timestamp": ts,
     }
+    if int(np.abs(ts).max()) > MS_THRESHOLD:
+        warns.append(
+            f"{t.file}: {tcol} values up to {int(np.abs(ts).max())} look like milliseconds; they are read as seconds"
+        )
     if rcol is not None:
         frame["rating"] = V.ratings(t, rcol)
     return pd.DataFrame(frame)
@@ -202,7 +214,8 @@ def load_ml100k(path: Path, source: str) -> Dataset:
         names=("user_id", "item_id", "rating", "timestamp"), quoting=False, numeric=("rating", "timestamp"),
         int_ids=("user_id", "item_id"),
     )  # fmt: skip
-    inter = _interactions(t, "user_id", "item_id", "timestamp", "rating")
+    warns: list[str] = []
+    inter = _interactions(t, "user_id", "item_id", "timestamp", "rating", warns)
     if not (path / "u.item").is_file():
         raise DataError(
             "missing (a MovieLens-100K directory needs u.data and u.item)", file=_label(source, "u.item")
@@ -210,7 +223,7 @@ def load_ml100k(path: Path, source: str) -> Dataset:
     genres = _ml100k_genres(path, source)
     items = _ml100k_items(path, source, genres)
     users = _ml100k_users(path, source) if (path / "u.user").is_file() else None
-    return build_dataset(source, inter, items, users, items_file=_label(source, "u.item"))
+    return build_dataset(source, inter, items, users, warnings=warns, items_file=_label(source, "u.item"))
 
 
 def _ml100k_genres(path: Path, source: str) -> tuple[str, ...]:
@@ -303,7 +316,8 @@ def load_latest(path: Path, source: str) -> Dataset:
         int_ids=("userId", "movieId"),
     )
     t.require(("userId", "movieId", "rating", "timestamp"), "ratings")
-    inter = _interactions(t, "userId", "movieId", "timestamp", "rating")
+    warns: list[str] = []
+    inter = _interactions(t, "userId", "movieId", "timestamp", "rating", warns)
     movies_f = path / "movies.csv"
     if not movies_f.is_file():
         raise DataError(
@@ -314,7 +328,6 @@ def load_latest(path: Path, source: str) -> Dataset:
     m.require(("movieId", "title"), "movies")
     ids = V.ids(m, "movieId")
     V.unique_ids(m, "movieId", ids)
-    warns: list[str] = []
     items = pd.DataFrame({"item_id": _obj(ids), "title": _obj(_titles(m, ids, warns))})
     if "genres" in m.columns:
         items["categories"] = _split_categories(V.strings(m, "genres"), drop=(NO_GENRES,))
