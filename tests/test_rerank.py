@@ -349,3 +349,23 @@ def test_rerank_from_args_reports_metrics_and_contributions(world):
         rerank_from_args(ds, scores[0], hists[0], bad, ctx=ctx)
     with pytest.raises(SystemExit):
         p.parse_args(["--diversity", "2"])
+
+
+def test_sweep_for_model_stores_the_table_beside_the_model(tmp_path):
+    from recsys.rerank import load_sweep, sweep_for_model
+    from recsys.rerank.population import SWEEP_FILE
+
+    ds, emb = make_world()
+    scorer = AffinityScorer(ds)
+    scorer.text_emb = emb
+    scorer.manifest = {"created": "2026-01-01T00:00:00Z"}
+    df = sweep_for_model(ds, scorer, tmp_path)
+    assert len(df) == 12 and df["ndcg@10"].between(0, 1).all()
+    back = load_sweep(tmp_path)
+    pd.testing.assert_frame_equal(back, df, check_dtype=False)
+    import json
+
+    meta = json.loads((tmp_path / SWEEP_FILE).read_text())["meta"]
+    assert meta == {"model_key": "2026-01-01T00:00:00Z", "fingerprint": ds.fingerprint}
+    (tmp_path / SWEEP_FILE).write_text("{not json")
+    assert load_sweep(tmp_path) is None  # a damaged file is ignored, not a crash

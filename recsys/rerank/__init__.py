@@ -52,6 +52,7 @@ from recsys.rerank.population import (
     rerank_population,
     save_sweep,
     sweep,
+    sweep_for_model,
 )
 from recsys.rerank.user import RerankResult, rerank
 
@@ -92,5 +93,6 @@ __all__ = [
     "save_sweep",
     "select_candidates",
     "sweep",
+    "sweep_for_model",
     "training_popularity",
 ]

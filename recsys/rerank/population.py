@@ -237,3 +237,28 @@ def load_sweep(model_dir: str | Path) -> pd.DataFrame | None:
         return pd.DataFrame(json.loads(path.read_text())["rows"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+def sweep_for_model(
+    ds: Dataset,
+    scorer: Scorer,
+    model_dir: str | Path | None = None,
+    *,
+    emb: np.ndarray | None = None,
+    split: object | None = None,
+    progress: Progress | None = None,
+) -> pd.DataFrame:
+    """Score the evaluation split, run the λ-sweep and (with ``model_dir``) store it beside
+    the model, tagged with the model's ``manifest["created"]`` and the data fingerprint —
+    what training calls so the lab shows the curves without computing them on first view."""
+    from recsys.rerank.core import build_context
+
+    if emb is None and getattr(scorer, "text_emb", None) is not None:
+        emb = np.asarray(scorer.text_emb)
+    ctx = build_context(ds, emb=emb)
+    pop = prepare_population(ds, scorer, ctx, split=split)
+    df = sweep(ctx, pop, progress=progress)
+    if model_dir is not None:
+        created = (getattr(scorer, "manifest", None) or {}).get("created")
+        save_sweep(df, model_dir, {"model_key": created, "fingerprint": ds.fingerprint})
+    return df
