@@ -177,6 +177,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from recsys.data import load
 
     t0 = time.perf_counter()
+    if args.k < 1:
+        raise DataError(f"-k must be at least 1, got {args.k}")
+    if args.budget is not None and args.budget < 1:
+        raise DataError(f"--budget must be positive, got {args.budget}")
+    if args.max_features < 1:
+        raise DataError(f"--max-features must be at least 1, got {args.max_features}")
     ds = load(args.data)
     user, hist, ts = resolve_history(ds, args.user, args.history)
     target = _item(ds, args.item, "--item")
@@ -187,12 +193,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         why_not = _item(ds, args.why_not, "--why-not")
         if why_not == target:
             raise DataError("--why-not: must differ from --item")
-    if args.k < 1:
-        raise DataError(f"-k must be at least 1, got {args.k}")
-    if args.budget is not None and args.budget < 1:
-        raise DataError(f"--budget must be positive, got {args.budget}")
-    if args.max_features < 1:
-        raise DataError(f"--max-features must be at least 1, got {args.max_features}")
     scorer = load_model(ds, args.model)
     load_ms = (time.perf_counter() - t0) * 1000.0
 
