@@ -371,3 +371,12 @@ def test_millisecond_timestamps_loaded_with_warning(tmp_path):
     assert ds.timestamp.tolist() == [1577836800000, 1577836801000]
     assert len(ds.warnings) == 1 and "look like milliseconds" in ds.warnings[0] and str(f) in ds.warnings[0]
     assert load(str(FIX / "bare" / "events.csv")).warnings == ()
+
+
+@pytest.mark.parametrize(
+    ("content", "kind"),
+    [(b"\x1f\x8b\x08\x00rest", "gzip"), (b"PK\x03\x04rest", "zip archive"), (b"PAR1rest", "parquet")],
+)
+def test_binary_files_named_csv(tmp_path, content, kind):
+    f = write(tmp_path / "interactions.csv", content)
+    assert_error(tmp_path, f"{f}:1", kind, "not a text file")

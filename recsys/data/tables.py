@@ -29,6 +29,12 @@ import pandas as pd
 from recsys.data.types import DataError
 
 BOM = b"\xef\xbb\xbf"
+MAGIC = (
+    (b"\x1f\x8b", "gzip-compressed file"),
+    (b"PK\x03\x04", "zip archive (or an Excel workbook)"),
+    (b"PAR1", "parquet file (name it .parquet)"),
+    (b"\xd0\xcf\x11\xe0", "legacy Office document (e.g. .xls)"),
+)
 
 
 @dataclass(frozen=True)
@@ -131,6 +137,9 @@ def read_delimited(
     strings.
     """
     data = read_bytes(path, file)
+    for magic, kind in MAGIC:
+        if data.startswith(magic):
+            raise DataError(f"this is a {kind}, not a text file; extract it first", file=file, line=1)
     if data.startswith(BOM):
         data = data[len(BOM) :]
     if not data.strip(b"\r\n"):
@@ -147,7 +156,7 @@ def read_delimited(
 
 
 def _header_names(fields: list[str], file: str) -> list[str]:
-    cols = [f.strip() for f in fields]
+    cols = [f.strip().lstrip("\ufeff").strip() for f in fields]
     seen: set[str] = set()
     for c in cols:
         if c in seen:
