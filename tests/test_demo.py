@@ -89,6 +89,8 @@ def test_bad_arguments_raise_dataerror():
         demo.generate(0, n_users=50, n_items=200, n_followups=100)
     with pytest.raises(DataError):
         demo.generate(0, n_users=50, n_items=200, followup_prob=1.5)
+    with pytest.raises(DataError):
+        demo.generate(0, n_users=50, n_items=200, pending_fraction=-0.1)
 
 
 # ---- catalogue ------------------------------------------------------------------------
@@ -241,6 +243,8 @@ def test_followups_at_planted_rate_and_only_after_trigger(small, full):
                     a = triggers[i]
                     assert a in pos and 1 <= k - pos[a] <= 2
                 if i in pairs:
+                    if k == len(items) - 1 and ds.user_ids[u] in tr.pending_followups:
+                        continue  # a planted pending end: B lies beyond the log
                     n_a += 1
                     b = pairs[i]
                     if b in pos and 1 <= pos[b] - k <= 2:
@@ -267,14 +271,18 @@ def test_followups_learnable_and_triggers_moderately_popular(full):
         assert n_train >= 15
 
 
-def test_pending_followups(full):
-    tr = full.truth
-    assert len(tr.pending_followups) >= 10
-    for uid, pairs in tr.pending_followups.items():
-        items, _ = full.sequence(full.user_index(uid))
-        for a, b in pairs:
-            assert full.item_ids[items[-1]] == a
-            assert full.item_index(b) not in items
+def test_pending_followups(small, full):
+    """Some logs end with a trigger A whose B is not (yet) in the log."""
+    for ds in (small, full):
+        tr = ds.truth
+        assert len(tr.pending_followups) >= 0.05 * ds.n_users
+        for uid, pairs in tr.pending_followups.items():
+            items, _ = ds.sequence(ds.user_index(uid))
+            assert len(pairs) == 1
+            a, b = pairs[0]
+            assert ds.item_ids[items[-1]] == a and tr.followup_of(a) == b
+            assert ds.item_index(b) not in items
+            assert uid in tr.trigger_users[(a, b)] and uid not in tr.followup_users[(a, b)]
 
 
 def test_featured_users(small, full):

@@ -14,9 +14,9 @@ years, and two kinds of planted structure whose ground truth is ``ds.truth``
 * **Follow-ups** — ``n_followups`` pairs (A → B). When a reader takes A, B follows one
   or two steps later with probability ``followup_prob``. B books are never picked
   otherwise, so nothing but A predicts B. A books are moderately popular, so each pair
-  occurs often enough to be learned. When A is a reader's last organic pick, B lies
-  beyond the end of the log with probability 1/2 (a *pending* follow-up: the history
-  ends with A and B is unseen — the ideal "why is B recommended?" case).
+  occurs often enough to be learned. The logs of ``pending_fraction`` of the readers
+  end with a trigger A whose B lies beyond the end of the log (a *pending* follow-up:
+  the history ends with A and B is unseen — the ideal "why is B recommended?" case).
 
 Randomness flows through one ``numpy.random.Generator`` built from ``seed``.
 """
@@ -315,11 +315,38 @@ def _choose_triggers(rng: np.random.Generator, items: _Items, organic: list[list
     return triggers
 
 
+def _plant_pending_ends(
+    rng: np.random.Generator,
+    users: list[_User],
+    organic: list[list[int]],
+    items: _Items,
+    triggers: list[int],
+    fraction: float,
+) -> set[str]:
+    """End the logs of ``fraction`` of the users with a trigger A they have not taken
+    (preferably on a shelf of their current taste); its B lies beyond the end of the
+    log. Appends to ``organic`` in place; returns the chosen user ids."""
+    chosen = rng.choice(len(users), size=int(round(fraction * len(users))), replace=False)
+    ends: set[str] = set()
+    for u in sorted(int(x) for x in chosen):
+        user, org = users[u], organic[u]
+        taken = set(org)
+        now = set(user.tastes[-1] if user.switch_at is not None else user.tastes[0])
+        fresh = [a for a in triggers if a not in taken]
+        near = [a for a in fresh if items.cats[a][0] in now]
+        pool = near or fresh
+        if pool:
+            org.append(int(pool[int(rng.integers(len(pool)))]))
+            ends.add(user.uid)
+    return ends
+
+
 def _insert_followups(
-    rng: np.random.Generator, seq: list[int], pair_of: dict[int, int], prob: float
+    rng: np.random.Generator, seq: list[int], pair_of: dict[int, int], prob: float, pending_end: bool
 ) -> tuple[list[int], list[int]]:
-    """Insert B one or two positions after each A (with probability ``prob``). Returns
-    the new sequence and the Bs left pending (A is the last organic pick)."""
+    """Insert B one or two positions after each A (with probability ``prob``). With
+    ``pending_end`` the last organic pick is a trigger whose B lies beyond the end of
+    the log. Returns the new sequence and the pending Bs."""
     out: list[int] = []
     slots: dict[int, int] = {}  # target position -> B waiting for it
 
@@ -330,13 +357,16 @@ def _insert_followups(
 
     left: list[int] = []
     for k, i in enumerate(seq):
+        b = pair_of.get(i)
+        if b is not None and pending_end and k == len(seq) - 1:
+            out.extend(slots[t] for t in sorted(slots))  # earlier Bs come first: the log ends with A
+            slots.clear()
+            out.append(i)
+            left.append(b)
+            break
         p = len(out)
         push(i)
-        b = pair_of.get(i)
         if b is None or rng.random() >= prob:
-            continue
-        if k == len(seq) - 1 and rng.random() < 0.5:
-            left.append(b)
             continue
         target = p + (1 if rng.random() < 0.7 else 2)
         if target < len(out):  # p + 1 was filled by an earlier A's B: take p + 2
@@ -393,6 +423,7 @@ def generate(
     n_followups: int = 60,
     followup_prob: float = 0.85,
     switch_fraction: float = 0.5,
+    pending_fraction: float = 0.06,
     noise: float = 0.1,
     zipf: float = 1.0,
     activity_scale: float = 1.0,
@@ -403,8 +434,8 @@ def generate(
         raise DataError(f"demo world too small: {n_users} users, {n_items} items (need >= 10 and >= 100)")
     if not 0 <= n_followups <= n_items // 5:
         raise DataError(f"n_followups must be in [0, {n_items // 5}], got {n_followups}")
-    if not (0 <= followup_prob <= 1 and 0 <= switch_fraction <= 1 and 0 <= noise < 1):
-        raise DataError("followup_prob, switch_fraction and noise must be probabilities")
+    if not (0 <= followup_prob <= 1 and 0 <= switch_fraction <= 1 and 0 <= pending_fraction <= 1 and 0 <= noise < 1):
+        raise DataError("followup_prob, switch_fraction, pending_fraction and noise must be probabilities")
     rng = np.random.default_rng(seed)
     items = _make_items(rng, n_items, n_followups, zipf)
     users = _make_users(rng, n_users, switch_fraction, activity_scale)
@@ -413,6 +444,7 @@ def generate(
     organic = [_organic(rng, u, items, cat_p, noise) for u in users]
     triggers = _choose_triggers(rng, items, organic)
     pair_of = dict(zip(triggers, items.b_items))
+    ends = _plant_pending_ends(rng, users, organic, items, triggers, pending_fraction)
 
     rows_u: list[np.ndarray] = []
     rows_i: list[np.ndarray] = []
@@ -424,7 +456,7 @@ def generate(
     takers: dict[tuple[str, str], list[str]] = {k: [] for k in followers}
     seqs: dict[str, np.ndarray] = {}
     for user, org in zip(users, organic):
-        seq, left = _insert_followups(rng, org, pair_of, followup_prob)
+        seq, left = _insert_followups(rng, org, pair_of, followup_prob, user.uid in ends)
         # phase two starts at the first organic pick of the new taste (items never repeat)
         has_switch = user.switch_at is not None and 0 < user.switch_at < len(org)
         k_switch = seq.index(org[user.switch_at]) if has_switch else None
