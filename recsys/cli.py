@@ -33,10 +33,15 @@ def _load_command(name: str):
     return importlib.import_module(f"recsys.commands.{name}")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser. With ``only`` set to a known command, just that command's
+    module is imported (start-up stays fast: other commands import heavy libraries)."""
     p = _Parser(prog="python -m recsys", description="RecLens recommender command line")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in COMMANDS:
+        if only in COMMANDS and name != only:
+            sub.add_parser(name)
+            continue
         try:
             mod = _load_command(name)
         except ModuleNotFoundError as e:
@@ -65,7 +70,8 @@ def _print_human(result: dict[str, Any]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        parser = build_parser()
+        argv = sys.argv[1:] if argv is None else list(argv)
+        parser = build_parser(argv[0] if argv else None)
         args = parser.parse_args(argv)
         if not getattr(args, "command", None):
             cmds = ", ".join(sorted(getattr(parser, "_recsys_commands", ()))) or "none built yet"
