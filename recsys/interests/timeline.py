@@ -42,7 +42,7 @@ from recsys.interests.changepoints import (
 from recsys.models.base import RecList, Scorer, recommend
 
 MAX_WINDOWS = 12
-MIN_PER_WINDOW = 5
+MIN_PER_WINDOW = 4
 DEFAULT_SMOOTH = 0.5
 DEFAULT_MAX_STEPS = 32
 SCORE_BATCH = 64
@@ -228,19 +228,21 @@ def calendar_edges(t0: int, t1: int, max_windows: int = MAX_WINDOWS) -> tuple[st
     return "span", t0 + np.ceil(np.linspace(0, span, max_windows + 1)).astype(np.int64)
 
 
-def count_bounds(n: int, max_windows: int = MAX_WINDOWS, min_per_window: int = MIN_PER_WINDOW) -> np.ndarray:
+def count_bounds(n: int, max_windows: int = MAX_WINDOWS, min_per_window: int | None = None) -> np.ndarray:
     """Index bounds of every-n-interactions windows: as many as possible up to
     ``max_windows`` with at least ``min_per_window`` interactions each (>= 1 window)."""
-    w = int(np.clip(n // max(min_per_window, 1), 1, max_windows)) if n else 0
+    mpw = MIN_PER_WINDOW if min_per_window is None else min_per_window
+    w = int(np.clip(n // max(mpw, 1), 1, max_windows)) if n else 0
     if w == 0:
         return np.zeros(1, dtype=np.int64)
     return np.round(np.linspace(0, n, w + 1)).astype(np.int64)
 
 
-def time_window_budget(n: int, max_windows: int = MAX_WINDOWS, min_per_window: int = MIN_PER_WINDOW) -> int:
+def time_window_budget(n: int, max_windows: int = MAX_WINDOWS, min_per_window: int | None = None) -> int:
     """At most ``max_windows`` calendar windows, and few enough that they average at
     least ``min_per_window`` interactions (a short history gets coarser windows)."""
-    return int(max(1, min(max_windows, n // max(min_per_window, 1))))
+    mpw = MIN_PER_WINDOW if min_per_window is None else min_per_window
+    return int(max(1, min(max_windows, n // max(mpw, 1))))
 
 
 def choose_windowing(ts: np.ndarray, max_windows: int = MAX_WINDOWS) -> str:
