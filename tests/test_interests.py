@@ -17,7 +17,7 @@ from recsys.interests import (
     topic_assignment,
     user_timeline,
 )
-from recsys.interests.timeline import calendar_edges, count_bounds, prefix_steps
+from recsys.interests.timeline import MIN_PER_WINDOW, calendar_edges, count_bounds, prefix_steps
 
 CATS = ("Alpha", "Beta", "Gamma", "Delta", "Epsilon", "Zeta")
 PER_CAT = 60
@@ -136,7 +136,7 @@ def test_calendar_windows_are_readable_units():
 
     assert all(dt.datetime.fromtimestamp(int(e), dt.timezone.utc).day == 1 for e in edges)
     b = count_bounds(23)
-    assert b[0] == 0 and b[-1] == 23 and np.all(np.diff(b) >= 5)
+    assert b[0] == 0 and b[-1] == 23 and np.all(np.diff(b) >= MIN_PER_WINDOW)
 
 
 def test_smoothing_does_not_cross_a_change_point(world):
