@@ -146,3 +146,37 @@ def test_cli_with_model_fills_predictions(data_dir, tmp_path, capsys):
     assert ts == sorted(ts) and res["windows"][-1]["start"] <= ts[-1] < res["windows"][-1]["end"]
     for p in res["predicted"]:
         assert sum(p["shares"].values()) == pytest.approx(1.0, abs=1e-6)
+
+
+def test_cli_dataset_without_categories_uses_text_topics(tmp_path, capsys):
+    """No categories: topics from the real sentence-encoder embeddings of item titles."""
+    d = tmp_path / "nocat"
+    d.mkdir()
+    themes = {"space": ["rocket", "planet", "galaxy", "astronaut", "orbit", "moon"],
+              "cooking": ["bread", "oven", "recipe", "kitchen", "soup", "baking"]}
+    with open(d / "items.csv", "w") as f:
+        f.write("item_id,title\n")
+        k = 0
+        for words in themes.values():
+            for a in words:
+                for b in words[:3]:
+                    f.write(f"{k},The {a} and the {b}\n")
+                    k += 1
+    with open(d / "interactions.csv", "w") as f:
+        f.write("user_id,item_id,timestamp\n")
+        for j in range(36):
+            f.write(f"x,{j},{T0 + j * DAY}\n")
+    code, out, err = run_main(capsys, "--data", str(d), "--user", "x", "--json")
+    assert code == 0, err
+    res = json.loads(out.strip().splitlines()[-1])
+    assert res["params"]["categories_source"] == "topics"
+    names = res["categories"]
+    assert len(names) >= 2 and "other" not in names
+    for w in res["windows"]:
+        assert sum(w["shares"].values()) == pytest.approx(1.0, abs=1e-6)
+    # the user reads the space titles, then the cooking titles: one shift, between them
+    assert len(res["change_points"]) >= 1
+    assert any(abs(c - (T0 + 17.5 * DAY)) <= 4 * DAY for c in res["change_points"])
+    first = max(res["windows"][0]["shares"].items(), key=lambda kv: kv[1])[0]
+    last = max(res["windows"][-1]["shares"].items(), key=lambda kv: kv[1])[0]
+    assert first != last

@@ -199,13 +199,28 @@ def topic_assignment(
     return CategoryAssignment(names, _readonly(m), "topics")
 
 
+_TOPIC_CACHE: dict[tuple[str, int | None, int], CategoryAssignment] = {}
+_TOPIC_CACHE_SIZE = 4
+
+
 def category_assignment(
     ds: Dataset,
     embeddings: np.ndarray | None = None,
     n_topics: int | None = None,
     seed: int = 0,
 ) -> CategoryAssignment:
-    """The dataset's categories when it has any, else text topics (see :func:`topic_assignment`)."""
+    """The dataset's categories when it has any, else text topics (see :func:`topic_assignment`).
+
+    Topics from the encoder's embeddings are memoised per (dataset fingerprint, n_topics,
+    seed) for the process (a pure function of those), so repeated timelines are cheap.
+    """
     if ds.categories:
         return dataset_assignment(ds)
-    return topic_assignment(ds, embeddings=embeddings, n_topics=n_topics, seed=seed)
+    if embeddings is not None:
+        return topic_assignment(ds, embeddings=embeddings, n_topics=n_topics, seed=seed)
+    key = (ds.fingerprint, n_topics, seed)
+    if key not in _TOPIC_CACHE:
+        while len(_TOPIC_CACHE) >= _TOPIC_CACHE_SIZE:
+            _TOPIC_CACHE.pop(next(iter(_TOPIC_CACHE)))
+        _TOPIC_CACHE[key] = topic_assignment(ds, n_topics=n_topics, seed=seed)
+    return _TOPIC_CACHE[key]
