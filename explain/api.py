@@ -85,6 +85,7 @@ def provenance(ds: Dataset, scorer: Scorer, a: Attribution, **extra: Any) -> dic
         "seed": a.params.get("seed"),
         "evaluations": a.params.get("evaluations"),
         "elapsed_ms": round(a.elapsed_ms, 3),
+        "cpu_ms": a.params.get("cpu_ms"),
         "versions": _versions(),
     }
     p.update(extra)

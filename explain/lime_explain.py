@@ -91,9 +91,10 @@ def lime_values(
 
 def explain_lime(f: MaskedScorer, *, samples: int = DEFAULT_LIME_SAMPLES, seed: int = 0) -> Attribution:
     """LIME :class:`Attribution` of the masked scorer's target."""
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     weights, base, value, params = lime_values(f, samples=samples, seed=seed)
     ms = (time.perf_counter() - t0) * 1000.0
+    params = {**params, "cpu_ms": round((time.process_time() - c0) * 1000.0, 3)}
     return Attribution(
         method="lime",
         target=f.target,

@@ -104,6 +104,7 @@ class MaskedScorer:
         if self.contrast is not None:
             cand[self.contrast] = True
         self.candidates = cand
+        self._cand_idx = np.flatnonzero(cand)
         self.evaluations = 0  # masked rows scored so far
         self.calls = 0  # scorer.score calls so far
 
@@ -159,14 +160,13 @@ class MaskedScorer:
     def values_from_scores(self, s: np.ndarray, kind: str | None = None) -> np.ndarray:
         """The value (M,) float64 of each score row (``kind`` defaults to this scorer's)."""
         kind = kind or self.value_kind
-        s = np.asarray(s, dtype=np.float64)
-        t = s[:, self.target]
+        t = s[:, self.target].astype(np.float64)
         if kind == "margin":
             if self.contrast is None:
                 raise ValueError("margin needs a contrast item")
-            return t - s[:, self.contrast]
+            return t - s[:, self.contrast].astype(np.float64)
         if kind == "logprob":
-            return t - _logsumexp(s[:, self.candidates], axis=1)
+            return t - _logsumexp(np.take(s, self._cand_idx, axis=1).astype(np.float64), axis=1)
         return 1.0 / self.ranks_from_scores(s)
 
     def ranks_from_scores(self, s: np.ndarray, exclude_rows: list[np.ndarray] | None = None) -> np.ndarray:

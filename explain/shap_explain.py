@@ -80,9 +80,10 @@ def shap_values(
 
 def explain_shap(f: MaskedScorer, *, budget: int = DEFAULT_SHAP_BUDGET, seed: int = 0) -> Attribution:
     """SHAP :class:`Attribution` of the masked scorer's target."""
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     values, base, value, params = shap_values(f, budget=budget, seed=seed)
     ms = (time.perf_counter() - t0) * 1000.0
+    params = {**params, "cpu_ms": round((time.process_time() - c0) * 1000.0, 3)}
     return Attribution(
         method="shap",
         target=f.target,

@@ -195,7 +195,8 @@ def test_lime_repeatable_with_a_seed_and_varies_across_seeds(demo, markov):
     a3 = explain_lime(f, samples=300, seed=12)
     np.testing.assert_array_equal(a1.values, a2.values)
     assert not np.array_equal(a1.values, a3.values)
-    assert a1.n_features == len(h) and np.count_nonzero(a1.values) == len(h)  # every feature weighted
+    n = min(len(h), 50)
+    assert a1.n_features == n and np.count_nonzero(a1.values) == n  # every feature weighted
 
 
 def test_lime_recovers_an_additive_model_and_agrees_with_shap():
