@@ -25,7 +25,7 @@ from explain.explanation import Attribution, Explanation
 from explain.faithfulness import DEFAULT_RANDOM_ORDERS, faithfulness
 from explain.lime_explain import DEFAULT_LIME_SAMPLES, STABILITY_SEEDS, agreement, explain_lime, stability
 from explain.masked import DEFAULT_MAX_FEATURES, MaskedScorer
-from explain.shap_explain import DEFAULT_SHAP_BUDGET, explain_shap
+from explain.shap_explain import DEFAULT_SHAP_BUDGET, _GlobalRNGGuard, explain_shap
 from explain.summary import summarise
 from recsys.data.types import DataError, Dataset
 from recsys.models.base import Scorer
@@ -287,14 +287,11 @@ def warm_up() -> float:
         return x.sum(axis=1) + x[:, 0] * x[:, 1]
 
     masker = shap.maskers.Independent(np.zeros((1, n)), max_samples=1)
-    state = np.random.get_state()
-    try:
+    with _GlobalRNGGuard():
         shap.explainers.Permutation(toy, masker, seed=0)(
             np.ones((1, n)), max_evals=2 * (2 * n + 1), silent=True
         )
         shap.explainers.Exact(toy, masker)(np.ones((1, n)), max_evals=2**n, silent=True)
-    finally:
-        np.random.set_state(state)
     rng = np.random.RandomState(0)
     data = (rng.rand(20, n) > 0.5).astype(float)
     data[0] = 1.0

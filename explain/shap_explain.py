@@ -9,11 +9,13 @@ feature means "item removed" and the attributions add up to f(full) - f(empty):
   permutations; each permutation costs 2n+1 evaluations, evaluated in one batch).
 
 shap seeds numpy's *global* generator (``np.random.seed``) inside the permutation
-explainer; we save and restore that state so callers see no hidden side effect.
+explainer; we serialise shap runs across threads and save/restore that state so
+callers see no hidden side effect and results stay reproducible.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -26,14 +28,23 @@ EXACT_MAX_FEATURES = 10
 DEFAULT_SHAP_BUDGET = 1000
 
 
+_SHAP_LOCK = threading.Lock()
+
+
 class _GlobalRNGGuard:
-    """Restores numpy's global RNG state on exit (shap reseeds it)."""
+    """Serialises shap runs (its permutations draw from numpy's *global* generator, so
+    two threads at once would make each other's results irreproducible) and restores
+    the global RNG state on exit."""
 
     def __enter__(self) -> None:
+        _SHAP_LOCK.acquire()
         self._state = np.random.get_state()
 
     def __exit__(self, *exc: Any) -> None:
-        np.random.set_state(self._state)
+        try:
+            np.random.set_state(self._state)
+        finally:
+            _SHAP_LOCK.release()
 
 
 def shap_values(
