@@ -1,0 +1,683 @@
+"""The fine-tuned sequential recommender: a small causal transformer over item histories.
+
+Architecture (DESIGN §3):
+
+* item representation ``E[i] = id_emb[i] + W·text_emb[i]`` — a learned id embedding plus
+  a learned projection of the frozen (or top-layer fine-tuned) all-MiniLM-L6-v2 text
+  embedding of the item;
+* input token = ``E[item] + gap_emb[bucket(log gap to the previous interaction)]``; every
+  sequence starts with a learned start token, so an empty history (cold start) is scored
+  from the start token alone;
+* a GPT-2 style causal transformer (``transformers.GPT2Model`` via ``inputs_embeds``);
+* score of item ``i`` after a history = ``h_last · E[i] + b[i]`` over **all** items (the
+  output matrix is tied to the input item representation, SASRec-style);
+* training: full-softmax cross-entropy at every position of each user's sequence (one
+  sequence per user per epoch), AdamW, early stopping on validation NDCG@10 with the best
+  state kept. Deterministic given ``seed``.
+
+The ``nn.Module`` (:class:`SeqRecNet`) holds tensors only; :class:`TransformerRecommender`
+owns the item id map, configuration, training loop, scoring, save and load.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import math
+import os
+import platform
+import shutil
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from recsys.data.types import DataError, Dataset
+
+SCHEMA_VERSION = 1
+MODEL_FILE = "model.safetensors"
+CONFIG_FILE = "config.json"
+MANIFEST_FILE = "manifest.json"
+ARTIFACT_KIND = "reclens-transformer"
+
+Progress = Callable[[float, str], None]
+# (histories, timestamps, targets) of a validation stage
+ValidData = tuple[Sequence[np.ndarray], Sequence[np.ndarray] | None, np.ndarray]
+
+TEXT_LR_SCALE = 0.05  # learning-rate factor for fine-tuned text-encoder layers
+N_GAP_BUCKETS = 20  # bucket 0: start token / unknown time; 1..19: log2 of the gap in minutes
+
+
+@dataclass
+class TransformerConfig:
+    """Hyper-parameters of the sequence model (all JSON-serialisable)."""
+
+    d_model: int = 64
+    n_layers: int = 2
+    n_heads: int = 2
+    max_len: int = 200
+    dropout: float = 0.3  # residual/attention dropout inside the transformer
+    emb_dropout: float = 0.3  # dropout on the input embeddings
+    use_text: bool = True
+    use_time: bool = True
+    lr: float = 1e-3
+    weight_decay: float = 0.1
+    batch_size: int = 64
+    max_epochs: int = 200
+    patience: int = 10  # evaluations without improvement before stopping
+    eval_every: int = 2  # epochs between validation evaluations
+    min_epochs: int = 10
+    time_dropout: float = 0.1  # share of gap buckets replaced by "unknown" in training
+    label_smoothing: float = 0.0
+    finetune_text_layers: int = 0
+    grad_clip: float = 5.0
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "TransformerConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise DataError(f"unknown model configuration key(s): {', '.join(unknown)}")
+        return cls(**d)
+
+
+def gap_buckets(ts: np.ndarray) -> np.ndarray:
+    """Log-bucketised gap of each interaction to the previous one (first -> bucket 0)."""
+    ts = np.asarray(ts, dtype=np.int64)
+    out = np.zeros(ts.shape[0], dtype=np.int64)
+    if ts.shape[0] > 1:
+        gap_min = np.maximum(np.diff(ts), 0) / 60.0
+        out[1:] = 1 + np.minimum(np.floor(np.log2(1.0 + gap_min)), N_GAP_BUCKETS - 2).astype(np.int64)
+    return out
+
+
+class SeqRecNet(nn.Module):
+    """Tensors only: item/gap embeddings, text projection and a GPT-2 causal transformer.
+
+    Token ids: ``0`` = padding, ``1`` = start token, ``i + 2`` = item index ``i``.
+    """
+
+    def __init__(self, n_items: int, cfg: TransformerConfig, text_emb: torch.Tensor | None):
+        super().__init__()
+        from transformers import GPT2Config, GPT2Model
+
+        d = cfg.d_model
+        self.n_items = n_items
+        self.item_emb = nn.Embedding(n_items + 2, d, padding_idx=0)
+        self.item_bias = nn.Parameter(torch.zeros(n_items))
+        self.gap_emb = nn.Embedding(N_GAP_BUCKETS, d)
+        if cfg.use_text:
+            if text_emb is None:
+                raise ValueError("use_text=True needs text embeddings")
+            self.register_buffer("text_emb", text_emb.float().clone(), persistent=True)
+            self.text_proj = nn.Linear(text_emb.shape[1], d, bias=False)
+        else:
+            self.text_emb = None
+            self.text_proj = None
+        self.emb_drop = nn.Dropout(cfg.emb_dropout)
+        self.emb_norm = nn.LayerNorm(d)
+        gcfg = GPT2Config(
+            vocab_size=1,
+            n_positions=cfg.max_len + 1,
+            n_embd=d,
+            n_layer=cfg.n_layers,
+            n_head=cfg.n_heads,
+            n_inner=4 * d,
+            resid_pdrop=cfg.dropout,
+            embd_pdrop=0.0,
+            attn_pdrop=0.0,  # attention-probability dropout forces the slow attention path
+            activation_function="gelu",
+            use_cache=False,
+            bos_token_id=None,
+            eos_token_id=None,
+        )
+        gcfg._attn_implementation = "sdpa"
+        self.encoder = GPT2Model(gcfg)
+        self.encoder.wte = None  # inputs_embeds only; no token table
+        nn.init.normal_(self.item_emb.weight, std=1.0 / math.sqrt(d))
+        with torch.no_grad():
+            self.item_emb.weight[0].zero_()
+        nn.init.normal_(self.gap_emb.weight, std=0.02)
+
+    def item_matrix(self, text_emb: torch.Tensor | None = None) -> torch.Tensor:
+        """(n_items + 2, d) representation of every token (padding, start, items)."""
+        e = self.item_emb.weight
+        if self.text_proj is not None:
+            te = self.text_emb if text_emb is None else text_emb
+            proj = self.text_proj(te)
+            e = torch.cat([e[:2], e[2:] + proj], dim=0)
+        return e
+
+    def hidden(
+        self, tokens: torch.Tensor, gaps: torch.Tensor, item_matrix: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """(B, L, d) hidden states of left-padded token sequences (B, L)."""
+        em = self.item_matrix() if item_matrix is None else item_matrix
+        mask = tokens > 0
+        x = em[tokens] + self.gap_emb(gaps)
+        x = self.emb_drop(self.emb_norm(x))
+        pos = (mask.long().cumsum(1) - 1).clamp(min=0)
+        out = self.encoder(inputs_embeds=x, attention_mask=mask.long(), position_ids=pos)
+        return out.last_hidden_state
+
+    def logits(self, h: torch.Tensor, item_matrix: torch.Tensor | None = None) -> torch.Tensor:
+        """Scores over all items for hidden states (..., d) -> (..., n_items)."""
+        em = self.item_matrix() if item_matrix is None else item_matrix
+        return h @ em[2:].T + self.item_bias
+
+
+def _batch(
+    histories: Sequence[np.ndarray],
+    timestamps: Sequence[np.ndarray] | None,
+    max_len: int,
+    use_time: bool,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Left-padded (tokens, gap buckets) with a start token, trimmed to the batch's longest
+    history (at most ``max_len`` - 1 most recent items)."""
+    keep = max_len - 1
+    hs = [np.asarray(h, dtype=np.int64)[-keep:] if keep > 0 else np.zeros(0, np.int64) for h in histories]
+    width = 1 + max((len(h) for h in hs), default=0)
+    tokens = np.zeros((len(hs), width), dtype=np.int64)
+    gaps = np.zeros((len(hs), width), dtype=np.int64)
+    for b, h in enumerate(hs):
+        n = len(h)
+        tokens[b, width - n - 1] = 1
+        if n:
+            tokens[b, width - n :] = h + 2
+            if use_time and timestamps is not None and timestamps[b] is not None:
+                t = np.asarray(timestamps[b], dtype=np.int64)
+                if len(t) != len(histories[b]):
+                    raise DataError(f"history {b} has {len(histories[b])} items but {len(t)} timestamps")
+                gaps[b, width - n :] = gap_buckets(t)[-n:] if n else 0
+    return torch.from_numpy(tokens), torch.from_numpy(gaps)
+
+
+def _length_batches(
+    users: np.ndarray, lengths: np.ndarray, batch_size: int, gen: torch.Generator
+) -> list[np.ndarray]:
+    """Random batches of users with similar sequence lengths (little padding): shuffle,
+    sort windows of 8 batches by length, cut into batches, shuffle the batches."""
+    perm = users[torch.randperm(len(users), generator=gen).numpy()]
+    window = batch_size * 8
+    batches: list[np.ndarray] = []
+    for a in range(0, len(perm), window):
+        w = perm[a : a + window]
+        w = w[np.argsort(lengths[w], kind="stable")]
+        batches.extend(w[b : b + batch_size] for b in range(0, len(w), batch_size))
+    order = torch.randperm(len(batches), generator=gen).numpy()
+    return [batches[k] for k in order]
+
+
+def _versions() -> dict[str, str]:
+    import safetensors
+    import transformers
+
+    import recsys
+
+    return {
+        "recsys": recsys.__version__,
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "safetensors": safetensors.__version__,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def item_ids_hash(item_ids: Sequence[str]) -> str:
+    h = hashlib.sha256()
+    for x in item_ids:
+        b = x.encode("utf-8", "surrogatepass")
+        h.update(len(b).to_bytes(4, "little"))
+        h.update(b)
+    return h.hexdigest()
+
+
+@dataclass
+class TrainLog:
+    epochs: int = 0
+    best_epoch: int = 0
+    best_valid_ndcg: float = float("nan")
+    train_seconds: float = 0.0
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+class TransformerRecommender:
+    """A :class:`~recsys.models.base.Scorer` wrapping :class:`SeqRecNet`."""
+
+    def __init__(
+        self,
+        item_ids: Sequence[str],
+        config: TransformerConfig | None = None,
+        text_emb: np.ndarray | None = None,
+        *,
+        seed: int = 0,
+        device: str | torch.device = "cpu",
+    ):
+        self.config = config or TransformerConfig()
+        self.item_ids = tuple(str(x) for x in item_ids)
+        self.n_items = len(self.item_ids)
+        self.seed = int(seed)
+        self.device = torch.device(device)
+        self.name = "transformer" if self.config.use_text else "transformer_no_text"
+        if self.config.use_text and text_emb is None:
+            raise ValueError("use_text=True needs text embeddings (recsys.text.item_embeddings)")
+        if text_emb is not None and text_emb.shape[0] != self.n_items:
+            raise ValueError(f"text embeddings have {text_emb.shape[0]} rows for {self.n_items} items")
+        torch.manual_seed(self.seed)
+        te = torch.from_numpy(np.asarray(text_emb, dtype=np.float32)) if self.config.use_text else None
+        self.net = SeqRecNet(self.n_items, self.config, te).to(self.device)
+        self.net.eval()
+        self.manifest: dict[str, Any] = {}
+        self.log = TrainLog()
+        self._em_cache: torch.Tensor | None = None
+
+    # ---- accessors ---------------------------------------------------------------
+    @property
+    def text_emb(self) -> np.ndarray | None:
+        """(n_items, 384) float32 text embeddings the model uses, or None (no-text)."""
+        if self.net.text_emb is None:
+            return None
+        return self.net.text_emb.detach().cpu().numpy().astype(np.float32, copy=True)
+
+    def _item_matrix(self) -> torch.Tensor:
+        if self._em_cache is None:
+            with torch.inference_mode():
+                self._em_cache = self.net.item_matrix().detach()
+        return self._em_cache
+
+    # ---- scoring (hot path) -----------------------------------------------------
+    def score(
+        self,
+        histories: Sequence[np.ndarray],
+        timestamps: Sequence[np.ndarray] | None = None,
+        chunk: int = 1024,
+    ) -> np.ndarray:
+        """(B, n_items) float32 scores (logits) for left-aligned histories, oldest first.
+
+        An empty history is scored from the start token (cold start). Only the most
+        recent ``max_len - 1`` items of a history are used.
+        """
+        n = len(histories)
+        out = np.empty((n, self.n_items), dtype=np.float32)
+        if n == 0:
+            return out
+        self.net.eval()
+        em = self._item_matrix()
+        cfg = self.config
+        with torch.inference_mode():
+            for a in range(0, n, chunk):
+                b = min(n, a + chunk)
+                ts = None if timestamps is None else timestamps[a:b]
+                tok, gaps = _batch(histories[a:b], ts, cfg.max_len, cfg.use_time)
+                h = self.net.hidden(tok.to(self.device), gaps.to(self.device), em)[:, -1]
+                out[a:b] = self.net.logits(h, em).float().cpu().numpy()
+        return out
+
+    # ---- training -----------------------------------------------------------------
+    def fit(
+        self,
+        train: Sequence[np.ndarray],
+        train_ts: Sequence[np.ndarray] | None,
+        valid: ValidData | None = None,
+        *,
+        epochs: int | None = None,
+        progress: Progress | None = None,
+        text_finetuner: Any | None = None,
+    ) -> TrainLog:
+        """Train on per-user sequences (oldest first); early-stop on ``valid`` NDCG@10.
+
+        ``epochs`` overrides ``config.max_epochs`` (early stopping still applies when
+        validation data is given). Keeps the best validation state.
+        """
+        cfg = self.config
+        max_epochs = int(epochs if epochs is not None else cfg.max_epochs)
+        if max_epochs < 1:
+            raise DataError(f"epochs must be at least 1, not {max_epochs}")
+        seqs = [np.asarray(s, dtype=np.int64) for s in train]
+        tss = [None if train_ts is None else np.asarray(t, dtype=np.int64) for t in (train_ts or [None] * len(seqs))]
+        users = np.array([u for u, s in enumerate(seqs) if len(s) >= 1], dtype=np.int64)
+        lengths = np.array([min(len(s), cfg.max_len) for s in seqs], dtype=np.int64)
+        if users.size == 0:
+            raise DataError("no training sequences")
+        torch.manual_seed(self.seed)
+        gen = torch.Generator().manual_seed(self.seed)
+        net = self.net
+        params = [p for p in net.parameters() if p.requires_grad]
+        decay = [p for p in params if p.ndim >= 2]
+        no_decay = [p for p in params if p.ndim < 2]
+        groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+        if text_finetuner is not None:  # pretrained layers move slowly
+            tparams = [p for p in text_finetuner.parameters() if p.requires_grad]
+            groups.append({"params": tparams, "weight_decay": 0.01, "lr": cfg.lr * TEXT_LR_SCALE})
+            params = params + tparams
+        opt = torch.optim.AdamW(groups, lr=cfg.lr)
+        best_state = copy.deepcopy(net.state_dict())
+        best, bad, log = -1.0, 0, TrainLog()
+        t0 = time.perf_counter()
+        for epoch in range(1, max_epochs + 1):
+            net.train()
+            self._em_cache = None
+            total, count = 0.0, 0
+            for idx in _length_batches(users, lengths, cfg.batch_size, gen):
+                loss, n_tok = self._batch_loss(seqs, tss, idx, gen, text_finetuner)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                if cfg.grad_clip > 0:
+                    nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+                opt.step()
+                total += float(loss.detach()) * n_tok
+                count += n_tok
+            net.eval()
+            if text_finetuner is not None:
+                with torch.no_grad():
+                    net.text_emb.copy_(text_finetuner.embed_all())
+            self._em_cache = None
+            log.epochs = epoch
+            rec: dict[str, float] = {"epoch": epoch, "loss": total / max(count, 1)}
+            evaluate = valid is not None and (epoch % cfg.eval_every == 0 or epoch == max_epochs)
+            if evaluate:
+                nd = self.valid_ndcg(*valid)  # type: ignore[misc]
+                rec["valid_ndcg@10"] = nd
+                if nd > best:
+                    best, bad = nd, 0
+                    best_state = copy.deepcopy(net.state_dict())
+                    log.best_epoch = epoch
+                else:
+                    bad += 1
+            log.history.append(rec)
+            if progress is not None:
+                msg = f"epoch {epoch}: loss {rec['loss']:.3f}"
+                if "valid_ndcg@10" in rec:
+                    msg += f", valid NDCG@10 {rec['valid_ndcg@10']:.4f} (best {best:.4f})"
+                progress(epoch / max_epochs, msg)
+            if evaluate and bad >= cfg.patience and epoch >= cfg.min_epochs:
+                break
+        if valid is not None:
+            net.load_state_dict(best_state)
+            log.best_valid_ndcg = best
+        else:
+            log.best_epoch = log.epochs
+        net.eval()
+        self._em_cache = None
+        log.train_seconds = time.perf_counter() - t0
+        self.log = log
+        return log
+
+    def _batch_loss(
+        self,
+        seqs: list[np.ndarray],
+        tss: list[np.ndarray | None],
+        idx: np.ndarray,
+        gen: torch.Generator,
+        text_finetuner: Any | None,
+    ) -> tuple[torch.Tensor, int]:
+        """Full-softmax cross-entropy over every position of a batch of user sequences."""
+        cfg = self.config
+        hist, hts, tgts = [], [], []
+        for u in idx:
+            s, t = seqs[u], tss[u]
+            s = s[-cfg.max_len :]
+            t = None if t is None else t[-cfg.max_len :]
+            hist.append(s[:-1])
+            hts.append(None if t is None else t[:-1])
+            tgts.append(s)
+        tok, gaps = _batch(hist, hts if cfg.use_time else None, cfg.max_len, cfg.use_time)
+        width = tok.shape[1]
+        target = torch.full((len(idx), width), -100, dtype=torch.long)
+        for b, s in enumerate(tgts):
+            target[b, width - len(s) :] = torch.from_numpy(s)
+        if cfg.use_time and cfg.time_dropout > 0:
+            drop = torch.rand(gaps.shape, generator=gen) < cfg.time_dropout
+            gaps = gaps.masked_fill(drop, 0)
+        tok, gaps, target = tok.to(self.device), gaps.to(self.device), target.to(self.device)
+        te = text_finetuner.embed_all() if text_finetuner is not None else None
+        em = self.net.item_matrix(te)
+        h = self.net.hidden(tok, gaps, em)
+        sel = target >= 0
+        logits = self.net.logits(h[sel], em)
+        loss = nn.functional.cross_entropy(logits, target[sel], label_smoothing=cfg.label_smoothing)
+        return loss, int(sel.sum())
+
+    def valid_ndcg(
+        self,
+        histories: Sequence[np.ndarray],
+        timestamps: Sequence[np.ndarray] | None,
+        targets: np.ndarray,
+        k: int = 10,
+        batch: int = 512,
+    ) -> float:
+        """Mean NDCG@k of ``targets`` under full ranking, history items excluded
+        (pessimistic ties, as in recsys.evaluation)."""
+        total = 0.0
+        n = len(histories)
+        for a in range(0, n, batch):
+            b = min(n, a + batch)
+            s = torch.from_numpy(self.score(histories[a:b], None if timestamps is None else timestamps[a:b]))
+            rows = torch.arange(b - a)
+            t = torch.as_tensor(np.asarray(targets[a:b], dtype=np.int64))
+            ts = s[rows, t].clone()
+            for r, h in enumerate(histories[a:b]):
+                if len(h):
+                    s[r, torch.as_tensor(np.asarray(h, dtype=np.int64))] = -torch.inf
+            s[rows, t] = -torch.inf
+            rank = 1 + (s >= ts[:, None]).sum(1)
+            total += float(torch.where(rank <= k, 1.0 / torch.log2(rank.double() + 1), 0.0).sum())
+        return total / max(n, 1)
+
+    # ---- continued training -------------------------------------------------------
+    def init_from(self, other: "TransformerRecommender") -> int:
+        """Copy weights from a previously trained model; items are matched by id, new
+        items keep their fresh embeddings. Returns the number of matched items."""
+        src = other.net.state_dict()
+        dst = self.net.state_dict()
+        pos = {x: k for k, x in enumerate(other.item_ids)}
+        new_idx = [k for k, x in enumerate(self.item_ids) if x in pos]
+        old_idx = [pos[self.item_ids[k]] for k in new_idx]
+        ni = torch.as_tensor(new_idx, dtype=torch.long)
+        oi = torch.as_tensor(old_idx, dtype=torch.long)
+        with torch.no_grad():
+            for name, t in dst.items():
+                if name not in src:
+                    continue
+                s = src[name]
+                if name == "item_emb.weight":
+                    t[:2] = s[:2]
+                    if len(ni):
+                        t[ni + 2] = s[oi + 2]
+                elif name == "item_bias":
+                    if len(ni):
+                        t[ni] = s[oi]
+                elif name == "text_emb":
+                    continue  # the current dataset's embeddings
+                elif s.shape == t.shape:
+                    t.copy_(s)
+        self.net.load_state_dict(dst)
+        self._em_cache = None
+        return len(new_idx)
+
+    # ---- artifacts ------------------------------------------------------------------
+    def save(
+        self,
+        out_dir: str | Path,
+        ds: Dataset,
+        *,
+        metrics: dict[str, Any] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> Path:
+        """Write model.safetensors, config.json and manifest.json into ``out_dir``."""
+        from safetensors.torch import save_file
+
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        if tuple(ds.item_ids) != self.item_ids:
+            raise DataError("cannot save: the model's items differ from the dataset's")
+        state = {k: v.detach().cpu().contiguous() for k, v in self.net.state_dict().items()}
+        save_file(state, str(out / MODEL_FILE), metadata={"kind": ARTIFACT_KIND})
+        cfg = {"kind": ARTIFACT_KIND, "model": asdict(self.config), "n_items": self.n_items,
+               "item_ids": list(self.item_ids)}
+        _write_json(out / CONFIG_FILE, cfg)
+        manifest = {
+            "schema_version": SCHEMA_VERSION,
+            "kind": ARTIFACT_KIND,
+            "name": self.name,
+            "dataset_fingerprint": ds.fingerprint,
+            "dataset_source": ds.source,
+            "n_items": self.n_items,
+            "n_users": ds.n_users,
+            "n_interactions": ds.n_interactions,
+            "item_ids_sha256": item_ids_hash(self.item_ids),
+            "seed": self.seed,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "train_seconds": round(self.log.train_seconds, 3),
+            "epochs": self.log.epochs,
+            "best_epoch": self.log.best_epoch,
+            "versions": _versions(),
+            "metrics": metrics or {},
+            "text_encoder": "all-MiniLM-L6-v2" if self.config.use_text else None,
+        }
+        if extra:
+            manifest.update(extra)
+        _write_json(out / MANIFEST_FILE, manifest)
+        self.manifest = manifest
+        return out
+
+    @classmethod
+    def load(cls, model_dir: str | Path, ds: Dataset, device: str | torch.device = "cpu") -> "TransformerRecommender":
+        """Load an artifact trained on ``ds``; raise DataError saying exactly what is wrong."""
+        model, _ = cls._load(model_dir, ds, device, check_fingerprint=True)
+        return model
+
+    @classmethod
+    def load_any(cls, model_dir: str | Path, device: str | torch.device = "cpu") -> "TransformerRecommender":
+        """Load an artifact without a dataset check (e.g. ``--init-from`` on grown data)."""
+        model, _ = cls._load(model_dir, None, device, check_fingerprint=False)
+        return model
+
+    @classmethod
+    def _load(
+        cls, model_dir: str | Path, ds: Dataset | None, device: str | torch.device, check_fingerprint: bool
+    ) -> tuple["TransformerRecommender", dict[str, Any]]:
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        d = Path(model_dir)
+        if not d.is_dir():
+            raise DataError("model directory not found", file=str(d))
+        for f in (MODEL_FILE, CONFIG_FILE, MANIFEST_FILE):
+            if not (d / f).is_file():
+                raise DataError(f"artifact is incomplete: {f} is missing", file=str(d))
+        manifest = _read_json(d / MANIFEST_FILE)
+        cfg = _read_json(d / CONFIG_FILE)
+        sv = manifest.get("schema_version")
+        if sv != SCHEMA_VERSION:
+            raise DataError(
+                f"unsupported artifact schema version {sv!r} (this RecLens reads version {SCHEMA_VERSION}); "
+                "retrain the model",
+                file=str(d / MANIFEST_FILE),
+            )
+        if manifest.get("kind") != ARTIFACT_KIND or cfg.get("kind") != ARTIFACT_KIND:
+            raise DataError(f"not a RecLens transformer artifact (kind {manifest.get('kind')!r})",
+                            file=str(d / MANIFEST_FILE))
+        for key in ("dataset_fingerprint", "n_items", "item_ids_sha256"):
+            if key not in manifest:
+                raise DataError(f"missing key {key!r}", file=str(d / MANIFEST_FILE))
+        for key in ("model", "n_items", "item_ids"):
+            if key not in cfg:
+                raise DataError(f"missing key {key!r}", file=str(d / CONFIG_FILE))
+        item_ids = [str(x) for x in cfg["item_ids"]]
+        if len(item_ids) != cfg["n_items"] or cfg["n_items"] != manifest["n_items"]:
+            raise DataError("config.json and manifest.json disagree on the number of items", file=str(d))
+        if item_ids_hash(item_ids) != manifest["item_ids_sha256"]:
+            raise DataError("item id list does not match its recorded hash (damaged artifact)",
+                            file=str(d / CONFIG_FILE))
+        if check_fingerprint and ds is not None:
+            fp = manifest["dataset_fingerprint"]
+            if fp != ds.fingerprint:
+                raise DataError(
+                    f"model was trained on data {str(fp)[:12]}, current data {ds.fingerprint[:12]} "
+                    f"({ds.source}); retrain with `python -m recsys train` or pick the matching data",
+                    file=str(d),
+                )
+            if ds.n_items != len(item_ids) or tuple(ds.item_ids) != tuple(item_ids):
+                raise DataError(f"model has {len(item_ids)} items, data {ds.n_items}", file=str(d))
+        try:
+            mcfg = TransformerConfig.from_dict(dict(cfg["model"]))
+        except (TypeError, DataError) as e:
+            raise DataError(f"bad model configuration: {e}", file=str(d / CONFIG_FILE)) from None
+        try:
+            state = load_file(str(d / MODEL_FILE))
+        except (SafetensorError, OSError, ValueError) as e:
+            raise DataError(f"damaged weights file: {e}", file=str(d / MODEL_FILE)) from None
+        te = state.get("text_emb")
+        if mcfg.use_text and te is None:
+            raise DataError("weights lack the text embeddings (text_emb)", file=str(d / MODEL_FILE))
+        model = cls(item_ids, mcfg, None if te is None else te.numpy(), seed=int(manifest.get("seed", 0)),
+                    device=device)
+        expected = model.net.state_dict()
+        missing = sorted(set(expected) - set(state))
+        unexpected = sorted(set(state) - set(expected))
+        if missing or unexpected:
+            raise DataError(
+                f"weights do not match the configuration (missing {missing[:3]}, unexpected {unexpected[:3]})",
+                file=str(d / MODEL_FILE),
+            )
+        for k, v in expected.items():
+            if tuple(state[k].shape) != tuple(v.shape):
+                raise DataError(
+                    f"tensor {k} has shape {tuple(state[k].shape)}, expected {tuple(v.shape)}",
+                    file=str(d / MODEL_FILE),
+                )
+        model.net.load_state_dict(state)
+        model.net.eval()
+        model.manifest = manifest
+        model.log = TrainLog(
+            epochs=int(manifest.get("epochs", 0)),
+            best_epoch=int(manifest.get("best_epoch", 0)),
+            train_seconds=float(manifest.get("train_seconds", 0.0)),
+        )
+        return model, manifest
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    tmp = path.with_suffix(path.suffix + f".tmp{os.getpid()}")
+    tmp.write_text(json.dumps(obj, indent=1, allow_nan=False, default=_json_default))
+    os.replace(tmp, path)
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.floating):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        obj = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise DataError(f"damaged JSON: {e.msg}", file=str(path), line=e.lineno) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise DataError(f"cannot read: {e}", file=str(path)) from None
+    if not isinstance(obj, dict):
+        raise DataError("damaged JSON: expected an object", file=str(path))
+    return obj
+
+
+def replace_dir(src: Path, dst: Path) -> None:
+    """Atomically-ish replace directory ``dst`` by ``src`` (same filesystem)."""
+    dst = Path(dst)
+    old = dst.with_name(dst.name + f".old{os.getpid()}")
+    if dst.exists():
+        os.replace(dst, old)
+    os.replace(src, dst)
+    if old.exists():
+        shutil.rmtree(old, ignore_errors=True)

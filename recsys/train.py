@@ -1,0 +1,217 @@
+"""Train, evaluate and store the transformer recommender (and its no-text ablation).
+
+:func:`train_model` is what both the ``train`` command and the app call: it splits the
+data leave-one-out by time (DESIGN §4), trains on the training part with early stopping
+on validation NDCG@10, evaluates on the test targets (full ranking, seen items
+excluded) next to the baselines, and writes the artifact directory atomically::
+
+    out_dir/model.safetensors, config.json, manifest.json, evaluation.json
+    out_dir/no_text/...            (the ablation, unless ablation=False)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import fields
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from recsys.data.types import DataError, Dataset
+from recsys.models.transformer import TransformerConfig, TransformerRecommender, replace_dir
+
+Progress = Callable[[float, str], None]
+EVALUATION_FILE = "evaluation.json"
+ABLATION_DIR = "no_text"
+ACCURACY_KEYS = ("hr@5", "ndcg@5", "mrr@5", "hr@10", "ndcg@10", "mrr@10")
+
+
+def _sub(progress: Progress | None, a: float, b: float) -> Progress | None:
+    """A progress callback mapping [0, 1] onto [a, b] of the parent's range."""
+    if progress is None:
+        return None
+
+    def cb(f: float, msg: str) -> None:
+        progress(a + (b - a) * min(max(f, 0.0), 1.0), msg)
+
+    return cb
+
+
+def make_config(finetune_text_layers: int = 0, **overrides: Any) -> TransformerConfig:
+    """Default :class:`TransformerConfig` with keyword overrides (unknown keys -> DataError)."""
+    known = {f.name for f in fields(TransformerConfig)}
+    bad = sorted(k for k in overrides if k not in known)
+    if bad:
+        raise DataError(f"unknown training option(s): {', '.join(bad)}")
+    if finetune_text_layers < 0 or finetune_text_layers > 6:
+        raise DataError(f"--finetune-text-layers must be between 0 and 6, not {finetune_text_layers}")
+    return TransformerConfig(**{**overrides, "finetune_text_layers": int(finetune_text_layers)})
+
+
+def fit_transformer(
+    ds: Dataset,
+    split: Any,
+    text_emb: np.ndarray | None,
+    config: TransformerConfig,
+    *,
+    seed: int = 0,
+    epochs: int | None = None,
+    init_from: TransformerRecommender | None = None,
+    progress: Progress | None = None,
+) -> TransformerRecommender:
+    """Train one model on ``split`` (training part), early-stopped on its validation part."""
+    model = TransformerRecommender(ds.item_ids, config, text_emb if config.use_text else None, seed=seed)
+    if init_from is not None:
+        model.init_from(init_from)
+    finetuner = None
+    if config.use_text and config.finetune_text_layers > 0:
+        from recsys.text import TextTopLayers
+
+        finetuner = TextTopLayers(ds, config.finetune_text_layers)
+    model.fit(split.train, split.train_ts, split.inputs("valid"), epochs=epochs, progress=progress,
+              text_finetuner=finetuner)
+    return model
+
+
+def accuracy(metrics: dict[str, Any]) -> dict[str, float]:
+    return {k: float(metrics[k]) for k in ACCURACY_KEYS if k in metrics}
+
+
+def evaluate_baselines(ds: Dataset, split: Any, text_emb: np.ndarray | None,
+                       progress: Progress | None = None) -> dict[str, dict[str, Any]]:
+    """Test metrics of MostPopular, ItemKNN and EASE under the same protocol (a baseline
+    that cannot run on this data, e.g. EASE on a huge catalogue, is left out)."""
+    from recsys.evaluation import EASE, ItemKNN, MostPopular, evaluate_scorer
+
+    out: dict[str, dict[str, Any]] = {}
+    makers = (("popularity", MostPopular), ("itemknn", lambda: ItemKNN(k=100)), ("ease", lambda: EASE(lam=100.0)))
+    for k, (name, make) in enumerate(makers):
+        if progress is not None:
+            progress(k / len(makers), f"baseline {name}")
+        try:
+            scorer = make().fit(split, "test")
+            out[name] = evaluate_scorer(scorer, ds, split, "test", text_emb=text_emb)
+        except (DataError, MemoryError) as e:
+            out[name] = {"skipped": str(e)}
+    return out
+
+
+def train_model(
+    ds: Dataset,
+    out_dir: str | Path,
+    *,
+    seed: int = 0,
+    epochs: int | None = None,
+    min_count: int | None = None,
+    ablation: bool = True,
+    baselines: bool = True,
+    progress: Progress | None = None,
+    init_from: str | Path | None = None,
+    finetune_text_layers: int = 0,
+    text_cache_dir: str | Path | None = None,
+    **overrides: Any,
+) -> dict[str, Any]:
+    """Train the transformer (+ no-text ablation), evaluate, write the artifact to ``out_dir``.
+
+    An existing artifact in ``out_dir`` is replaced atomically (built in a temporary
+    sibling directory, then swapped in). Returns ``{"model_dir", "epochs",
+    "train_seconds", "valid": {"ndcg@10", "hr@10", ...}, "test": {...}}``; ``"ablation"``
+    holds the same for the no-text model when trained.
+    """
+    from recsys.evaluation import PROTOCOL, evaluate_scorer, leave_one_out
+    from recsys.text import item_embeddings
+
+    t_start = time.perf_counter()
+    if min_count is not None:
+        from recsys.data import filter_min_count
+
+        ds = filter_min_count(ds, min_count)
+    config = make_config(finetune_text_layers, **overrides)
+    split = leave_one_out(ds)
+    if split.n_eval == 0:
+        raise DataError("no user has 3 or more interactions: nothing to validate or test on")
+    prev = TransformerRecommender.load_any(init_from) if init_from is not None else None
+
+    p_text, p_main, p_abl = (0.0, 0.1), (0.1, 0.6 if ablation else 0.9), (0.6, 0.9)
+    te = item_embeddings(ds, cache_dir=text_cache_dir, progress=_sub(progress, *p_text))
+    model = fit_transformer(ds, split, te, config, seed=seed, epochs=epochs, init_from=prev,
+                            progress=_sub(progress, *p_main))
+    te_model = model.text_emb if model.text_emb is not None else te
+    if progress:
+        progress(p_main[1], "evaluating the transformer")
+    valid = evaluate_scorer(model, ds, split, "valid", text_emb=te_model, groups=False)
+    test = evaluate_scorer(model, ds, split, "test", text_emb=te_model)
+    models: dict[str, dict[str, Any]] = {model.name: test}
+    result_abl: dict[str, Any] | None = None
+    abl_model = None
+    if ablation:
+        abl_cfg = TransformerConfig(**{**config.__dict__, "use_text": False, "finetune_text_layers": 0})
+        abl_prev = prev if prev is not None and not prev.config.use_text else None
+        abl_model = fit_transformer(ds, split, None, abl_cfg, seed=seed, epochs=epochs, init_from=abl_prev,
+                                    progress=_sub(progress, *p_abl))
+        a_valid = evaluate_scorer(abl_model, ds, split, "valid", text_emb=te, groups=False)
+        a_test = evaluate_scorer(abl_model, ds, split, "test", text_emb=te)
+        models[abl_model.name] = a_test
+        result_abl = {"epochs": abl_model.log.epochs, "train_seconds": round(abl_model.log.train_seconds, 3),
+                      "valid": accuracy(a_valid), "test": accuracy(a_test)}
+    if baselines:
+        models.update(evaluate_baselines(ds, split, te, _sub(progress, 0.9, 0.98)))
+
+    evaluation = {
+        "dataset": {"source": ds.source, "fingerprint": ds.fingerprint, "users": ds.n_users,
+                    "items": ds.n_items, "interactions": ds.n_interactions, "min_count": min_count},
+        "protocol": PROTOCOL,
+        "stage": "test",
+        "seed": seed,
+        "users": int(split.n_eval),
+        "models": models,
+        "valid": {model.name: accuracy(valid), **({abl_model.name: result_abl["valid"]} if result_abl else {})},
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    out = Path(out_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.tmp{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    try:
+        extra = {"min_count": min_count, "init_from": str(init_from) if init_from else None,
+                 "train_users": int(sum(1 for s in split.train if len(s))),
+                 "history": model.log.history[-50:]}
+        model.save(tmp, ds, metrics={"valid": accuracy(valid), "test": accuracy(test)}, extra=extra)
+        (tmp / EVALUATION_FILE).write_text(json.dumps(evaluation, indent=1, allow_nan=False, default=float))
+        if abl_model is not None and result_abl is not None:
+            abl_model.save(tmp / ABLATION_DIR, ds, metrics={"valid": result_abl["valid"], "test": result_abl["test"]},
+                           extra={"min_count": min_count, "ablation_of": "transformer"})
+        replace_dir(tmp, out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    if progress:
+        progress(1.0, f"done: test NDCG@10 {test['ndcg@10']:.4f}")
+    result: dict[str, Any] = {
+        "model_dir": str(out),
+        "epochs": model.log.epochs,
+        "best_epoch": model.log.best_epoch,
+        "train_seconds": round(model.log.train_seconds, 3),
+        "total_seconds": round(time.perf_counter() - t_start, 3),
+        "valid": accuracy(valid),
+        "test": accuracy(test),
+    }
+    if result_abl is not None:
+        result["ablation"] = result_abl
+    return result
+
+
+def load_evaluation(model_dir: str | Path) -> dict[str, Any] | None:
+    """The ``evaluation.json`` stored beside an artifact, or None if absent."""
+    f = Path(model_dir) / EVALUATION_FILE
+    if not f.is_file():
+        return None
+    try:
+        return json.loads(f.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise DataError(f"damaged JSON: {e.msg}", file=str(f), line=e.lineno) from None

@@ -1,0 +1,180 @@
+"""The transformer recommender: learning, determinism, padding, cold start, artifacts."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from recsys.data.types import DataError
+from recsys.evaluation import MostPopular, leave_one_out, ranking_metrics
+from recsys.models.base import Scorer
+from recsys.models.transformer import TransformerConfig, TransformerRecommender
+from recsys.text import item_embeddings
+from tests.test_transformer_helpers import chain_world
+
+TINY = dict(d_model=32, n_heads=2, max_len=16, max_epochs=24, eval_every=2, patience=4, min_epochs=4,
+            batch_size=16, lr=5e-3, dropout=0.1, emb_dropout=0.1)
+
+
+@pytest.fixture(scope="module")
+def world():
+    ds = chain_world()
+    return ds, leave_one_out(ds), item_embeddings(ds)
+
+
+def fit(world, seed=0, **over):
+    ds, split, te = world
+    cfg = TransformerConfig(**{**TINY, **over})
+    m = TransformerRecommender(ds.item_ids, cfg, te if cfg.use_text else None, seed=seed)
+    m.fit(split.train, split.train_ts, split.inputs("valid"))
+    return m
+
+
+@pytest.fixture(scope="module")
+def trained(world):
+    return fit(world)
+
+
+def test_is_a_scorer_and_beats_popularity(world, trained):
+    ds, split, _ = world
+    assert isinstance(trained, Scorer)
+    pop = MostPopular().fit(split, "valid")
+    nd_model = ranking_metrics(trained, split, "valid")["ndcg@10"]
+    nd_pop = ranking_metrics(pop, split, "valid")["ndcg@10"]
+    assert nd_model > 0.5 and nd_model > nd_pop + 0.2
+    # and it generalises to the unseen test targets
+    assert ranking_metrics(trained, split, "test")["ndcg@10"] > 0.5
+    assert trained.log.best_epoch >= 1 and trained.log.epochs >= trained.log.best_epoch
+
+
+def test_no_text_ablation_also_learns(world):
+    ds, split, _ = world
+    m = fit(world, use_text=False)
+    assert m.name == "transformer_no_text" and m.text_emb is None
+    assert ranking_metrics(m, split, "valid")["ndcg@10"] > 0.5
+
+
+def test_deterministic_given_seed(world, trained):
+    ds, split, _ = world
+    again = fit(world, seed=0)
+    hist, ts, _ = split.inputs("test")
+    a = trained.score(hist[:10], ts[:10])
+    b = again.score(hist[:10], ts[:10])
+    np.testing.assert_array_equal(a, b)
+    other = fit(world, seed=1, max_epochs=2)
+    assert not np.array_equal(other.score(hist[:10], ts[:10]), a)
+
+
+def test_padding_and_batching_do_not_change_scores(world, trained):
+    ds, split, _ = world
+    hist, ts, _ = split.inputs("test")
+    short, short_ts = hist[0][-3:], ts[0][-3:]
+    alone = trained.score([short], [short_ts])
+    batched = trained.score([hist[1], short, hist[2][:5]], [ts[1], short_ts, ts[2][:5]])
+    np.testing.assert_allclose(alone[0], batched[1], rtol=1e-4, atol=1e-4)
+    chunked = trained.score([hist[1], short], [ts[1], short_ts], chunk=1)
+    np.testing.assert_allclose(chunked, batched[:2], rtol=1e-4, atol=1e-4)
+
+
+def test_scores_follow_the_last_item(world, trained):
+    ds, _, _ = world
+    # in the chain world item i is followed by i+1: the model must have learnt that
+    hits = 0
+    for i in range(0, ds.n_items - 1, 3):
+        h = np.array([i], dtype=np.int64)
+        s = trained.score([h], [np.array([1_000_000])])[0]
+        s[i] = -np.inf
+        hits += int(np.argmax(s) == i + 1)
+    assert hits >= 7  # of 10
+
+
+def test_empty_history_and_no_timestamps(world, trained):
+    ds, _, _ = world
+    s = trained.score([np.zeros(0, dtype=np.int64), np.array([3, 4])], None)
+    assert s.shape == (2, ds.n_items) and s.dtype == np.float32 and np.isfinite(s).all()
+    assert trained.score([], None).shape == (0, ds.n_items)
+
+
+def test_long_history_is_truncated_not_rejected(world, trained):
+    long = np.tile(np.arange(10), 10)  # 100 items > max_len
+    s = trained.score([long])
+    np.testing.assert_allclose(s, trained.score([long[-(TINY["max_len"] - 1):]]), rtol=1e-4, atol=1e-4)
+
+
+def test_artifact_round_trip(tmp_path, world, trained):
+    ds, split, _ = world
+    d = trained.save(tmp_path / "m", ds, metrics={"valid": {"ndcg@10": 0.5}})
+    for f in ("model.safetensors", "config.json", "manifest.json"):
+        assert (d / f).is_file()
+    man = json.loads((d / "manifest.json").read_text())
+    assert man["schema_version"] == 1 and man["dataset_fingerprint"] == ds.fingerprint
+    assert man["seed"] == 0 and man["n_items"] == ds.n_items and "torch" in man["versions"]
+    loaded = TransformerRecommender.load(d, ds)
+    hist, ts, _ = split.inputs("test")
+    np.testing.assert_array_equal(loaded.score(hist[:5], ts[:5]), trained.score(hist[:5], ts[:5]))
+    np.testing.assert_array_equal(loaded.text_emb, trained.text_emb)
+    assert loaded.config == trained.config
+
+
+@pytest.fixture()
+def saved(tmp_path, world, trained):
+    ds = world[0]
+    return trained.save(tmp_path / "m", ds), ds
+
+
+def test_load_fingerprint_mismatch(saved):
+    d, ds = saved
+    other = chain_world(seed=5)
+    with pytest.raises(DataError, match=rf"trained on data {ds.fingerprint[:12]}, current data {other.fingerprint[:12]}"):
+        TransformerRecommender.load(d, other)
+
+
+def test_load_damaged_json(saved):
+    d, ds = saved
+    (d / "manifest.json").write_text('{"schema_version": 1, "kind": ')
+    with pytest.raises(DataError, match=r"manifest.json:1: damaged JSON"):
+        TransformerRecommender.load(d, ds)
+
+
+def test_load_missing_file(saved):
+    d, ds = saved
+    (d / "model.safetensors").unlink()
+    with pytest.raises(DataError, match="model.safetensors is missing"):
+        TransformerRecommender.load(d, ds)
+
+
+def test_load_missing_dir(tmp_path, world):
+    with pytest.raises(DataError, match="model directory not found"):
+        TransformerRecommender.load(tmp_path / "nope", world[0])
+
+
+def test_load_wrong_schema(saved):
+    d, ds = saved
+    man = json.loads((d / "manifest.json").read_text())
+    man["schema_version"] = 99
+    (d / "manifest.json").write_text(json.dumps(man))
+    with pytest.raises(DataError, match="schema version 99"):
+        TransformerRecommender.load(d, ds)
+
+
+def test_load_damaged_weights(saved):
+    d, ds = saved
+    (d / "model.safetensors").write_bytes(b"not a safetensors file")
+    with pytest.raises(DataError, match="damaged weights"):
+        TransformerRecommender.load(d, ds)
+
+
+def test_init_from_with_grown_items(world, trained):
+    grown = chain_world(extra_item=True)
+    assert grown.n_items == world[0].n_items + 1
+    te = item_embeddings(grown)
+    m = TransformerRecommender(grown.item_ids, trained.config, te, seed=0)
+    assert m.init_from(trained) == world[0].n_items
+    w_old = trained.net.item_emb.weight.detach()
+    w_new = m.net.item_emb.weight.detach()
+    np.testing.assert_array_equal(w_new[: world[0].n_items + 2].numpy(), w_old.numpy())
+    # continued training starts from the learnt state: it already follows the chain
+    split = leave_one_out(grown)
+    assert ranking_metrics(m, split, "valid")["ndcg@10"] > 0.5
