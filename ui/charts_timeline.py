@@ -83,7 +83,6 @@ def timeline_figure(
     fig = make_subplots(
         rows=2 if two else 1, cols=1, shared_xaxes=True, vertical_spacing=0.08,
         row_heights=[0.6, 0.4] if two else None,
-        subplot_titles=("Observed interests", "Predicted next-item interest (model)") if two else None,
     )
     if tl.windows:
         mids = _dt([(w.start + w.end) // 2 for w in tl.windows])
@@ -147,8 +146,8 @@ def timeline_figure(
             x=_dt([marker_ts])[0], y=1.1, yref="y domain", text="as of", showarrow=False,
             font=dict(color=ACCENT), row=1, col=1,
         )
-    for r in range(1, 3 if two else 2):
-        fig.update_yaxes(range=[0, 1.08], tickformat=".0%", row=r, col=1)
+    for r, label in zip(range(1, 3 if two else 2), ("observed", "predicted (model)")):
+        fig.update_yaxes(range=[0, 1.08], tickformat=".0%", title_text=label, row=r, col=1)
     fig.update_layout(hovermode="closest")
     return style(fig, height=height or (520 if two else 380), title=title)
 
@@ -171,7 +170,8 @@ def forecast_figure(tl: Timeline, colors: dict[str, str] | None = None, top: int
         hovertemplate="%{y}: %{x:.0%} forecast<extra></extra>",
     )
     fig.update_layout(barmode="group", xaxis=dict(tickformat=".0%"))
-    return style(fig, height=60 + 34 * max(len(cats), 1), title="Next window: observed vs forecast")
+    style(fig, height=130 + 34 * max(len(cats), 1), title="Next window: observed vs forecast")
+    return fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.12, xanchor="left", x=0))
 
 
 def population_drift_figure(drift: PopulationDrift, colors: dict[str, str] | None = None, top: int = 12) -> go.Figure:
@@ -214,4 +214,5 @@ def drift_distribution_figure(drift: PopulationDrift, bins: int = 30) -> go.Figu
         fig.add_vline(x=float(thr), line=dict(color=CHANGE_COLOR, dash="dash"))
     fig.update_layout(barmode="stack", xaxis=dict(title="JS divergence, last period vs before (bits)"),
                       yaxis=dict(title="users"))
-    return style(fig, height=300, title=f"{drift.share_drifted:.0%} of users drifted in their last period")
+    style(fig, height=340, title=f"{drift.share_drifted:.0%} of users drifted in their last period")
+    return fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.3, xanchor="left", x=0))
