@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ds = load(args.data)
     if getattr(ds, "truth", None) is not None:
         out["planted"] = planted_accuracy(ds)
-    out["population_demo"] = population_speed(ds)
+    out["population_data"] = population_speed(ds)
     if args.model:
         import torch
 
