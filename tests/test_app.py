@@ -270,3 +270,22 @@ def test_bad_data_source_in_url_is_a_message_not_a_traceback():
     at = open_page("app.py", data="/definitely/not/here")
     assert not at.exception
     assert any("Could not load" in e.value for e in at.error)
+
+
+def test_case_file_of_a_user_view(small_ds, tiny_model):
+    from recsys.models.transformer import TransformerRecommender
+    from ui import recs, report
+    from ui.state import Weights
+
+    model = TransformerRecommender.load(tiny_model, small_ds)
+    user = featured(small_ds)
+    items, ts = recs.user_history(small_ds, user)
+    res = recs.recommend(small_ds, model, items, ts, 10, Weights(0.3, 0.0, 0.0), user=user)
+    top = small_ds.item_ids[int(res.items[0])]
+    html = report.case_file_html(small_ds, model, user, res, item=top,
+                                 timeline_fig=report.timeline_figure(small_ds, model, user))
+    assert f"user {user}" in html
+    assert "Interest timeline" in html and "Recommendations (top 10)" in html
+    assert "diversity 0.3" in html
+    assert report.esc(small_ds.titles[int(res.items[0])]) in html
+    assert html.count("Plotly.newPlot") >= 3

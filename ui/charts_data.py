@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -67,10 +69,11 @@ def category_mix(ds: Dataset, top: int = 20) -> go.Figure:
     share = w / max(w.sum(), 1e-12)
     order = np.argsort(-share, kind="stable")[:top]
     cats = [ds.categories[j] for j in order]
+    labels = [html.escape(c) for c in cats]  # plotly reads a little HTML in labels: show data literally
     fig = go.Figure(
         go.Bar(
             x=[float(share[j]) for j in order][::-1],
-            y=cats[::-1],
+            y=labels[::-1],
             orientation="h",
             marker_color=[colors.get(c, NEUTRAL) for c in cats][::-1],
             hovertemplate="%{y}: %{x:.1%} of interactions<extra></extra>",

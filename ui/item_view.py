@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -94,9 +96,10 @@ def category_exposure_chart(ds: Dataset, i: int, base: np.ndarray, after: np.nda
         mask = np.array([c in cs for cs in ds.item_categories], dtype=bool)
         return float(mask[flat].mean())
 
+    labels = [html.escape(c) for c in cats]
     fig = go.Figure()
-    fig.add_bar(x=cats, y=[share(base, c) for c in cats], name="model order", marker_color="#9E9E9E")
-    fig.add_bar(x=cats, y=[share(after, c) for c in cats], name="re-ranked",
+    fig.add_bar(x=labels, y=[share(base, c) for c in cats], name="model order", marker_color="#9E9E9E")
+    fig.add_bar(x=labels, y=[share(after, c) for c in cats], name="re-ranked",
                 marker_color=[colors.get(c, ACCENT) for c in cats])
     fig.update_layout(barmode="group", yaxis=dict(title="share of list slots", tickformat=".0%"))
     return style(fig, height=300, title="Exposure of the item's categories")

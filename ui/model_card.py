@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 import pandas as pd
@@ -18,7 +19,7 @@ MODEL_LABELS = {
     "ease": "EASE",
 }
 MAIN_METRICS = ("ndcg@10", "hr@10", "mrr@10", "ndcg@5", "hr@5", "mrr@5")
-BEYOND = ("coverage@10", "ild@10", "avg_popularity@10", "long_tail_share@10", "gini@10", "miscalibration@10")
+BEYOND = ("coverage@10", "ild@10", "avg_popularity", "long_tail_share", "gini", "miscalibration")
 
 
 def _models_dict(ev: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -54,7 +55,7 @@ def metrics_frame(ev: dict[str, Any]) -> pd.DataFrame:
     if df.empty:
         return df
     cols = ["model", "key"] + [c for c in MAIN_METRICS if c in df] + [c for c in BEYOND if c in df]
-    rest = [c for c in df.columns if c not in cols and not str(c).startswith("per_group")]
+    rest = [c for c in df.columns if c not in cols and c != "users" and not str(c).startswith("per_group")]
     df = df[cols + rest]
     if "ndcg@10" in df:
         df = df.sort_values("ndcg@10", ascending=False, kind="stable")
@@ -65,7 +66,8 @@ def per_group_frame(ev: dict[str, Any]) -> pd.DataFrame:
     """Long table (model, attribute, group, ndcg@10, users) from per-group results."""
     rows = []
     for name, m in _models_dict(ev).items():
-        groups = m.get("per_group") or m.get("groups") or m.get("ndcg@10_per_group")
+        groups = m.get("ndcg@10_by") or m.get("per_group") or m.get("groups") or m.get("ndcg@10_per_group")
+        sizes = m.get("users_by") if isinstance(m.get("users_by"), dict) else {}
         if not isinstance(groups, dict):
             continue
         for attr, vals in groups.items():
@@ -75,7 +77,7 @@ def per_group_frame(ev: dict[str, Any]) -> pd.DataFrame:
                         val = v.get("ndcg@10", v.get("mean"))
                         n = v.get("users", v.get("n"))
                     else:
-                        val, n = v, None
+                        val, n = v, (sizes.get(attr) or {}).get(g)
                     if isinstance(val, (int, float)):
                         rows.append(
                             {"model": MODEL_LABELS.get(name, name), "attribute": str(attr), "group": str(g),
@@ -107,7 +109,7 @@ def per_group_chart(df: pd.DataFrame, attribute: str) -> go.Figure:
     sub = df[df["attribute"] == attribute]
     fig = go.Figure()
     for k, (model, g) in enumerate(sub.groupby("model", sort=False)):
-        fig.add_bar(x=g["group"], y=g["ndcg@10"], name=str(model),
+        fig.add_bar(x=[html.escape(str(x)) for x in g["group"]], y=g["ndcg@10"], name=str(model),
                     marker_color=ACCENT if "RecLens" in str(model) else PALETTE[(k + 1) % len(PALETTE)])
     fig.update_layout(barmode="group", xaxis=dict(title=attribute, type="category"), yaxis=dict(title="NDCG@10"))
     return style(fig, height=320, title=f"NDCG@10 by {attribute}")

@@ -129,7 +129,7 @@ def _rec_bar(table: pd.DataFrame) -> go.Figure:
     from ui.theme import ACCENT, style
 
     fig = go.Figure(go.Bar(
-        x=table["model score"][::-1], y=[f"{r}. {t}" for r, t in zip(table["rank"], table["title"])][::-1],
+        x=table["model score"][::-1], y=[esc(f"{r}. {t}") for r, t in zip(table["rank"], table["title"])][::-1],
         orientation="h", marker_color=ACCENT,
     ))
     fig.update_layout(xaxis=dict(title="model score"))
@@ -164,12 +164,27 @@ def case_file_button(ds: Dataset, model: Any, user: str, res: Any, *, item: str 
     import streamlit as st
 
     def build() -> str:
-        return case_file_html(ds, model, user, res, item=item, explanation=explanation, extra=extra)
+        return case_file_html(ds, model, user, res, item=item, explanation=explanation, extra=extra,
+                              timeline_fig=timeline_figure(ds, model, user))
 
     st.download_button(
         "Case file (HTML)", data=build, file_name=f"reclens_case_{_safe(user)}.html", mime="text/html", key=key,
         icon=":material/description:", on_click="ignore",
     )
+
+
+def timeline_figure(ds: Dataset, model: Any, user: str) -> go.Figure | None:
+    """The user's interest timeline chart (the interests teammate's builder), or None."""
+    try:
+        from recsys.interests import user_timeline
+        from ui.charts_timeline import timeline_figure as build
+    except ImportError:
+        return None
+    try:
+        tl = user_timeline(ds, user, scorer=model)
+        return build(tl, title="Interest timeline")
+    except (ValueError, KeyError, IndexError):  # DataError is a ValueError
+        return None
 
 
 def _safe(x: str) -> str:

@@ -1,0 +1,140 @@
+"""Page settle times of the dashboard in a real browser.
+
+Starts ``streamlit run app.py`` on a free port (data from ``--data``, artifacts under
+``--home``; the model must already be trained there, or the first page trains it) and
+drives /usr/bin/chromium with Playwright. For every page: open it with ``?user=U``
+(first visit: loads data/model into the cache), then reload three times; the median of
+the reloads is the *cached* settle time — the figure the "≤ 1 s per page" target is
+about. Settle = from navigation until the script state is ``notRunning``.
+
+    .venv/bin/python benchmarks/bench_pages.py --data demo [--user U] [--home artifacts] [--json out.json]
+
+Also measures an interaction: moving the diversity slider on the Fairness lab page.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync"]
+PAGES = {
+    "Home": "",
+    "User explorer": "User_explorer",
+    "Recommendations": "Recommendations",
+    "Fairness lab": "Fairness_lab",
+    "What-if studio": "What-if_studio",
+    "Item view": "Item_view",
+    "Evaluation": "Evaluation",
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _settle(page, timeout_s: float = 600) -> float:
+    t0 = time.perf_counter()
+    page.wait_for_selector('[data-testid="stApp"]', timeout=timeout_s * 1000)
+    page.wait_for_function(
+        "() => { const a = document.querySelector('[data-testid=\"stApp\"]');"
+        " return a && a.getAttribute('data-test-script-state') === 'notRunning'; }",
+        timeout=timeout_s * 1000, polling=20,
+    )
+    return time.perf_counter() - t0
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", default="demo")
+    ap.add_argument("--home", default=str(REPO / "artifacts"))
+    ap.add_argument("--user", default=None, help="default: the data's first featured user")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--json", default=None, help="also write the results here")
+    args = ap.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    os.environ["RECSYS_HOME"] = args.home
+    sys.path.insert(0, str(REPO))
+    from recsys.data import load
+
+    ds = load(args.data)
+    user = args.user
+    if user is None:
+        truth = ds.truth
+        user = truth.featured_users()[0] if truth is not None else ds.user_ids[0]
+    port = _free_port()
+    env = dict(os.environ, RECSYS_HOME=args.home, RECSYS_DATA=args.data)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true"],
+        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    results: dict[str, dict[str, float]] = {}
+    try:
+        for _ in range(120):
+            try:
+                urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
+                break
+            except OSError:
+                time.sleep(0.5)
+        with sync_playwright() as p:
+            b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+            page = b.new_page(viewport={"width": 1440, "height": 1000})
+            for name, path in PAGES.items():
+                page.goto(f"{url}/{path}?user={user}")
+                first = _settle(page)
+                again = []
+                for _ in range(args.repeats):
+                    t0 = time.perf_counter()
+                    page.reload()
+                    _settle(page)
+                    again.append(time.perf_counter() - t0)
+                exc = page.locator('[data-testid="stException"]').count()
+                results[name] = {"first_s": round(first, 3), "cached_median_s": round(statistics.median(again), 3),
+                                 "exceptions": exc}
+                print(f"{name:16s} first {first:6.2f} s   cached median {statistics.median(again):5.2f} s"
+                      + (f"   EXCEPTIONS {exc}" if exc else ""), flush=True)
+            # interaction: one slider step on the lab page (fragment rerun)
+            page.goto(f"{url}/Fairness_lab?user={user}")
+            _settle(page)
+            slider = page.get_by_role("slider").nth(1)
+            steps = []
+            for _ in range(args.repeats):
+                slider.focus()
+                t0 = time.perf_counter()
+                page.keyboard.press("ArrowRight")
+                time.sleep(0.05)
+                _settle(page)
+                steps.append(time.perf_counter() - t0)
+            results["Lab slider step"] = {"cached_median_s": round(statistics.median(steps), 3)}
+            print(f"{'Lab slider step':16s} median {statistics.median(steps):5.2f} s", flush=True)
+            b.close()
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    out = {"data": args.data, "user": user, "pages": results}
+    print(json.dumps(out))
+    if args.json:
+        Path(args.json).write_text(json.dumps(out, indent=1), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
