@@ -342,3 +342,15 @@ def test_topics_for_a_dataset_without_categories():
     assert tl.change_points  # the user walks through the three topics in order
     with pytest.raises(DataError):
         topic_assignment(ds, embeddings=emb[:5])
+
+
+def test_anonymous_edited_profile(world):
+    ds, _ = world
+    items, _ = ds.sequence(ds.user_index("u1"))
+    tl = user_timeline(ds, None, history=items[:30])
+    assert tl.user == "" and tl.n_interactions == 30
+    assert tl.last_ts == int(ds.timestamp.max())  # synthetic times end at the log's last one
+    rec = replay(ToyScorer(ds), ds, "", None, k=3, history=items[:30])
+    assert rec.user == "" and len(rec.items) == 3
+    with pytest.raises(DataError):
+        user_timeline(ds, None)

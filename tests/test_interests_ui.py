@@ -159,3 +159,27 @@ def test_population_drift_panel():
     assert [m.label for m in at.metric] == ["Users assessed", "Drifted lately", "Share drifted"]
     at.radio[0].set_value("last third").run()
     assert not at.exception, at.exception
+
+
+def _edited_app():
+    import streamlit as st
+
+    from tests.test_interests import ToyScorer, make_world
+    from ui.panel_timeline import timeline_panel
+
+    ds, _ = make_world()
+    items, ts = ds.sequence(ds.user_index("u1"))
+    # the calling convention of ui.profile.timeline_section: user id, model, history=(items, ts)
+    a = timeline_panel(ds=ds, user="u1", model=ToyScorer(ds), history=(items[:25], ts[:25]), key="a")
+    b = timeline_panel(ds=ds, user="", model=None, history=(items[:12], None), key="b")
+    st.session_state["sizes"] = (a.n_interactions, b.n_interactions, b.user)
+
+
+def test_timeline_panel_edited_and_anonymous_profiles():
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_function(_edited_app, default_timeout=60)
+    at.run()
+    assert not at.exception, at.exception
+    assert at.session_state["sizes"] == (25, 12, "")
+    assert len(at.slider) == 2

@@ -67,7 +67,8 @@ def _timeline(
     fingerprint: str, user: int, hist_key: str | None, model_key: str | None,
     _ds: Dataset, _scorer: Any, _items: np.ndarray | None, _ts: np.ndarray | None,
 ) -> Timeline:
-    return user_timeline(_ds, user, scorer=_scorer, history=_items, timestamps=_ts, assignment=assignment_for(_ds))
+    who = user if user >= 0 else None  # -1: an anonymous (edited) profile
+    return user_timeline(_ds, who, scorer=_scorer, history=_items, timestamps=_ts, assignment=assignment_for(_ds))
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
@@ -93,11 +94,14 @@ def _slider_step(span_s: int) -> timedelta:
 def _resolve(
     ds: Dataset, user_index: int | None, user: str | None, history: Any, timestamps: Any
 ) -> tuple[int, np.ndarray | None, np.ndarray | None]:
-    if user_index is None and user is None:
-        raise DataError("timeline_panel needs a user (index or id)")
-    u = int(user_index) if user_index is not None else ds.user_index(str(user))
     if isinstance(history, tuple) and len(history) == 2 and timestamps is None:
         history, timestamps = history
+    if user_index is None and not user:
+        if history is None:
+            raise DataError("timeline_panel needs a user (index or id) or a history")
+        u = -1  # an anonymous (edited) profile
+    else:
+        u = int(user_index) if user_index is not None else ds.user_index(str(user))
     items = None if history is None else np.asarray(history, dtype=np.int64)
     ts = None if timestamps is None else np.asarray(timestamps, dtype=np.int64)
     return u, items, ts
@@ -155,7 +159,7 @@ def timeline_panel(
     scorer = scorer if scorer is not None else model
     try:
         u, items_in, ts_in = _resolve(ds, user_index, user, history, timestamps)
-        u, items, ts = user_history(ds, u, items_in, ts_in)
+        u, items, ts = user_history(ds, u if u >= 0 else None, items_in, ts_in)
     except DataError as e:
         st.error(f"Cannot draw the timeline: {e}")
         return None
@@ -200,10 +204,11 @@ def timeline_panel(
         elif h_items.size == 0:
             st.info("No interactions yet at that date.")
         else:
-            then = replay(scorer, ds, u, as_of, k, history=items, timestamps=ts)
+            who = u if u >= 0 else None
+            then = replay(scorer, ds, who, as_of, k, history=items, timestamps=ts)
             now_set = None
             if replaying:
-                now = replay(scorer, ds, u, None, k, history=items, timestamps=ts)
+                now = replay(scorer, ds, who, None, k, history=items, timestamps=ts)
                 now_set = {int(i) for i in now.items}
             st.dataframe(recs_table(ds, then.items, then.scores, now_set), hide_index=True, width="stretch")
     with right:

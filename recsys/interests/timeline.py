@@ -139,8 +139,11 @@ def shares_dict(categories: Sequence[str], v: np.ndarray) -> dict[str, float]:
 
 
 # ---- user / history resolution ----------------------------------------------------------
-def resolve_user(ds: Dataset, user: int | str) -> int:
-    """User index from an index (int) or an external id (str); DataError if unknown."""
+def resolve_user(ds: Dataset, user: int | str | None) -> int:
+    """User index from an index (int) or an external id (str); DataError if unknown.
+    ``None`` or ``""`` is an anonymous profile: -1."""
+    if user is None or (isinstance(user, str) and user == ""):
+        return -1
     if isinstance(user, (int, np.integer)) and not isinstance(user, bool):
         if not 0 <= int(user) < ds.n_users:
             raise DataError(f"user index {int(user)} out of range (dataset has {ds.n_users} users)")
@@ -165,24 +168,27 @@ def history_as_of(
 
 def user_history(
     ds: Dataset,
-    user: int | str,
+    user: int | str | None,
     history: np.ndarray | None = None,
     timestamps: np.ndarray | None = None,
     as_of: int | None = None,
 ) -> tuple[int, np.ndarray, np.ndarray]:
     """(user index, items, timestamps) oldest first, optionally an edited history,
     truncated at ``as_of``. An edited history without timestamps gets one per second
-    ending at the user's last real interaction (order = given order)."""
+    ending at the user's last real interaction (order = given order). ``user`` may be
+    None/"" (index -1) for an anonymous profile when a ``history`` is given."""
     u = resolve_user(ds, user)
     if history is None:
+        if u < 0:
+            raise DataError("a user or a history is needed")
         items, ts = ds.sequence(u)
     else:
         items = np.asarray(history, dtype=np.int64)
         if items.size and (items.min() < 0 or items.max() >= ds.n_items):
             raise DataError(f"history holds item indices outside 0..{ds.n_items - 1}")
         if timestamps is None:
-            _, real = ds.sequence(u)
-            end = int(real[-1]) if real.size else 0
+            real = ds.sequence(u)[1] if u >= 0 else ds.timestamp
+            end = int(real.max()) if real.size else 0
             ts = end - (len(items) - 1) + np.arange(len(items), dtype=np.int64)
         else:
             ts = np.asarray(timestamps, dtype=np.int64)
@@ -363,7 +369,7 @@ def predicted_interest(
 # ---- the timeline ---------------------------------------------------------------------------
 def user_timeline(
     ds: Dataset,
-    user: int | str,
+    user: int | str | None,
     *,
     scorer: Scorer | None = None,
     history: np.ndarray | None = None,
@@ -382,7 +388,8 @@ def user_timeline(
     max_steps: int = DEFAULT_MAX_STEPS,
     seed: int = 0,
 ) -> Timeline:
-    """The interest timeline of ``user`` (an index, or an external id given as str).
+    """The interest timeline of ``user`` (an index, or an external id given as str;
+    None/"" with a ``history`` for an anonymous profile).
 
     ``history``/``timestamps`` replace the logged history (e.g. an edited profile);
     ``as_of`` keeps only interactions with timestamp <= as_of (replay); ``scorer`` adds
@@ -414,7 +421,7 @@ def user_timeline(
         "categories_source": asg.source, "model": getattr(scorer, "name", None) if scorer else None,
     }
     return Timeline(
-        user=ds.user_ids[u],
+        user=ds.user_ids[u] if u >= 0 else "",
         categories=tuple(asg.categories),
         windows=tuple(windows),
         change_points=tuple(c.ts for c in cps),
@@ -433,7 +440,7 @@ def user_timeline(
 def replay(
     scorer: Scorer,
     ds: Dataset,
-    user: int | str,
+    user: int | str | None,
     as_of: int | None,
     k: int = 10,
     history: np.ndarray | None = None,
@@ -442,4 +449,4 @@ def replay(
     """The top-k the model would have recommended from the history up to ``as_of``
     (interactions with timestamp <= as_of only; None = the whole history)."""
     u, items, ts = user_history(ds, user, history, timestamps, as_of)
-    return recommend(scorer, items, k, ts, user=ds.user_ids[u])
+    return recommend(scorer, items, k, ts, user=ds.user_ids[u] if u >= 0 else "")
