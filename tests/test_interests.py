@@ -354,3 +354,13 @@ def test_anonymous_edited_profile(world):
     assert rec.user == "" and len(rec.items) == 3
     with pytest.raises(DataError):
         user_timeline(ds, None)
+
+
+def test_strict_alpha_is_reachable():
+    """A stricter level gets enough permutations for its p-value to be attainable."""
+    x = np.eye(3)[[0] * 30 + [1] * 30]
+    ts = T0 + np.arange(60) * DAY
+    cps = detect_change_points(x, ts, alpha=0.002)
+    assert [c.index for c in cps] == [30] and cps[0].p_value <= 0.002
+    with pytest.raises(ValueError):
+        detect_change_points(x, ts, alpha=0.0)

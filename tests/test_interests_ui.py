@@ -183,3 +183,15 @@ def test_timeline_panel_edited_and_anonymous_profiles():
     assert not at.exception, at.exception
     assert at.session_state["sizes"] == (25, 12, "")
     assert len(at.slider) == 2
+
+
+def test_timeline_panel_sensitivity_control():
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_function(_timeline_app, default_timeout=60)
+    at.session_state["with_model"] = False
+    at.run()
+    assert at.session_state["n_cp"] == 1
+    at.select_slider[0].set_value("conservative").run()
+    assert not at.exception, at.exception
+    assert at.session_state["n_cp"] == 1  # a full switch is clear at any sensitivity

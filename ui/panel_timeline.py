@@ -28,6 +28,7 @@ from recsys.interests import (
     user_history,
     user_timeline,
 )
+from recsys.interests.changepoints import DEFAULT_ALPHA, DEFAULT_MIN_EFFECT
 from ui.charts_timeline import (
     drift_distribution_figure,
     forecast_figure,
@@ -36,6 +37,13 @@ from ui.charts_timeline import (
     timeline_figure,
 )
 from ui.theme import category_colors
+
+# change-point sensitivity: (significance level, minimum Jensen-Shannon divergence in bits)
+SENSITIVITY: dict[str, tuple[float, float]] = {
+    "conservative": (0.002, 0.25),
+    "default": (DEFAULT_ALPHA, DEFAULT_MIN_EFFECT),
+    "sensitive": (0.05, 0.08),
+}
 
 
 # ---- cached computations -----------------------------------------------------------------
@@ -64,11 +72,15 @@ def _model_key(scorer: Any) -> str | None:
 
 @st.cache_resource(max_entries=64, show_spinner=False)
 def _timeline(
-    fingerprint: str, user: int, hist_key: str | None, model_key: str | None,
+    fingerprint: str, user: int, hist_key: str | None, model_key: str | None, sensitivity: str,
     _ds: Dataset, _scorer: Any, _items: np.ndarray | None, _ts: np.ndarray | None,
 ) -> Timeline:
     who = user if user >= 0 else None  # -1: an anonymous (edited) profile
-    return user_timeline(_ds, who, scorer=_scorer, history=_items, timestamps=_ts, assignment=assignment_for(_ds))
+    alpha, min_effect = SENSITIVITY[sensitivity]
+    return user_timeline(
+        _ds, who, scorer=_scorer, history=_items, timestamps=_ts, assignment=assignment_for(_ds),
+        alpha=alpha, min_effect=min_effect,
+    )
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
@@ -166,8 +178,14 @@ def timeline_panel(
     if items.size == 0:
         st.info("This history is empty: nothing to draw yet.")
         return None
+    c1, c2 = st.columns([2, 3])
+    with c1:
+        sens = st.select_slider(
+            "Change-point sensitivity", options=list(SENSITIVITY), value="default", key=f"{key}.sens",
+            help="Conservative marks only large, very clear shifts; sensitive also marks smaller ones.",
+        )
     with st.spinner("Computing the interest timeline…"):
-        tl = _timeline(ds.fingerprint, u, _history_key(items_in, ts_in), _model_key(scorer), ds, scorer,
+        tl = _timeline(ds.fingerprint, u, _history_key(items_in, ts_in), _model_key(scorer), sens, ds, scorer,
                        items_in, ts_in)
     colors = _colors(ds, tl)
 
@@ -185,7 +203,8 @@ def timeline_panel(
 
     show_pred = True
     if scorer is not None and tl.predicted:
-        show_pred = st.toggle("Show the model's predicted interest", value=True, key=f"{key}.pred")
+        with c2:
+            show_pred = st.toggle("Show the model's predicted interest", value=True, key=f"{key}.pred")
     fig = timeline_figure(tl, colors, show_predicted=show_pred, marker_ts=as_of if replaying else None)
     st.plotly_chart(fig, width="stretch", key=f"{key}.fig")
     cps = ", ".join(pd.to_datetime(c, unit="s", utc=True).strftime("%Y-%m-%d") for c in tl.change_points)

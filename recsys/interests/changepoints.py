@@ -52,6 +52,14 @@ class ChangePoint:
     after: tuple[float, ...]  # category mix of the segment after
 
 
+def min_permutations(alpha: float, n_perm: int) -> int:
+    """At least enough permutations for a p-value of ``alpha`` to be reachable with one
+    exceedance to spare: max(n_perm, 2/alpha - 1)."""
+    if not 0.0 < alpha < 1.0:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+    return int(max(n_perm, np.ceil(2.0 / alpha) - 1))
+
+
 def _xlogx_ratio(s: np.ndarray, denom: np.ndarray) -> np.ndarray:
     """Elementwise s * log(s / denom) with 0 log 0 = 0 (natural log)."""
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -161,6 +169,7 @@ def detect_change_points(
     if n == 0 or max_change_points <= 0:
         return []
     min_size = max(int(min_segment), int(np.ceil(min_fraction * n)), 1)
+    n_perm = min_permutations(alpha, n_perm)
     rng = np.random.default_rng(seed)
     found: list[tuple[int, float, float]] = []  # (index, js, p)
     stack = [(0, n)]

@@ -22,7 +22,7 @@ import numpy as np
 
 from recsys.data.types import DataError, Dataset
 from recsys.interests.categories import CategoryAssignment, category_assignment
-from recsys.interests.changepoints import DEFAULT_ALPHA, DEFAULT_MIN_EFFECT, js_divergence
+from recsys.interests.changepoints import DEFAULT_ALPHA, DEFAULT_MIN_EFFECT, js_divergence, min_permutations
 
 DEFAULT_RECENT = 0.2
 DEFAULT_MIN_INTERACTIONS = 10
@@ -183,6 +183,7 @@ def population_drift(
     asg = assignment if assignment is not None else category_assignment(ds, seed=seed)
     cm = np.asarray(asg.category_matrix, dtype=np.float64)
     rng = np.random.default_rng(seed)
+    n_perm = min_permutations(alpha, n_perm)
     off = ds.user_offsets
     users, jss, ps = [], [], []
     for u in range(ds.n_users):
