@@ -123,6 +123,17 @@ def test_masked_scorer_batches_in_chunks():
     assert sc.calls == 3 and f.evaluations == 10
 
 
+def test_length_grouped_scoring_keeps_row_order():
+    sc = LinearScorer(30, seed=2)
+    hist = np.arange(20)
+    f = MaskedScorer(sc, hist, None, target=25)
+    masks = (np.random.default_rng(0).random((100, 20)) < np.linspace(0, 1, 100)[:, None]).astype(float)
+    got = f.scores(masks)
+    assert sc.calls == 2  # >= LENGTH_SPLIT rows: two length groups
+    want = np.stack([sc.score([hist[m > 0]])[0] for m in masks])
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
 def test_logprob_is_over_items_outside_the_full_history():
     sc = LinearScorer(12)
     hist = np.array([0, 1, 2])
