@@ -23,6 +23,7 @@ from recsys.data import load
 from recsys.data.types import DataError, Dataset
 from recsys.models.base import top_k
 from recsys.paths import default_model_dir
+from recsys.rerank import add_rerank_arguments, rerank_from_args
 
 DEFAULT_GAP = 3600  # seconds between new history items when the user's median gap is unknown
 
@@ -37,6 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--as-of", default=None, metavar="TIMESTAMP",
                         help="use only interactions up to this time (seconds or ISO date)")
     parser.add_argument("--min-count", type=int, default=None, metavar="N", help="iterative N-core filter first")
+    add_rerank_arguments(parser)  # --diversity/--calibration/--fairness W, --fair-group, --candidates (recsys.rerank)
 
 
 @dataclass(frozen=True)
@@ -144,13 +146,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     as_of = parse_as_of(args.as_of)
     profile = user_profile(ds, str(args.user), args.history, as_of)
     scores = score_profile(model, profile)
-    items = ranked_items(ds, scores, profile, args.k)
+    # re-ranked top-k (exactly the model's order when all weights are 0) with per-item contributions
+    # and reasons, plus "metrics"/"baseline_metrics"/"weights"/"fair_group"/"dropped" (recsys.rerank)
+    rerank_out = rerank_from_args(ds, scores, profile.items, args, k=args.k, emb=model.text_emb, user=profile.user)
+    items = rerank_out.pop("items")
     result: dict[str, Any] = {
         "user": profile.user,
         "items": items,
         "history_length": int(len(profile.items)),
         "edited": profile.edited,
         "as_of": as_of,
+        **rerank_out,
         "elapsed_ms": round(1000 * (time.perf_counter() - t0), 1),
     }
     lines = [f"user {profile.user} ({len(profile.items)} history items"
