@@ -73,13 +73,10 @@ def before_after_panel(ds: Dataset, result: Any, key: str = "lab.ba") -> None:
     metric_tiles(result)
     if result.weights.is_zero:
         st.caption("All weights are 0: the re-ranked list is exactly the model's order.")
-    left, right = st.columns([3, 2])
-    with left:
-        st.plotly_chart(charts_lab.before_after_figure(result, ds.titles), key=f"{key}.arrows", width="stretch")
-    with right:
-        st.markdown("**Why each item moved**")
-        st.dataframe(moves_table(ds, result), hide_index=True, key=f"{key}.moves", width="stretch",
-                     column_config={"why": st.column_config.TextColumn("why", width="large")})  # fmt: skip
+    st.plotly_chart(charts_lab.before_after_figure(result, ds.titles), key=f"{key}.arrows", width="stretch")
+    st.markdown("**Why each item moved**")
+    st.dataframe(moves_table(ds, result), hide_index=True, key=f"{key}.moves", width="stretch",
+                 column_config={"why": st.column_config.TextColumn("why", width="large")})  # fmt: skip
     with st.expander("Per-term contributions (they add up to each item's combined score)"):
         st.plotly_chart(charts_lab.contributions_figure(result, ds.titles), key=f"{key}.contrib", width="stretch")
 
@@ -186,6 +183,10 @@ def _model_dir(ds: Dataset) -> str | None:
         return None
 
 
+def _set_flag(name: str) -> None:
+    st.session_state[name] = True
+
+
 def population_panel(ds: Dataset, model: Any, k: int = 10, weights: Any = None, key: str = "lab.pop") -> None:
     """Trade-off curves with the current setting marked, population metric deltas and
     NDCG@10 per user group (leave-one-out test split, every evaluated user)."""
@@ -199,9 +200,8 @@ def population_panel(ds: Dataset, model: Any, k: int = 10, weights: Any = None, 
             "The trade-off curves re-rank every evaluated user at w = 0, 0.25, 0.5, 0.75 for each term "
             "(a few seconds, once per model; the result is stored beside the model)."
         )
-        if not st.button("Compute population trade-offs", key=f"{key}.btn", type="primary"):
-            return
-        st.session_state[go_key] = True
+        st.button("Compute population trade-offs", key=f"{key}.btn", type="primary", on_click=_set_flag, args=(go_key,))
+        return
     if sweep_df is None:
         sweep_df = _sweep(fp, mkey, mdir, ds, model)
     base = _evaluate(fp, mkey, 0.0, 0.0, 0.0, ds, model)
