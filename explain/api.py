@@ -213,7 +213,7 @@ def explain_item(
     return expl
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class MethodComparison:
     """SHAP and LIME side by side: Kendall-tau agreement and LIME's top-5 stability."""
 

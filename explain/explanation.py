@@ -18,7 +18,7 @@ import numpy as np
 VALUE_KINDS = ("logprob", "rr", "margin")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds arrays: identity equality, no hashing
 class Attribution:
     """Per-feature weights of one explainer run.
 
@@ -54,7 +54,7 @@ class Attribution:
         return self.features[self.order()[:n]]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds arrays: identity equality, no hashing
 class Faithfulness:
     """Deletion/insertion curves of the target's reciprocal rank.
 
@@ -104,7 +104,7 @@ class Counterfactual:
     evaluations: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds arrays: identity equality, no hashing
 class Summary:
     """Attributions grouped by category and by recency window, and one sentence."""
 
@@ -115,7 +115,7 @@ class Summary:
     sentence: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds arrays: identity equality, no hashing
 class Explanation:
     """One explained recommendation: attributions plus everything shown beside them."""
 

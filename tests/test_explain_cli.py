@@ -145,6 +145,24 @@ def test_lime_cli_is_repeatable(demo, model_dir, capsys):
         assert main(args) == 0
         outs.append(json.loads(capsys.readouterr().out.strip().splitlines()[-1]))
     assert outs[0]["attributions"] == outs[1]["attributions"]
+    from recsys.commands.explain import render_text
+
+    text = render_text(outs[0])
+    assert text.startswith("LIME explanation of") and outs[0]["attributions"][0]["item_id"] in text
+
+
+def test_explicit_history_is_explained_without_timestamps(demo, model_dir, capsys):
+    from recsys.cli import main
+
+    hist = ",".join(demo.item_ids[i] for i in (3, 7, 11, 19))
+    code = main(["explain", "--data", "demo-small", "--model", str(model_dir), "--history", hist, "--item",
+                 demo.item_ids[30], "--method", "shap", "--json"])
+    assert code == 0
+    r = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert r["user"] == "" and len(r["attributions"]) == 4
+    assert r["provenance"]["explainer"] == "shap.explainers.Exact" and r["provenance"]["budget"] == 16
+    assert {a["item_id"] for a in r["attributions"]} == set(hist.split(","))
+    assert all(a["date"] is None for a in r["attributions"])
 
 
 def test_transformer_planted_cause_and_additivity(demo, model):
