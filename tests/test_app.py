@@ -289,3 +289,12 @@ def test_case_file_of_a_user_view(small_ds, tiny_model):
     assert "diversity 0.3" in html
     assert report.esc(small_ds.titles[int(res.items[0])]) in html
     assert html.count("Plotly.newPlot") >= 3
+
+
+def test_model_dir_opens_directly_with_the_data_it_was_trained_on(monkeypatch, tiny_model):
+    monkeypatch.delenv("RECSYS_DATA", raising=False)
+    monkeypatch.setenv("RECSYS_MODEL", str(tiny_model))
+    at = open_page("pages/2_Recommendations.py", k="10")
+    assert_clean(at)
+    assert at.session_state["rl.data"] == "demo-small"
+    assert len(at.dataframe[0].value) == 10

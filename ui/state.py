@@ -75,7 +75,24 @@ def startup_arg(name: str) -> str | None:
 
 
 def default_source() -> str:
-    return startup_arg("data") or "demo"
+    """``--data``/``RECSYS_DATA``; else the data a ``--model``/``RECSYS_MODEL`` artifact was
+    trained on (its manifest's ``dataset_source``); else the demo world."""
+    src = startup_arg("data")
+    if src:
+        return src
+    model = startup_arg("model")
+    if model:
+        import json
+        from pathlib import Path
+
+        try:
+            man = json.loads((Path(model) / "manifest.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            man = {}
+        trained_on = man.get("dataset_source") if isinstance(man, dict) else None
+        if isinstance(trained_on, str) and trained_on:
+            return trained_on
+    return "demo"
 
 
 def _parse_float(v: Any, default: float = 0.0) -> float:
