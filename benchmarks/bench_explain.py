@@ -73,6 +73,7 @@ def speed(data: str, model_dir: str, users: int = 20, history_len: int = 50, see
     total: dict[str, list[float]] = {"shap": [], "lime": []}
     evals: dict[str, list[int]] = {"shap": [], "lime": []}
     cpu: dict[str, list[float]] = {"shap": [], "lime": []}
+    beats: dict[str, list[bool]] = {"shap": [], "lime": []}
     for u in picked:
         h, ts = ds.sequence(int(u))
         h, ts = h[-history_len:], ts[-history_len:]
@@ -83,10 +84,12 @@ def speed(data: str, model_dir: str, users: int = 20, history_len: int = 50, see
             total[method].append(e.total_ms)
             evals[method].append(int(e.attribution.params["evaluations"]))
             cpu[method].append(float(e.attribution.params["cpu_ms"]))
+            beats[method].append(e.faithfulness.deletion_auc < e.faithfulness.random_deletion_auc)
     for m in ("shap", "lime"):
         res[f"{m}_attr_ms"] = _stats(attr[m])
         res[f"{m}_total_ms"] = _stats(total[m])
         res[f"{m}_attr_cpu_ms"] = _stats(cpu[m])
+        res[f"{m}_deletion_beats_random"] = round(float(np.mean(beats[m])), 3) if beats[m] else None
         res[f"{m}_evaluations"] = int(np.median(evals[m])) if evals[m] else None
     res["shap_ms_p50"] = res["shap_attr_ms"]["p50"]
     res["lime_ms_p50"] = res["lime_attr_ms"]["p50"]

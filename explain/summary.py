@@ -16,6 +16,7 @@ WINDOWS = ((1, 5), (6, 15), (16, 50), (51, 10**9))
 RECENT = 10  # drivers among the last RECENT items are called "recent"
 MAX_DRIVERS = 3
 DRIVER_SHARE = 0.6
+DOMINANCE = 0.5  # a further driver must weigh at least half the largest
 
 
 def _date(ts: int) -> str:
@@ -66,15 +67,20 @@ def _join(titles: list[str]) -> str:
 
 
 def drivers(a: Attribution) -> np.ndarray:
-    """Feature indices of the main positive drivers: the fewest largest positive
-    weights covering ``DRIVER_SHARE`` of the positive total, at most ``MAX_DRIVERS``."""
+    """Feature indices of the main positive drivers: the largest positive weights, added
+    while they cover less than ``DRIVER_SHARE`` of the positive total, each at least
+    ``DOMINANCE`` times the largest, at most ``MAX_DRIVERS``."""
     order = [j for j in a.order() if a.values[j] > 0]
     if not order:
         return np.zeros(0, dtype=np.int64)
-    pos = np.array([a.values[j] for j in order])
-    cum = np.cumsum(pos) / pos.sum()
-    n = int(np.searchsorted(cum, DRIVER_SHARE) + 1)
-    return np.array(order[: max(1, min(n, MAX_DRIVERS))], dtype=np.int64)
+    total = float(sum(a.values[j] for j in order))
+    top = float(a.values[order[0]])
+    picked = [order[0]]
+    for j in order[1:MAX_DRIVERS]:
+        if sum(a.values[i] for i in picked) / total >= DRIVER_SHARE or a.values[j] < DOMINANCE * top:
+            break
+        picked.append(j)
+    return np.array(picked, dtype=np.int64)
 
 
 def sentence(ds: Dataset, a: Attribution, history_len: int) -> str:

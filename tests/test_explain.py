@@ -355,3 +355,23 @@ def test_concurrent_shap_runs_stay_reproducible():
     for r in runs[0::2]:
         np.testing.assert_array_equal(r, ref)
     assert not np.array_equal(runs[0], runs[1])
+
+
+def test_summary_sentence_names_the_dominant_drivers(demo):
+    from explain.explanation import Attribution
+    from explain.summary import drivers, sentence
+
+    def attr(values):
+        n = len(values)
+        return Attribution(method="shap", target=0, value_kind="logprob", features=np.arange(1, n + 1),
+                           positions=np.arange(n), timestamps=None, values=np.asarray(values, dtype=float),
+                           value=0.0, base_value=0.0)
+
+    one = attr([0.1, 0.26, 0.29, 1.0])  # one dominant item
+    assert list(drivers(one)) == [3]
+    s = sentence(demo, one, history_len=4)
+    assert s.startswith("Recommended mainly because of 1 recent ") and demo.titles[4] in s
+    two = attr([0.05, 0.4, 0.45, 0.5])  # two items reach 60% of the positive evidence
+    assert list(drivers(two)) == [3, 2]
+    assert "2 " in sentence(demo, two, history_len=40) and "recent" not in sentence(demo, two, history_len=40)
+    assert sentence(demo, attr([-0.2, -0.1]), history_len=2).startswith("No item")

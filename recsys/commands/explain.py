@@ -161,7 +161,15 @@ def render_text(r: dict[str, Any], top: int = 10) -> str:
         f = r["faithfulness"]
         lines.append(f"faithfulness: deletion AUC {f['deletion_auc']:.3f} (random {f['random_deletion_auc']:.3f}), "
                      f"insertion AUC {f['insertion_auc']:.3f}")
-    lines.append(f"counterfactual: {r['counterfactual']}")
+    cd = r.get("counterfactual_detail") or {}
+    if r["counterfactual"] is None:
+        lines.append(f"counterfactual: none found within {cd.get('evaluations')} re-rankings")
+    elif not r["counterfactual"]:
+        lines.append(f"counterfactual: not needed, the item is at rank {cd.get('rank_before')}, "
+                     f"outside the top-{cd.get('k')}")
+    else:
+        lines.append(f"counterfactual: removing {', '.join(r['counterfactual'])} moves it from rank "
+                     f"{cd.get('rank_before')} to {cd.get('rank_after')} (out of the top-{cd.get('k')})")
     if r["summary"]:
         lines.append(r["summary"]["sentence"])
     if r["why_not"]:
