@@ -41,7 +41,8 @@ with tab_hist:
 with tab_tl:
     profile.timeline_section(ds, uid, model)
 
-with st.expander("Population drift: who changed taste recently, which categories gain and lose"):
+if st.toggle("Show population drift (who changed taste recently, which categories gain and lose)",
+             key="w.ue_drift"):
     profile.population_drift_section(ds)
 
 st.divider()

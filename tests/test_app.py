@@ -298,3 +298,14 @@ def test_model_dir_opens_directly_with_the_data_it_was_trained_on(monkeypatch, t
     assert_clean(at)
     assert at.session_state["rl.data"] == "demo-small"
     assert len(at.dataframe[0].value) == 10
+
+
+def test_user_explorer_group_finder_and_population_drift(small_ds):
+    at = open_page("pages/1_User_explorer.py", user=featured(small_ds))
+    at.selectbox(key="w.group_attr").set_value("activity").run()
+    assert_clean(at)
+    at.toggle(key="w.ue_drift").set_value(True).run()
+    assert_clean(at)
+    at.button(key="w.user_random").click().run()
+    assert_clean(at)
+    assert small_ds.has_user(at.session_state["rl.user"])

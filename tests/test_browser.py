@@ -147,6 +147,7 @@ def _shot(page, name: str) -> None:
     out = REPO / "docs" / "screenshots" if os.environ.get("RECLENS_SCREENSHOTS") == "1" else None
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
+        page.wait_for_timeout(2000)  # let charts and deferred widgets paint
         page.screenshot(path=str(out / f"{name}.png"), full_page=False)
 
 
