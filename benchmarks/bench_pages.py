@@ -65,6 +65,7 @@ def main() -> int:
     ap.add_argument("--user", default=None, help="default: the data's first featured user")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--json", default=None, help="also write the results here")
+    ap.add_argument("--screenshots", default=None, help="directory for one PNG per page (e.g. docs/screenshots)")
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -104,6 +105,11 @@ def main() -> int:
                     page.reload()
                     _settle(page)
                     again.append(time.perf_counter() - t0)
+                if args.screenshots:
+                    Path(args.screenshots).mkdir(parents=True, exist_ok=True)
+                    page.wait_for_timeout(2000)
+                    fname = name.lower().replace(" ", "_").replace("-", "_") + ".png"
+                    page.screenshot(path=str(Path(args.screenshots) / fname))
                 exc = page.locator('[data-testid="stException"]').count()
                 results[name] = {"first_s": round(first, 3), "cached_median_s": round(statistics.median(again), 3),
                                  "exceptions": exc}
