@@ -54,7 +54,8 @@ def activity_over_time(ds: Dataset) -> go.Figure:
         yaxis2=dict(title="active users", overlaying="y", side="right", showgrid=False),
         bargap=0.05,
     )
-    return style(fig, height=320, title="Activity over time")
+    style(fig, height=340, title="Activity over time")
+    return fig.update_layout(margin=dict(t=80), legend=dict(y=1.1))
 
 
 def category_mix(ds: Dataset, top: int = 20) -> go.Figure:
@@ -110,7 +111,8 @@ def popularity_long_tail(ds: Dataset) -> go.Figure:
             )
         ],
     )
-    return style(fig, height=320, title="Popularity long tail")
+    style(fig, height=340, title="Popularity long tail")
+    return fig.update_layout(margin=dict(t=95), legend=dict(y=1.2))
 
 
 def history_length_hist(ds: Dataset) -> go.Figure:
