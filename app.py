@@ -26,7 +26,7 @@ cols[2].metric("Interactions", f"{summary['interactions']:,}")
 cols[3].metric("Categories", f"{summary['categories']:,}")
 cols[4].metric("Median history", f"{summary['median_history']:.0f}")
 span_days = (summary["last"] - summary["first"]).days
-cols[5].metric("Span", f"{span_days / 30.44:.0f} months" if span_days > 60 else f"{span_days} days",
+cols[5].metric("Span", f"{span_days / 30.44:.0f} mo" if span_days > 60 else f"{span_days} d",
                help=f"{summary['first']:%Y-%m-%d} → {summary['last']:%Y-%m-%d}")
 
 # trains on first start (progress bar right here, before the tabs)

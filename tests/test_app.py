@@ -309,3 +309,17 @@ def test_user_explorer_group_finder_and_population_drift(small_ds):
     at.button(key="w.user_random").click().run()
     assert_clean(at)
     assert small_ds.has_user(at.session_state["rl.user"])
+
+
+def test_scenarios_save_and_load_within_the_session(small_ds):
+    at = open_page("pages/4_What-if_studio.py", user=featured(small_ds))
+    n = len(at.session_state["rl.whatif"]["scenario"]["history"])
+    at.text_input(key="w.wi_name").set_value("baseline copy").run()
+    at.button(key="w.wi_save").click().run()
+    assert_clean(at)
+    assert "baseline copy" in at.session_state["rl.scenarios"]
+    at.button(key="w.wi_empty").click().run()
+    at.selectbox(key="w.wi_saved").set_value("baseline copy").run()
+    at.button(key="w.wi_loadsaved").click().run()
+    assert_clean(at)
+    assert len(at.session_state["rl.whatif"]["scenario"]["history"]) == n

@@ -55,7 +55,7 @@ def activity_over_time(ds: Dataset) -> go.Figure:
         bargap=0.05,
     )
     style(fig, height=340, title="Activity over time")
-    return fig.update_layout(margin=dict(t=80), legend=dict(y=1.1))
+    return fig.update_layout(margin=dict(t=40, b=60), legend=dict(y=-0.18, yanchor="top"))
 
 
 def category_mix(ds: Dataset, top: int = 20) -> go.Figure:
@@ -112,7 +112,7 @@ def popularity_long_tail(ds: Dataset) -> go.Figure:
         ],
     )
     style(fig, height=340, title="Popularity long tail")
-    return fig.update_layout(margin=dict(t=95), legend=dict(y=1.2))
+    return fig.update_layout(margin=dict(t=40, b=60), legend=dict(y=-0.25, yanchor="top"))
 
 
 def history_length_hist(ds: Dataset) -> go.Figure:

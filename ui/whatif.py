@@ -170,7 +170,9 @@ def explanation_delta(ds: Dataset, model: Any, target: int, before: tuple[np.nda
 
 
 # ---- scenarios ----------------------------------------------------------------------------------
-def save_current(name: str) -> None:
+def save_current(name: str = "") -> None:
+    """Save the working profile in this session under the typed name (callback)."""
+    name = st.session_state.get("w.wi_name") or name
     sc = copy.deepcopy(current_scenario())
     sc["name"] = (name or sc.get("name") or "scenario").strip()[:120]
     state.scenarios()[sc["name"]] = copy.deepcopy(sc)
