@@ -1,0 +1,210 @@
+"""The transformer recommender on MovieLens-100K: quality (3 seeds) and training cost.
+
+    .venv/bin/python benchmarks/bench_model.py [--data DIR] [--seeds 3] [--parallel 1]
+        [--threads 1] [--min-count N] [--epochs N] [--no-ablation] [--json]
+
+Each seed trains the transformer and its no-text ablation on the leave-one-out
+training split (early stopping on validation NDCG@10) and evaluates on the test
+targets with full ranking (DESIGN §4). Prints test NDCG@10 / HR@10 / MRR@10 as
+mean ± std over seeds beside the baselines, the wall and CPU seconds of every
+training, epochs, peak RSS, and the machine load (the CPU is shared: wall time under
+contention overstates the cost; CPU seconds of a 1-thread run are the better proxy).
+Seeds run in worker subprocesses (``--parallel`` at a time).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+KEYS = ("ndcg@10", "hr@10", "mrr@10", "ndcg@5", "hr@5")
+TARGET = {"ndcg@10": 0.105}
+REFERENCE = {"recbole_sasrec": {"ndcg@10": 0.102, "hr@10": 0.195}, "plain_sasrec_calibration": {"ndcg@10": 0.085}}
+
+
+def default_data() -> str:
+    return os.environ.get("RECSYS_ML100K") or str(REPO.parent / "shared" / "data" / "ml-100k")
+
+
+def _say(msg: str) -> None:
+    print(f"[bench_model] {msg}", file=sys.stderr, flush=True)
+
+
+def worker(data: str, seed: int, threads: int, min_count: int | None, epochs: int | None,
+           ablation: bool) -> dict[str, Any]:
+    """Train + evaluate one seed in this process."""
+    import torch
+
+    from recsys.data import load
+    from recsys.evaluation import evaluate_scorer, leave_one_out
+    from recsys.text import item_embeddings
+    from recsys.train import fit_transformer, make_config
+
+    torch.set_num_threads(threads)
+    ds = load(data, min_count=min_count)
+    split = leave_one_out(ds)
+    t0 = time.perf_counter()
+    te = item_embeddings(ds)
+    text_seconds = time.perf_counter() - t0
+    out: dict[str, Any] = {"seed": seed, "text_seconds": round(text_seconds, 1), "models": {}}
+    variants = [("transformer", True)] + ([("transformer_no_text", False)] if ablation else [])
+    for name, use_text in variants:
+        cfg = make_config(use_text=use_text)
+        w0, c0 = time.perf_counter(), time.process_time()
+
+        def progress(f: float, msg: str, name: str = name) -> None:
+            if "valid" in msg:
+                _say(f"seed {seed} {name}: {msg}")
+
+        model = fit_transformer(ds, split, te, cfg, seed=seed, epochs=epochs, progress=progress)
+        wall, cpu = time.perf_counter() - w0, time.process_time() - c0
+        test = evaluate_scorer(model, ds, split, "test", text_emb=te, groups=False)
+        out["models"][name] = {
+            **{k: float(test[k]) for k in KEYS},
+            "valid_ndcg@10": float(model.log.best_valid_ndcg),
+            "epochs": model.log.epochs,
+            "best_epoch": model.log.best_epoch,
+            "train_wall_seconds": round(wall, 1),
+            "train_cpu_seconds": round(cpu, 1),
+        }
+        _say(f"seed {seed} {name}: test NDCG@10 {test['ndcg@10']:.4f} HR@10 {test['hr@10']:.4f} "
+             f"({model.log.epochs} epochs, {wall:.0f} s wall, {cpu:.0f} s CPU)")
+    out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    return out
+
+
+def _mean_std(xs: list[float]) -> tuple[float, float]:
+    import numpy as np
+
+    a = np.asarray(xs, dtype=float)
+    return float(a.mean()), float(a.std(ddof=1)) if len(a) > 1 else 0.0
+
+
+def baselines(data: str, min_count: int | None) -> dict[str, dict[str, float]]:
+    from recsys.data import load
+    from recsys.evaluation import EASE, ItemKNN, MostPopular, evaluate_scorer, leave_one_out
+
+    ds = load(data, min_count=min_count)
+    split = leave_one_out(ds)
+    out = {}
+    for name, m in (("popularity", MostPopular()), ("itemknn", ItemKNN(k=100)), ("ease", EASE(lam=100.0))):
+        r = evaluate_scorer(m.fit(split, "test"), ds, split, "test", groups=False)
+        out[name] = {k: float(r[k]) for k in KEYS}
+    return out
+
+
+def run(data: str | None = None, seeds: int = 3, parallel: int = 1, threads: int = 1,
+        min_count: int | None = None, epochs: int | None = None, ablation: bool = True) -> dict[str, Any]:
+    data = data or default_data()
+    load0 = os.getloadavg()
+    t0 = time.perf_counter()
+    results: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        pending = list(range(seeds))
+        running: list[tuple[int, subprocess.Popen, Path]] = []
+        while pending or running:
+            while pending and len(running) < max(parallel, 1):
+                s = pending.pop(0)
+                f = Path(tmp) / f"seed{s}.json"
+                cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", str(s), "--out", str(f),
+                       "--data", data, "--threads", str(threads)]
+                if min_count is not None:
+                    cmd += ["--min-count", str(min_count)]
+                if epochs is not None:
+                    cmd += ["--epochs", str(epochs)]
+                if not ablation:
+                    cmd.append("--no-ablation")
+                running.append((s, subprocess.Popen(cmd), f))
+            time.sleep(2)
+            for item in list(running):
+                s, p, f = item
+                if p.poll() is not None:
+                    running.remove(item)
+                    if p.returncode != 0:
+                        raise RuntimeError(f"seed {s} worker failed with exit code {p.returncode}")
+                    results.append(json.loads(f.read_text()))
+    wall = time.perf_counter() - t0
+    results.sort(key=lambda r: r["seed"])
+    table: dict[str, dict[str, float]] = {}
+    for name in results[0]["models"]:
+        row: dict[str, float] = {}
+        for k in (*KEYS, "valid_ndcg@10", "epochs", "train_wall_seconds", "train_cpu_seconds"):
+            m, s = _mean_std([r["models"][name][k] for r in results])
+            row[k], row[f"{k}_std"] = m, s
+        table[name] = row
+    base = baselines(data, min_count)
+    return {
+        "data": data,
+        "seeds": seeds,
+        "parallel": parallel,
+        "threads_per_worker": threads,
+        "models": table,
+        "baselines": base,
+        "per_seed": results,
+        "peak_rss_mb": max(r["peak_rss_mb"] for r in results),
+        "wall_seconds": round(wall, 1),
+        "loadavg_start": [round(x, 2) for x in load0],
+        "loadavg_end": [round(x, 2) for x in os.getloadavg()],
+        "cpus": os.cpu_count(),
+        "target": TARGET,
+        "reference": REFERENCE,
+    }
+
+
+def render(r: dict[str, Any]) -> str:
+    lines = [f"MovieLens-100K, {r['seeds']} seeds, test split, full ranking (leave-one-out by time)",
+             f"{'model':22s} {'NDCG@10':>17s} {'HR@10':>17s} {'MRR@10':>17s} {'epochs':>7s} "
+             f"{'wall s':>8s} {'CPU s':>8s}"]
+    for name, m in r["models"].items():
+        lines.append(
+            f"{name:22s} {m['ndcg@10']:.4f} ± {m['ndcg@10_std']:.4f}  {m['hr@10']:.4f} ± {m['hr@10_std']:.4f}  "
+            f"{m['mrr@10']:.4f} ± {m['mrr@10_std']:.4f} {m['epochs']:7.1f} {m['train_wall_seconds']:8.1f} "
+            f"{m['train_cpu_seconds']:8.1f}"
+        )
+    for name, m in r["baselines"].items():
+        lines.append(f"{name:22s} {m['ndcg@10']:.4f}           {m['hr@10']:.4f}           {m['mrr@10']:.4f}")
+    lines.append(f"target NDCG@10 >= {TARGET['ndcg@10']}; RecBole SASRec 0.102 / 0.195")
+    lines.append(f"peak RSS per worker {r['peak_rss_mb']:.0f} MB; total wall {r['wall_seconds']:.0f} s with "
+                 f"{r['parallel']} worker(s) x {r['threads_per_worker']} thread(s); load average "
+                 f"{r['loadavg_start'][0]} -> {r['loadavg_end'][0]} on {r['cpus']} CPUs")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", default=None)
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--parallel", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--min-count", type=int, default=None)
+    ap.add_argument("--epochs", type=int, default=None)
+    ap.add_argument("--no-ablation", action="store_true")
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--worker", type=int, default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--out", default=None, help=argparse.SUPPRESS)
+    a = ap.parse_args(argv)
+    if a.worker is not None:
+        res = worker(a.data or default_data(), a.worker, a.threads, a.min_count, a.epochs, not a.no_ablation)
+        Path(a.out).write_text(json.dumps(res))
+        return 0
+    r = run(a.data, a.seeds, a.parallel, a.threads, a.min_count, a.epochs, not a.no_ablation)
+    print(render(r))
+    if a.json:
+        print(json.dumps(r))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

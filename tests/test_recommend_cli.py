@@ -1,0 +1,121 @@
+"""`train` and `recommend` commands end to end (subprocess): JSON contract and errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from recsys.commands.recommend import edited_timestamps
+from recsys.data import load
+from recsys.train import train_model
+from tests.test_transformer_helpers import write_chain_dir
+
+REPO = Path(__file__).resolve().parents[1]
+SMALL = dict(d_model=32, n_heads=2, max_len=16, max_epochs=16, eval_every=2, patience=3, min_epochs=2,
+             batch_size=16, lr=5e-3, dropout=0.1, emb_dropout=0.1)
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run([sys.executable, "-m", "recsys", *args], capture_output=True, text=True, cwd=REPO,
+                          env=env, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli")
+    data = write_chain_dir(root / "data")
+    ds = load(str(data))
+    model = root / "model"
+    train_model(ds, model, ablation=False, baselines=False, **SMALL)
+    return data, ds, model
+
+
+def last_json(p: subprocess.CompletedProcess) -> dict:
+    assert p.returncode == 0, p.stderr
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def test_train_command(tmp_path, world):
+    data, ds, _ = world
+    out = tmp_path / "m"
+    p = cli("train", "--data", str(data), "--out", str(out), "--epochs", "2", "--no-ablation", "--json")
+    r = last_json(p)
+    assert r["model_dir"] == str(out) and r["epochs"] == 2 and r["train_seconds"] > 0
+    assert {"ndcg@10", "hr@10"} <= set(r["valid"])
+    assert (out / "manifest.json").is_file() and not (out / "no_text").exists()
+    assert "%" in p.stderr  # progress bar on stderr
+
+
+def test_recommend_json(world):
+    data, ds, model = world
+    user = ds.user_ids[0]
+    r = last_json(cli("recommend", "--data", str(data), "--model", str(model), "--user", user, "-k", "5", "--json"))
+    assert r["user"] == user and len(r["items"]) == 5 and r["elapsed_ms"] > 0
+    seen = {ds.item_ids[i] for i in ds.sequence(ds.user_index(user))[0]}
+    assert [it["rank"] for it in r["items"]] == [1, 2, 3, 4, 5]
+    scores = [it["score"] for it in r["items"]]
+    assert scores == sorted(scores, reverse=True)
+    assert not seen & {it["item_id"] for it in r["items"]}
+    # the chain world: the item after the user's last one comes first
+    last = int(ds.item_ids[ds.sequence(ds.user_index(user))[0][-1]])
+    assert r["items"][0]["item_id"] == str(last % ds.n_items + 1)
+    assert r["items"][0]["title"] == f"Film number {r['items'][0]['item_id']}"
+
+
+def test_recommend_history_and_as_of(world):
+    data, ds, model = world
+    user = ds.user_ids[1]
+    r = last_json(cli("recommend", "--data", str(data), "--model", str(model), "--user", user,
+                      "--history", "7,8,9", "--json"))
+    assert r["edited"] and r["history_length"] == 3
+    assert r["items"][0]["item_id"] == "10"
+    assert not {"7", "8", "9"} & {it["item_id"] for it in r["items"]}
+    items, ts = ds.sequence(ds.user_index(user))
+    r2 = last_json(cli("recommend", "--data", str(data), "--model", str(model), "--user", user,
+                       "--as-of", str(int(ts[3])), "--json"))
+    assert r2["history_length"] == 4
+    assert r2["items"][0]["item_id"] == str(int(ds.item_ids[items[3]]) % ds.n_items + 1)
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--user", "nobody"], "unknown user id 'nobody'"),
+        (["--user", "u0", "--history", "1,x9,y7"], "unknown item id(s): x9, y7"),
+        (["--user", "u0", "--as-of", "yesterday-ish"], "--as-of"),
+        (["--user", "u0", "-k", "0"], "-k must be at least 1"),
+    ],
+)
+def test_recommend_errors(world, extra, message):
+    data, _, model = world
+    p = cli("recommend", "--data", str(data), "--model", str(model), *extra)
+    assert p.returncode == 2 and "Traceback" not in p.stderr
+    assert p.stderr.startswith("error: ") and message in p.stderr
+
+
+def test_recommend_with_model_of_other_data(tmp_path, world):
+    _, ds, model = world
+    other = write_chain_dir(tmp_path / "other", seed=9)
+    p = cli("recommend", "--data", str(other), "--model", str(model), "--user", "u0")
+    assert p.returncode == 2 and f"trained on data {ds.fingerprint[:12]}" in p.stderr
+
+
+def test_recommend_missing_model(tmp_path, world):
+    data, _, _ = world
+    p = cli("recommend", "--data", str(data), "--model", str(tmp_path / "none"), "--user", "u0")
+    assert p.returncode == 2 and "model directory not found" in p.stderr
+
+
+def test_edited_timestamps_keep_known_and_follow_new():
+    base_items = np.array([5, 6, 7])
+    base_ts = np.array([100, 200, 400])  # median gap 150
+    ts = edited_timestamps([6, 9, 7, 11], base_items, base_ts)
+    assert ts.tolist() == [200, 350, 400, 550]
+    assert edited_timestamps([9], np.zeros(0, np.int64), np.zeros(0, np.int64)).tolist() == [0]
