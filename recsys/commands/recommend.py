@@ -13,12 +13,12 @@ from __future__ import annotations
 import argparse
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
+from recsys.commands.options import parse_as_of
 from recsys.data import load
 from recsys.data.types import DataError, Dataset
 from recsys.models.base import top_k
@@ -49,24 +49,6 @@ class Profile:
     items: np.ndarray
     timestamps: np.ndarray
     edited: bool = False
-
-
-def parse_as_of(value: str | None) -> int | None:
-    """Seconds since the epoch from ``123456789`` or an ISO date/time (naive = UTC)."""
-    if value is None:
-        return None
-    v = value.strip()
-    try:
-        return int(v)
-    except ValueError:
-        pass
-    try:
-        d = datetime.fromisoformat(v.replace("Z", "+00:00"))
-    except ValueError:
-        raise DataError(f"--as-of: not a timestamp or ISO date: {value!r}") from None
-    if d.tzinfo is None:
-        d = d.replace(tzinfo=timezone.utc)
-    return int(d.timestamp())
 
 
 def parse_history(ds: Dataset, text: str) -> list[int]:

@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from recsys.commands.options import parse_as_of
 from recsys.data.types import DataError
 
 
@@ -28,24 +29,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--windowing", choices=("auto", "time", "count"), default="auto",
                         help="calendar windows, every-n-interactions windows, or auto (default)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the permutation test (default 0)")
-
-
-def parse_as_of(value: str | None) -> int | None:
-    """Seconds since the epoch from ``123456789`` or an ISO date/time (naive = UTC)."""
-    if value is None:
-        return None
-    v = value.strip()
-    try:
-        return int(v)
-    except ValueError:
-        pass
-    try:
-        d = datetime.fromisoformat(v.replace("Z", "+00:00"))
-    except ValueError:
-        raise DataError(f"--as-of: not a timestamp or ISO date: {value!r}") from None
-    if d.tzinfo is None:
-        d = d.replace(tzinfo=timezone.utc)
-    return int(d.timestamp())
 
 
 def _date(ts: int) -> str:
