@@ -67,6 +67,7 @@ with tab_model:
                 st.caption("Recorded metrics: " + ", ".join(f"{k} {v:.4f}" for k, v in list(mm.items())[:6]))
         with right:
             st.subheader("Model vs baselines")
+            components.pending_note(loc.path, ev)
             df = model_card.metrics_frame(ev)
             if df.empty:
                 components.empty_state(

@@ -19,6 +19,7 @@ if model is None:
 loc = loaders.locate_model(ds)
 ev = loaders.read_evaluation(str(loc.path))
 df = model_card.metrics_frame(ev)
+components.pending_note(loc.path, ev)
 st.markdown(
     "Leave-one-out by time: per user the last interaction is the test item, the one before it validation, "
     "the rest training. **All** items are ranked (seen items excluded); no sampled negatives."

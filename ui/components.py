@@ -92,6 +92,18 @@ def setup_page(title: str, icon: str = "🔎") -> None:
     if (ASSETS / "logo.svg").is_file():
         st.logo(str(ASSETS / "logo.svg"), icon_image=str(ASSETS / "icon.svg"))
     state.init_page()
+    _serving_threads()
+
+
+def _serving_threads() -> None:
+    """One torch thread for this script run: scoring and explanations use small batches,
+    where one thread is fastest (training sets its own count, see recsys.runtime)."""
+    try:
+        from recsys.runtime import serving_threads, set_threads
+
+        set_threads(serving_threads())
+    except ImportError:  # no torch in this build: nothing to tune
+        pass
 
 
 def header(title: str, ctx: PageContext | None = None, subtitle: str | None = None) -> None:
@@ -198,7 +210,7 @@ def model_gate(ds: Dataset, *, train_if_missing: bool = True) -> Any | None:
         st.caption(loc.note)
     if loc.exists:
         try:
-            return loaders.load_model(str(loc.path), ds.fingerprint, ds)
+            model = loaders.load_model(str(loc.path), ds.fingerprint, ds)
         except DataError as e:
             st.error(f"The stored model at `{esc(loc.path)}` cannot be used: {esc(e)}")
             if loc.explicit or not st.button("Train a fresh model", key="w.retrain"):
@@ -206,6 +218,9 @@ def model_gate(ds: Dataset, *, train_if_missing: bool = True) -> Any | None:
         except ImportError as e:
             st.warning(f"The recommender is not available in this build ({esc(e)}).")
             return None
+        else:
+            loaders.start_ablation(ds, loc.path)  # resumes an app-trained artifact's pending ablation
+            return model
     if not train_if_missing:
         empty_state("No model yet", "No trained model for this dataset yet — open Home to train one.", "home")
         return None
@@ -224,28 +239,54 @@ def _train_here(ds: Dataset, out_dir: Path) -> Any | None:
     lock = loaders.train_lock(ds.fingerprint)
     if lock.locked():
         st.info("Another session is training the model for this dataset — this page continues when it is done.")
-    bar = st.progress(0.0, text="Training the recommender for this dataset (first start only)…")
+    box = st.empty()
+    with box.container():
+        st.caption(
+            "First start on this dataset: training the recommender (once; the model is stored and found again "
+            "next time). The app opens as soon as the model is stored; the no-text ablation shown on the "
+            "Evaluation page trains in the background afterwards."
+        )
+        bar = st.progress(0.0, text="Preparing to train the recommender for this dataset…")
 
     def progress(fraction: float, message: str) -> None:
         f = float(min(1.0, max(0.0, fraction)))
-        bar.progress(f, text=f"Training: {message}"[:200])
+        bar.progress(f, text=message[:200])
 
     try:
         loaders.train(ds, out_dir, progress)
     except DataError as e:
-        bar.empty()
+        box.empty()
         st.error(f"Training failed: {esc(e)}")
         return None
     except ImportError as e:
-        bar.empty()
+        box.empty()
         st.warning(f"Training is not available in this build ({esc(e)}).")
         return None
-    bar.empty()
+    box.empty()
     try:
         return loaders.load_model(str(out_dir), ds.fingerprint, ds)
     except DataError as e:
         st.error(f"The freshly trained model cannot be loaded: {esc(e)}")
         return None
+
+
+def pending_note(model_dir: Path, ev: dict) -> None:
+    """Say which comparison models are still training in the background (first start)."""
+    waiting = ev.get("pending") if isinstance(ev, dict) else None
+    if not waiting:
+        return
+    from ui.model_card import MODEL_LABELS
+
+    names = ", ".join(MODEL_LABELS.get(str(w), str(w)) for w in waiting)
+    job = loaders.ablation_job(model_dir)
+    if job is not None and job.error:
+        st.warning(f"Training the {md(names)} in the background failed: {md(job.error)}")
+    elif job is not None and not job.done:
+        st.info(f"Still training in the background: {md(names)} ({job.fraction:.0%} — {md(job.message)}). "
+                "The table fills in when it is done; reload the page to see it.", icon=":material/hourglass_top:")
+    else:
+        st.info(f"Not evaluated yet: {md(names)}. It trains in the background while the app runs.",
+                icon=":material/hourglass_top:")
 
 
 # ---- user and item pickers ------------------------------------------------------------------

@@ -225,20 +225,80 @@ def train_lock(fingerprint: str) -> threading.Lock:
 
 
 def train(ds: Dataset, out_dir: Path, progress: Callable[[float, str], None], epochs: int | None = None) -> dict:
-    """Train and store the artifact for ``ds`` (blocking; serialised per dataset)."""
-    from recsys.train import train_model
+    """Train and store the main model for ``ds`` (blocking; serialised per dataset) with
+    the app's first-start schedule (:mod:`recsys.autotrain`), on the idle cores. The
+    no-text ablation follows in the background (:func:`start_ablation`)."""
+    from recsys.autotrain import train_main
+    from recsys.runtime import torch_threads, training_threads
 
     with train_lock(ds.fingerprint):
         if _has_artifact(out_dir):  # another session finished it meanwhile
             return {}
         out_dir.parent.mkdir(parents=True, exist_ok=True)
-        kwargs: dict[str, Any] = {"seed": 0, "progress": progress}
-        if epochs is not None:
-            kwargs["epochs"] = epochs
-        result = train_model(ds, out_dir, **kwargs)
+        with torch_threads(training_threads()):
+            result = train_main(ds, out_dir, seed=0, progress=progress, epochs=epochs)
     read_manifest.clear()
     read_evaluation.clear()
+    start_ablation(ds, out_dir)
     return result
+
+
+@dataclass
+class BackgroundJob:
+    """Status of a background training job (read by pages; written by its thread only)."""
+
+    fraction: float = 0.0
+    message: str = "queued"
+    done: bool = False
+    error: str | None = None
+
+
+@st.cache_resource
+def _background_jobs() -> dict[str, BackgroundJob]:
+    return {}
+
+
+def start_ablation(ds: Dataset, model_dir: Path) -> BackgroundJob | None:
+    """Train the no-text ablation of an app-trained artifact in a background thread
+    (once per artifact per process; only when its evaluation lists it as pending).
+    Returns the job, or None when nothing is pending."""
+    from recsys.autotrain import pending
+
+    key = str(Path(model_dir).resolve())
+    with _locks_guard:
+        jobs = _background_jobs()
+        job = jobs.get(key)
+        if job is not None:
+            return job
+        if not pending(model_dir):
+            return None
+        job = jobs[key] = BackgroundJob()
+
+    def work() -> None:
+        from recsys.autotrain import train_ablation
+        from recsys.runtime import set_threads
+
+        set_threads(1)  # leave the other core(s) to the analysts using the app meanwhile
+
+        def progress(f: float, msg: str) -> None:
+            job.fraction, job.message = f, msg
+
+        try:
+            with train_lock(ds.fingerprint):
+                train_ablation(ds, model_dir, progress=progress)
+        except (DataError, OSError, ValueError, RuntimeError) as e:
+            job.error = str(e)
+        finally:
+            job.done = True
+            read_evaluation.clear()
+
+    threading.Thread(target=work, name="reclens-ablation", daemon=True).start()
+    return job
+
+
+def ablation_job(model_dir: Path) -> BackgroundJob | None:
+    """The background ablation job of this artifact in this process, if any."""
+    return _background_jobs().get(str(Path(model_dir).resolve()))
 
 
 # ---- embeddings -------------------------------------------------------------------------

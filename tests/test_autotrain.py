@@ -1,0 +1,54 @@
+"""The app's two-stage first-start training (recsys.autotrain) and thread counts."""
+
+from __future__ import annotations
+
+import json
+
+from recsys.runtime import torch_threads, training_threads
+
+TINY = dict(d_model=16, n_layers=1, n_heads=1, max_len=30, min_epochs=1)
+
+
+def test_training_threads_use_the_idle_cores():
+    assert training_threads(load=0.0, cores=2) == 2
+    assert training_threads(load=1.0, cores=2) == 1
+    assert training_threads(load=5.0, cores=2) == 1
+    assert training_threads(load=0.4, cores=8) == 8
+
+
+def test_torch_threads_restores_the_count():
+    import torch
+
+    before = torch.get_num_threads()
+    with torch_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+
+
+def test_main_model_first_then_ablation(tmp_path):
+    from recsys.autotrain import ABLATION_NAME, pending, train_ablation, train_main
+    from recsys.data import load
+    from recsys.models.transformer import TransformerRecommender
+
+    ds = load("demo-small")
+    out = tmp_path / "m"
+    messages: list[str] = []
+    res = train_main(ds, out, epochs=2, progress=lambda f, m: messages.append(m), **TINY)
+    assert res["epochs"] <= 2
+    assert any(m.startswith("Step 1 of 3") for m in messages)
+    assert any(m.startswith("Step 2 of 3 · training the transformer — epoch 1 of at most 2") for m in messages)
+    assert any(m.startswith("Step 3 of 3") for m in messages)
+    assert pending(out) == [ABLATION_NAME]
+    ev = json.loads((out / "evaluation.json").read_text())
+    assert {"transformer", "popularity", "itemknn", "ease"} <= set(ev["models"])
+    assert ABLATION_NAME not in ev["models"]
+    TransformerRecommender.load(out, ds)  # usable right away
+
+    abl = train_ablation(ds, out, epochs=2)
+    assert 0.0 <= abl["test"]["ndcg@10"] <= 1.0
+    assert pending(out) == []
+    ev = json.loads((out / "evaluation.json").read_text())
+    assert ABLATION_NAME in ev["models"] and ABLATION_NAME in ev["valid"]
+    assert "pending" not in ev
+    m = TransformerRecommender.load(out / "no_text", ds)
+    assert m.name == ABLATION_NAME and m.config.d_model == 16
