@@ -152,7 +152,8 @@ def main() -> None:
     p.add_argument("--demo-model", default=None, help="transformer trained on --demo-data (planted part)")
     p.add_argument("--users", type=int, default=20, help="users timed (default 20)")
     p.add_argument("--limit", type=int, default=None, help="at most this many planted cases")
-    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch threads (default 1, as the app and the explain command use; see recsys.runtime)")
     p.add_argument("--json", action="store_true", help="print one JSON line only")
     a = p.parse_args()
     if a.threads:

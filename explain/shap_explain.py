@@ -47,6 +47,33 @@ class _GlobalRNGGuard:
             _SHAP_LOCK.release()
 
 
+def permutation_masks(n: int, n_perm: int) -> np.ndarray:
+    """The ``n_perm * (2n + 1)`` masks shap's permutation explainer will ask for, in
+    one array, drawn from numpy's global RNG exactly as shap draws them (its
+    ``np.random.shuffle`` of the feature indices, once per permutation, each from the
+    previous order) — without consuming the draws: the global state is restored.
+
+    shap evaluates one permutation per model call (2n + 1 rows from empty to full and
+    back); scoring all of them at once lets the masked scorer batch by length across
+    permutations. Should a shap version ask for other masks, those are scored on
+    demand: results never depend on this prediction, only speed does.
+    """
+    state = np.random.get_state()
+    try:
+        inds = np.arange(n)
+        out = np.zeros((n_perm, 2 * n + 1, n), dtype=bool)
+        tri = np.tri(n, dtype=bool)  # row i: the first i + 1 positions of the order
+        for p in range(n_perm):
+            np.random.shuffle(inds)
+            fwd = np.zeros((n, n), dtype=bool)
+            fwd[:, inds] = tri  # forward: the first 1..n features of the order switched on
+            out[p, 1 : n + 1] = fwd
+            out[p, n + 1 :] = ~fwd  # backward: the same features switched off again
+        return out.reshape(-1, n)
+    finally:
+        np.random.set_state(state)
+
+
 def shap_values(
     f: MaskedScorer, *, budget: int = DEFAULT_SHAP_BUDGET, seed: int = 0
 ) -> tuple[np.ndarray, float, float, dict[str, Any]]:
@@ -72,10 +99,14 @@ def shap_values(
             min_budget = 2 * n + 1
             if budget < min_budget:
                 budget = min_budget  # one antithetic permutation is the least shap accepts
-            explainer = shap.explainers.Permutation(f, masker, seed=seed)
-            res = explainer(x, max_evals=int(budget), silent=True)
-            name = "shap.explainers.Permutation"
+            explainer = shap.explainers.Permutation(f, masker, seed=seed)  # seeds numpy's global RNG
             n_perm = int(budget) // (2 * n + 1)
+            f.prefetch(permutation_masks(n, n_perm))
+            try:
+                res = explainer(x, max_evals=int(budget), silent=True)
+            finally:
+                f.clear_prefetch()
+            name = "shap.explainers.Permutation"
     values = np.asarray(res.values, dtype=np.float64).reshape(-1)
     base = float(np.asarray(res.base_values).reshape(-1)[0])
     value = base + float(values.sum())

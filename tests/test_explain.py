@@ -117,10 +117,37 @@ def test_masked_scorer_removes_masked_items_and_keeps_context():
 
 
 def test_masked_scorer_batches_in_chunks():
+    import itertools
+
     sc = LinearScorer(12)
     f = MaskedScorer(sc, np.arange(6), None, target=10, chunk=4)
-    f(np.ones((10, 6)))
+    masks = np.zeros((10, 6))
+    for r, keep in enumerate(itertools.islice(itertools.combinations(range(6), 3), 10)):
+        masks[r, list(keep)] = 1
+    f(masks)  # ten distinct rows of one length: one group, cut into chunks of <= 4
     assert sc.calls == 3 and f.evaluations == 10
+
+
+def test_masked_scorer_scores_identical_rows_once():
+    sc = LinearScorer(12)
+    f = MaskedScorer(sc, np.arange(6), None, target=10)
+    masks = np.vstack([np.ones((5, 6)), np.zeros((3, 6)), np.ones((2, 6))])
+    v = f(masks)
+    assert f.evaluations == 10 and f.calls == 1
+    assert np.all(v[:5] == v[0]) and np.all(v[5:8] == v[5]) and np.all(v[8:] == v[0])
+
+
+def test_length_groups_trade_padding_against_calls():
+    from explain.masked import length_groups
+
+    lengths = np.sort(np.repeat(np.arange(51), 10))  # 510 rows, lengths 0..50
+    groups = length_groups(lengths, chunk=1024, overhead=280.0)
+    assert 3 <= len(groups) <= 12
+    assert groups[0].start == 0 and groups[-1].stop == 510
+    assert all(a.stop == b.start for a, b in zip(groups[:-1], groups[1:]))
+    assert len(length_groups(lengths, chunk=1024, overhead=1e9)) == 1  # calls are dear: one group
+    assert all(g.stop - g.start <= 100 for g in length_groups(lengths, chunk=100))
+    assert length_groups(np.zeros(0, dtype=np.int64), chunk=8) == []
 
 
 def test_length_grouped_scoring_keeps_row_order():
@@ -129,9 +156,37 @@ def test_length_grouped_scoring_keeps_row_order():
     f = MaskedScorer(sc, hist, None, target=25)
     masks = (np.random.default_rng(0).random((100, 20)) < np.linspace(0, 1, 100)[:, None]).astype(float)
     got = f.scores(masks)
-    assert sc.calls == 2  # >= LENGTH_SPLIT rows: two length groups
+    assert sc.calls >= 2  # rows ranging from empty to full: several length groups
     want = np.stack([sc.score([hist[m > 0]])[0] for m in masks])
     np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+def test_shap_prefetch_predicts_every_mask_and_changes_nothing(monkeypatch):
+    from explain.shap_explain import shap_values
+
+    sc = LinearScorer(40, seed=3)
+    hist = np.arange(15)
+    f = MaskedScorer(sc, hist, None, target=30, value="margin", contrast=31)
+    v1, b1, val1, p1 = shap_values(f, budget=200, seed=4)
+    assert f.memo_hits == p1["evaluations"] == (200 // 31) * 31  # every mask shap asked for was prefetched
+    assert f._memo is None  # cleared after the run
+    monkeypatch.setattr(MaskedScorer, "prefetch", lambda self, masks: None)
+    g = MaskedScorer(sc, hist, None, target=30, value="margin", contrast=31)
+    v2, b2, val2, p2 = shap_values(g, budget=200, seed=4)
+    assert g.memo_hits == 0 and p2["evaluations"] == p1["evaluations"]
+    np.testing.assert_allclose(v1, v2, atol=1e-5)
+    assert b1 == pytest.approx(b2, abs=1e-5) and val1 == pytest.approx(val2, abs=1e-5)
+
+
+def test_prefetched_values_equal_values_on_demand():
+    sc = LinearScorer(30, seed=5)
+    f = MaskedScorer(sc, np.arange(12), None, target=20)
+    masks = (np.random.default_rng(1).random((40, 12)) < 0.5).astype(float)
+    want = f(masks)
+    f.prefetch(masks[:25])
+    got = f(masks)
+    assert f.memo_hits == 25 and f.evaluations == 80
+    np.testing.assert_allclose(got, want, rtol=1e-12)
 
 
 def test_logprob_is_over_items_outside_the_full_history():

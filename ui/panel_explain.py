@@ -21,6 +21,7 @@ from explain import MethodComparison, compare_methods, explain_item, model_finge
 from explain.explanation import Explanation
 from recsys.data.types import DataError, Dataset
 from recsys.models.base import recommend
+from recsys.runtime import serving_threads, torch_threads
 from ui import charts_explain as charts
 
 COUNTERFACTUAL_KEY = "rl.counterfactual"  # == ui.state.COUNTERFACTUAL (read by the What-if studio)
@@ -60,8 +61,10 @@ def _compare_cached(
     model_key: str, data_fp: str, history: tuple[int, ...], timestamps: tuple[int, ...] | None, target: int,
     k: int, seed: int, _ds: Dataset, _scorer: Any,
 ) -> MethodComparison:
-    return compare_methods(_ds, _scorer, np.array(history, dtype=np.int64),
-                           None if timestamps is None else np.array(timestamps, dtype=np.int64), target, k=k, seed=seed)
+    with torch_threads(serving_threads()):  # fragment reruns may run in a fresh thread
+        return compare_methods(_ds, _scorer, np.array(history, dtype=np.int64),
+                               None if timestamps is None else np.array(timestamps, dtype=np.int64), target, k=k,
+                               seed=seed)
 
 
 @st.cache_resource(max_entries=128, show_spinner=False)
@@ -69,9 +72,10 @@ def _why_not_cached(
     model_key: str, data_fp: str, history: tuple[int, ...], timestamps: tuple[int, ...] | None, target: int,
     other: int, method: str, k: int, seed: int, _ds: Dataset, _scorer: Any,
 ) -> Explanation:
-    return explain_item(_ds, _scorer, np.array(history, dtype=np.int64),
-                        None if timestamps is None else np.array(timestamps, dtype=np.int64), target,
-                        method=method, k=k, seed=seed, why_not=other, extras=False)
+    with torch_threads(serving_threads()):
+        return explain_item(_ds, _scorer, np.array(history, dtype=np.int64),
+                            None if timestamps is None else np.array(timestamps, dtype=np.int64), target,
+                            method=method, k=k, seed=seed, why_not=other, extras=False)
 
 
 def _resolve_target(ds: Dataset, target_item: int | str | None, item: str | None, item_id: str | None) -> int:

@@ -201,6 +201,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         why_not = _item(ds, args.why_not, "--why-not")
         if why_not == target:
             raise DataError("--why-not: must differ from --item")
+    from recsys.runtime import serving_threads, set_threads
+
+    set_threads(serving_threads())  # small batches: one torch thread is fastest (recsys.runtime)
     scorer = load_model(ds, args.model)
     load_ms = (time.perf_counter() - t0) * 1000.0
 
