@@ -34,12 +34,13 @@ model = components.model_gate(ds)
 
 tab_data, tab_model = st.tabs(["Dataset", "Model card"])
 with tab_data:
+    figs = loaders.dataset_figures(ds.fingerprint, ds)
     c1, c2 = st.columns([3, 2])
-    c1.plotly_chart(charts_data.activity_over_time(ds), key="home.activity")
-    c2.plotly_chart(charts_data.popularity_long_tail(ds), key="home.longtail")
+    c1.plotly_chart(figs["activity"], key="home.activity")
+    c2.plotly_chart(figs["longtail"], key="home.longtail")
     c3, c4 = st.columns([3, 2])
-    c3.plotly_chart(charts_data.category_mix(ds), key="home.cats")
-    c4.plotly_chart(charts_data.history_length_hist(ds), key="home.hist")
+    c3.plotly_chart(figs["cats"], key="home.cats")
+    c4.plotly_chart(figs["hist"], key="home.hist")
     feat = loaders.featured_users(ds)
     st.markdown("**Users worth a look:** " + " · ".join(components.md(u) for u in feat))
     if ds.warnings:

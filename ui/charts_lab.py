@@ -58,23 +58,25 @@ def before_after_figure(result: Any, titles: Sequence[str], *, height: int | Non
     out_y = k + 1.2  # "beyond the list" row
     after_rank = {i: r + 1 for r, i in enumerate(after)}
     fig = go.Figure()
-    # arrows: one per item of either list
+    # arrows: one per item of either list (collected, then set once: add_annotation per
+    # arrow re-validates the growing annotation list every time)
+    arrows: list[dict] = []
     for r in range(len(after)):
         o = int(result.original_ranks[r])
         move = o - (r + 1)
         color = theme.POSITIVE if move > 0 else theme.NEGATIVE if move < 0 else theme.NEUTRAL
         y0 = o if o <= k else out_y
-        fig.add_annotation(
+        arrows.append(dict(
             x=1, y=r + 1, ax=0, ay=y0, xref="x", yref="y", axref="x", ayref="y", showarrow=True,
             arrowhead=3, arrowsize=1.1, arrowwidth=2 if move else 1.2, arrowcolor=color, opacity=0.85, text="",
-        )  # fmt: skip
+        ))  # fmt: skip
     dropped_reason = dict(zip([int(i) for i in result.dropped_items], result.dropped_reasons))
     for o, i in enumerate(before):
         if i not in after_rank:
-            fig.add_annotation(
+            arrows.append(dict(
                 x=1, y=out_y, ax=0, ay=o + 1, xref="x", yref="y", axref="x", ayref="y", showarrow=True,
                 arrowhead=3, arrowsize=1.1, arrowwidth=1.2, arrowcolor=theme.NEGATIVE, opacity=0.35, text="",
-            )  # fmt: skip
+            ))  # fmt: skip
     # the two columns of labelled markers
     fig.add_trace(
         go.Scatter(
@@ -124,12 +126,13 @@ def before_after_figure(result: Any, titles: Sequence[str], *, height: int | Non
         range=[(out_y + 0.6) if has_out else k + 0.6, 0.4], showticklabels=False, showgrid=False, zeroline=False,
     )  # fmt: skip
     if has_out:
-        fig.add_annotation(
+        arrows.append(dict(
             x=0.5, y=out_y, text="beyond the top-k", showarrow=False, font=dict(size=11, color=theme.NEUTRAL),
             xref="x", yref="y",
-        )  # fmt: skip
+        ))  # fmt: skip
+    fig.layout.annotations = arrows
     theme.style(fig, height=height or 90 + 34 * (k + (2 if has_out else 0)))
-    fig.update_layout(margin=dict(l=10, r=10, t=40, b=10))
+    fig.layout.margin = dict(l=10, r=10, t=40, b=10)
     return fig
 
 

@@ -316,6 +316,22 @@ def item_embeddings(fingerprint: str, _ds: Dataset, _model: Any = None) -> np.nd
     return out
 
 
+# ---- figures ------------------------------------------------------------------------------
+@st.cache_resource(max_entries=8, show_spinner=False)
+def dataset_figures(fingerprint: str, _ds: Dataset) -> dict[str, Any]:
+    """The Home page's dataset charts, built once per dataset (~0.2 s of pandas and
+    plotly work otherwise on every visit). Shared across sessions and only read:
+    ``st.plotly_chart`` serialises a copy (``Figure.to_dict``) and never changes them."""
+    from ui import charts_data
+
+    return {
+        "activity": charts_data.activity_over_time(_ds),
+        "longtail": charts_data.popularity_long_tail(_ds),
+        "cats": charts_data.category_mix(_ds),
+        "hist": charts_data.history_length_hist(_ds),
+    }
+
+
 # ---- tables -------------------------------------------------------------------------------
 @st.cache_data(max_entries=8, show_spinner=False)
 def items_table(_fp: str, _ds: Dataset) -> pd.DataFrame:

@@ -83,6 +83,17 @@ def _timeline(
     )
 
 
+@st.cache_resource(max_entries=64, show_spinner=False)
+def _timeline_fig(
+    fingerprint: str, user: int, hist_key: str | None, model_key: str | None, sensitivity: str, show_pred: bool,
+    marker_ts: int | None, _tl: Timeline, _colors: dict[str, str],
+) -> Any:
+    """The timeline figure for the cached :func:`_timeline` (same key) and display options:
+    building it costs 0.1–0.2 s of plotly work. Shared and only read (``st.plotly_chart``
+    serialises a copy)."""
+    return timeline_figure(_tl, _colors, show_predicted=show_pred, marker_ts=marker_ts)
+
+
 @st.cache_resource(max_entries=8, show_spinner=False)
 def _population(fingerprint: str, recent: float, _ds: Dataset) -> PopulationDrift:
     return population_drift(_ds, assignment_for(_ds), recent=recent)
@@ -205,7 +216,8 @@ def timeline_panel(
     if scorer is not None and tl.predicted:
         with c2:
             show_pred = st.toggle("Show the model's predicted interest", value=True, key=f"{key}.pred")
-    fig = timeline_figure(tl, colors, show_predicted=show_pred, marker_ts=as_of if replaying else None)
+    fig = _timeline_fig(ds.fingerprint, u, _history_key(items_in, ts_in), _model_key(scorer), sens, show_pred,
+                        as_of if replaying else None, tl, colors)
     st.plotly_chart(fig, width="stretch", key=f"{key}.fig")
     cps = ", ".join(pd.to_datetime(c, unit="s", utc=True).strftime("%Y-%m-%d") for c in tl.change_points)
     st.caption(

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Iterable
 
 import plotly.graph_objects as go
+import plotly.io as pio
 
 # A 20-colour qualitative palette (colour-blind friendly first, then extended).
 PALETTE = (
@@ -31,17 +32,41 @@ def category_colors(categories: Iterable[str]) -> dict[str, str]:
     return colors
 
 
+TEMPLATE_NAME = "reclens"
+_FONT = dict(family="Inter, Segoe UI, Helvetica, Arial, sans-serif", size=13)
+_LEGEND = dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0)
+
+
+def _house_template() -> go.layout.Template:
+    """plotly_white plus the house font, legend and hover label, registered once per
+    process as plotly's default template ``reclens``.
+
+    Applying ``template="plotly_white"`` per figure cost 30–120 ms (plotly validates and
+    copies the whole template on every assignment); a default template is attached
+    to each new figure without validation (~1 ms). Registering a template and making
+    it the default is process-wide plotly configuration, set once and never changed
+    after; no per-session data is involved.
+    """
+    if pio.templates.default != TEMPLATE_NAME or TEMPLATE_NAME not in pio.templates:
+        t = go.layout.Template(pio.templates["plotly_white"])
+        t.layout.update(font=_FONT, legend=_LEGEND, hoverlabel=dict(namelength=-1))
+        pio.templates[TEMPLATE_NAME] = t
+        pio.templates.default = TEMPLATE_NAME
+    return pio.templates[TEMPLATE_NAME]
+
+
+_house_template()
+
+
 def style(fig: go.Figure, *, height: int | None = None, title: str | None = None) -> go.Figure:
-    """Apply the house layout to a figure (in place) and return it."""
-    fig.update_layout(
-        template="plotly_white",
-        margin=dict(l=10, r=10, t=40 if title else 10, b=10),
-        font=dict(family="Inter, Segoe UI, Helvetica, Arial, sans-serif", size=13),
-        legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0),
-        hoverlabel=dict(namelength=-1),
-    )
+    """Apply the house layout to a figure (in place) and return it: the ``reclens``
+    template (plotly_white + house font/legend), compact margins, optional title/height.
+    Plain property assignments: ``update_layout`` costs several times more."""
+    if pio.templates.default != TEMPLATE_NAME:  # someone changed plotly's default meanwhile
+        fig.layout.template = _house_template()
+    fig.layout.margin = dict(l=10, r=10, t=40 if title else 10, b=10)
     if title:
-        fig.update_layout(title=dict(text=title, x=0, xanchor="left"))
+        fig.layout.title = dict(text=title, x=0, xanchor="left")
     if height:
-        fig.update_layout(height=height)
+        fig.layout.height = height
     return fig
