@@ -6,7 +6,8 @@ drives /usr/bin/chromium with Playwright. For every page: open it with ``?user=U
 (first visit: loads data/model into the cache), then reload three times; the median of
 the reloads is the *cached* settle time of a fresh browser load. Then the same pages are
 reached by clicking the sidebar navigation (same session, no reload) — the usual way to
-move between pages. Settle = from the action until the script state is ``notRunning``.
+move between pages. Settle = from the action until the script run it started is over
+(a mutation observer sees the state turn ``running``, then we wait for ``notRunning``).
 
     .venv/bin/python benchmarks/bench_pages.py --data demo [--user U] [--home artifacts] [--json out.json]
 
@@ -54,6 +55,33 @@ def _settle(page, timeout_s: float = 600) -> float:
         "() => { const a = document.querySelector('[data-testid=\"stApp\"]');"
         " return a && a.getAttribute('data-test-script-state') === 'notRunning'; }",
         timeout=timeout_s * 1000, polling=20,
+    )
+    return time.perf_counter() - t0
+
+
+_ARM = """() => {
+  const a = document.querySelector('[data-testid="stApp"]');
+  window.__rlRan = false;
+  if (window.__rlObs) window.__rlObs.disconnect();
+  window.__rlObs = new MutationObserver(() => {
+    const b = document.querySelector('[data-testid="stApp"]');
+    if (b && b.getAttribute('data-test-script-state') === 'running') window.__rlRan = true;
+  });
+  window.__rlObs.observe(document.body, {attributes: true, subtree: true, attributeFilter: ['data-test-script-state']});
+}"""
+
+
+def _settle_after(page, action, timeout_s: float = 600) -> float:
+    """Seconds from ``action()`` until a script run it caused has finished: a mutation
+    observer armed before the action sees the script state turn ``running``, then we
+    wait for ``notRunning`` (without it, a run that has not started yet looks settled)."""
+    page.evaluate(_ARM)
+    t0 = time.perf_counter()
+    action()
+    page.wait_for_function(
+        "() => { const a = document.querySelector('[data-testid=\"stApp\"]');"
+        " return window.__rlRan && a && a.getAttribute('data-test-script-state') === 'notRunning'; }",
+        timeout=timeout_s * 1000, polling=10,
     )
     return time.perf_counter() - t0
 
@@ -128,11 +156,7 @@ def main() -> int:
                     if name != "Home":
                         page.locator('[data-testid="stSidebarNav"] a', has_text="app").first.click()
                         _settle(page)
-                    t0 = time.perf_counter()
-                    link.click()
-                    time.sleep(0.05)
-                    _settle(page)
-                    times.append(time.perf_counter() - t0)
+                    times.append(_settle_after(page, link.click))
                 results[name]["nav_median_s"] = round(statistics.median(times), 3)
                 print(f"{name:16s} sidebar navigation median {statistics.median(times):5.2f} s", flush=True)
             # interaction: one slider step on the lab page (fragment rerun)
@@ -142,11 +166,7 @@ def main() -> int:
             steps = []
             for _ in range(args.repeats):
                 slider.focus()
-                t0 = time.perf_counter()
-                page.keyboard.press("ArrowRight")
-                time.sleep(0.05)
-                _settle(page)
-                steps.append(time.perf_counter() - t0)
+                steps.append(_settle_after(page, lambda: page.keyboard.press("ArrowRight")))
             results["Lab slider step"] = {"cached_median_s": round(statistics.median(steps), 3)}
             print(f"{'Lab slider step':16s} median {statistics.median(steps):5.2f} s", flush=True)
             b.close()
