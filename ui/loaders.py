@@ -248,7 +248,7 @@ class BackgroundJob:
     """Status of a background training job (read by pages; written by its thread only)."""
 
     fraction: float = 0.0
-    message: str = "queued"
+    message: str = "starting"
     done: bool = False
     error: str | None = None
 
