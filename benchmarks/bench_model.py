@@ -1,7 +1,13 @@
 """The transformer recommender on MovieLens-100K: quality (3 seeds) and training cost.
 
     .venv/bin/python benchmarks/bench_model.py [--data DIR] [--seeds 3] [--parallel 1]
-        [--threads 1] [--min-count N] [--epochs N] [--no-ablation] [--json]
+        [--threads 1] [--min-count N] [--epochs N] [--no-ablation] [--set KEY=VALUE ...]
+        [--write FILE] [--json]
+
+``--set`` overrides a model configuration default (e.g. ``--set dropout=0.3``);
+``--write`` stores the full result as JSON (the committed table is
+``benchmarks/results/model_ml100k.json``, written by the default 3-seed run with
+``--write benchmarks/results/model_ml100k.json``).
 
 Each seed trains the transformer and its no-text ablation on the leave-one-out
 training split (early stopping on validation NDCG@10) and evaluates on the test
@@ -22,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +49,22 @@ def _say(msg: str) -> None:
     print(f"[bench_model] {msg}", file=sys.stderr, flush=True)
 
 
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` pairs -> config overrides (values parsed as JSON when possible)."""
+    out: dict[str, Any] = {}
+    for it in items:
+        key, sep, val = it.partition("=")
+        if not sep:
+            raise SystemExit(f"--set expects KEY=VALUE, not {it!r}")
+        try:
+            out[key.strip()] = json.loads(val)
+        except json.JSONDecodeError:
+            out[key.strip()] = val
+    return out
+
+
 def worker(data: str, seed: int, threads: int, min_count: int | None, epochs: int | None,
-           ablation: bool) -> dict[str, Any]:
+           ablation: bool, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """Train + evaluate one seed in this process."""
     import torch
 
@@ -61,7 +82,7 @@ def worker(data: str, seed: int, threads: int, min_count: int | None, epochs: in
     out: dict[str, Any] = {"seed": seed, "text_seconds": round(text_seconds, 1), "models": {}}
     variants = [("transformer", True)] + ([("transformer_no_text", False)] if ablation else [])
     for name, use_text in variants:
-        cfg = make_config(use_text=use_text)
+        cfg = make_config(**{**(overrides or {}), "use_text": use_text})
         w0, c0 = time.perf_counter(), time.process_time()
 
         def progress(f: float, msg: str, name: str = name) -> None:
@@ -82,6 +103,7 @@ def worker(data: str, seed: int, threads: int, min_count: int | None, epochs: in
         _say(f"seed {seed} {name}: test NDCG@10 {test['ndcg@10']:.4f} HR@10 {test['hr@10']:.4f} "
              f"({model.log.epochs} epochs, {wall:.0f} s wall, {cpu:.0f} s CPU)")
     out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    out["config"] = asdict(make_config(**(overrides or {})))
     return out
 
 
@@ -106,7 +128,8 @@ def baselines(data: str, min_count: int | None) -> dict[str, dict[str, float]]:
 
 
 def run(data: str | None = None, seeds: int = 3, parallel: int = 1, threads: int = 1,
-        min_count: int | None = None, epochs: int | None = None, ablation: bool = True) -> dict[str, Any]:
+        min_count: int | None = None, epochs: int | None = None, ablation: bool = True,
+        overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     data = data or default_data()
     load0 = os.getloadavg()
     t0 = time.perf_counter()
@@ -126,6 +149,8 @@ def run(data: str | None = None, seeds: int = 3, parallel: int = 1, threads: int
                     cmd += ["--epochs", str(epochs)]
                 if not ablation:
                     cmd.append("--no-ablation")
+                for k, v in (overrides or {}).items():
+                    cmd += ["--set", f"{k}={json.dumps(v)}"]
                 running.append((s, subprocess.Popen(cmd), f))
             time.sleep(2)
             for item in list(running):
@@ -150,6 +175,9 @@ def run(data: str | None = None, seeds: int = 3, parallel: int = 1, threads: int
         "seeds": seeds,
         "parallel": parallel,
         "threads_per_worker": threads,
+        "min_count": min_count,
+        "overrides": overrides or {},
+        "config": results[0]["config"],
         "models": table,
         "baselines": base,
         "per_seed": results,
@@ -164,7 +192,8 @@ def run(data: str | None = None, seeds: int = 3, parallel: int = 1, threads: int
 
 
 def render(r: dict[str, Any]) -> str:
-    lines = [f"MovieLens-100K, {r['seeds']} seeds, test split, full ranking (leave-one-out by time)",
+    lines = [f"{Path(r['data']).name}, {r['seeds']} seeds, test split, full ranking (leave-one-out by time)"
+             + (f", min-count {r['min_count']}" if r.get('min_count') else ""),
              f"{'model':22s} {'NDCG@10':>17s} {'HR@10':>17s} {'MRR@10':>17s} {'epochs':>7s} "
              f"{'wall s':>8s} {'CPU s':>8s}"]
     for name, m in r["models"].items():
@@ -191,15 +220,25 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--min-count", type=int, default=None)
     ap.add_argument("--epochs", type=int, default=None)
     ap.add_argument("--no-ablation", action="store_true")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a model configuration default (repeatable)")
+    ap.add_argument("--write", default=None, metavar="FILE", help="also write the full result as JSON")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--worker", type=int, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--out", default=None, help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     if a.worker is not None:
-        res = worker(a.data or default_data(), a.worker, a.threads, a.min_count, a.epochs, not a.no_ablation)
+        res = worker(a.data or default_data(), a.worker, a.threads, a.min_count, a.epochs, not a.no_ablation,
+                     parse_overrides(a.set))
         Path(a.out).write_text(json.dumps(res))
         return 0
-    r = run(a.data, a.seeds, a.parallel, a.threads, a.min_count, a.epochs, not a.no_ablation)
+    r = run(a.data, a.seeds, a.parallel, a.threads, a.min_count, a.epochs, not a.no_ablation,
+            parse_overrides(a.set))
+    r["created"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    if a.write:
+        out = Path(a.write)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(r, indent=1) + "\n")
     print(render(r))
     if a.json:
         print(json.dumps(r))

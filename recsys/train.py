@@ -28,6 +28,8 @@ Progress = Callable[[float, str], None]
 EVALUATION_FILE = "evaluation.json"
 ABLATION_DIR = "no_text"
 ACCURACY_KEYS = ("hr@5", "ndcg@5", "mrr@5", "hr@10", "ndcg@10", "mrr@10")
+# configuration keys that shape the weights: ``init_from`` takes them from the artifact
+ARCHITECTURE_KEYS = ("d_model", "n_layers", "n_heads", "max_len", "use_time")
 
 
 def _sub(progress: Progress | None, a: float, b: float) -> Progress | None:
@@ -130,11 +132,15 @@ def train_model(
         from recsys.data import filter_min_count
 
         ds = filter_min_count(ds, min_count)
-    config = make_config(finetune_text_layers, **overrides)
     split = leave_one_out(ds)
     if split.n_eval == 0:
         raise DataError("no user has 3 or more interactions: nothing to validate or test on")
     prev = TransformerRecommender.load_any(init_from) if init_from is not None else None
+    if prev is not None:  # continued training keeps the artifact's architecture
+        arch = {k: getattr(prev.config, k) for k in ARCHITECTURE_KEYS}
+        config = make_config(finetune_text_layers, **{**arch, **overrides})
+    else:
+        config = make_config(finetune_text_layers, **overrides)
 
     p_text, p_main, p_abl = (0.0, 0.1), (0.1, 0.6 if ablation else 0.9), (0.6, 0.9)
     te = item_embeddings(ds, cache_dir=text_cache_dir, progress=_sub(progress, *p_text))

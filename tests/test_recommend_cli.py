@@ -119,3 +119,16 @@ def test_edited_timestamps_keep_known_and_follow_new():
     ts = edited_timestamps([6, 9, 7, 11], base_items, base_ts)
     assert ts.tolist() == [200, 350, 400, 550]
     assert edited_timestamps([9], np.zeros(0, np.int64), np.zeros(0, np.int64)).tolist() == [0]
+
+
+def test_train_command_init_from_and_finetune_text_layers(tmp_path, world):
+    data, ds, model = world  # `model` was trained with a small architecture: init-from keeps it
+    out = tmp_path / "m2"
+    r = last_json(cli("train", "--data", str(data), "--out", str(out), "--epochs", "1", "--no-ablation",
+                      "--init-from", str(model), "--finetune-text-layers", "1", "--no-progress", "--json"))
+    assert r["epochs"] == 1
+    man = json.loads((out / "manifest.json").read_text())
+    cfg = json.loads((out / "config.json").read_text())["model"]
+    src = json.loads((model / "config.json").read_text())["model"]
+    assert man["init_from"] == str(model)
+    assert cfg["finetune_text_layers"] == 1 and cfg["d_model"] == src["d_model"] == 32

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from recsys.data.types import DataError
@@ -88,3 +89,17 @@ def test_bad_options(tmp_path):
         train_model(ds, tmp_path / "x", finetune_text_layers=9)
     with pytest.raises(DataError, match="epochs must be at least 1"):
         train_model(ds, tmp_path / "x", epochs=0, ablation=False, baselines=False)
+
+
+def test_finetune_text_layers_trains_the_top_encoder_layer(tmp_path):
+    ds = chain_world(n_users=20, length=6)
+    from recsys.text import item_embeddings
+
+    frozen = item_embeddings(ds)
+    res = train_model(ds, tmp_path / "ft", finetune_text_layers=1, ablation=False, baselines=False,
+                      **{**SMALL, "max_epochs": 2, "min_epochs": 1})
+    m = TransformerRecommender.load(tmp_path / "ft", ds)
+    assert m.config.finetune_text_layers == 1 and res["epochs"] == 2
+    te = m.text_emb
+    assert te.shape == frozen.shape and not np.allclose(te, frozen, atol=1e-6)  # the encoder moved
+    np.testing.assert_allclose(np.linalg.norm(te, axis=1), 1.0, atol=1e-4)  # still unit-norm text vectors

@@ -178,3 +178,45 @@ def test_init_from_with_grown_items(world, trained):
     # continued training starts from the learnt state: it already follows the chain
     split = leave_one_out(grown)
     assert ranking_metrics(m, split, "valid")["ndcg@10"] > 0.5
+
+
+def test_training_windows_cover_long_histories():
+    import torch
+
+    from recsys.models.transformer import _windows
+
+    lengths = np.array([0, 3, 10, 25], dtype=np.int64)
+    gen = torch.Generator().manual_seed(0)
+    assert _windows(lengths, 8, "last", gen) == [(1, 3), (2, 10), (3, 25)]
+    for _ in range(5):
+        wins = _windows(lengths, 8, "windows", gen)
+        assert (1, 3) in wins and (2, 10) in wins and (3, 25) in wins  # the latest window always
+        for u, n in ((2, 10), (3, 25)):
+            covered = set()
+            for w, end in wins:
+                if w == u:
+                    assert 1 <= end <= n
+                    covered.update(range(max(0, end - 8), end))
+            assert covered == set(range(n))  # every item is a training target
+
+
+def test_windows_and_cosine_schedule_learn(world):
+    # histories (10 training items) longer than max_len: trained in windows
+    m = fit(world, max_len=6, long_history="windows", warmup_epochs=2, lr_decay="cosine")
+    _, split, _ = world
+    assert ranking_metrics(m, split, "valid")["ndcg@10"] > 0.5
+    assert m._lr_scale(0, 10, 24) == pytest.approx(0.05) and m._lr_scale(10 * 24 - 1, 10, 24) < 0.01
+
+
+def test_bad_schedule_options(world):
+    with pytest.raises(DataError, match="long_history"):
+        fit(world, long_history="all")
+    with pytest.raises(DataError, match="lr_decay"):
+        fit(world, lr_decay="step")
+
+
+def test_init_from_other_architecture_is_refused(world, trained):
+    ds, _, te = world
+    m = TransformerRecommender(ds.item_ids, TransformerConfig(**{**TINY, "d_model": 16}), te, seed=0)
+    with pytest.raises(DataError, match="d_model 32 vs 16"):
+        m.init_from(trained)

@@ -12,8 +12,10 @@ Architecture (DESIGN §3):
 * score of item ``i`` after a history = ``h_last · E[i] + b[i]`` over **all** items (the
   output matrix is tied to the input item representation, SASRec-style);
 * training: full-softmax cross-entropy at every position of each user's sequence (one
-  sequence per user per epoch), AdamW, early stopping on validation NDCG@10 with the best
-  state kept. Deterministic given ``seed``.
+  sequence per user per epoch; a history longer than ``max_len`` is cut into windows so
+  that every interaction is a target, with window borders moving between epochs), AdamW,
+  early stopping on validation NDCG@10 with the best state kept. Deterministic given
+  ``seed``.
 
 The ``nn.Module`` (:class:`SeqRecNet`) holds tensors only; :class:`TransformerRecommender`
 owns the item id map, configuration, training loop, scoring, save and load.
@@ -60,7 +62,7 @@ class TransformerConfig:
     d_model: int = 64
     n_layers: int = 2
     n_heads: int = 2
-    max_len: int = 200
+    max_len: int = 50  # context (and training-window) length
     dropout: float = 0.5  # residual dropout inside the transformer
     emb_dropout: float = 0.5  # dropout on the input embeddings
     use_text: bool = True
@@ -76,6 +78,12 @@ class TransformerConfig:
     label_smoothing: float = 0.0
     finetune_text_layers: int = 0
     grad_clip: float = 5.0
+    # long histories: "windows" trains on every part of a history longer than max_len
+    # (the latest window plus earlier windows at a random offset, fresh each epoch);
+    # "last" trains on the latest max_len items only
+    long_history: str = "windows"
+    warmup_epochs: int = 0  # linear learning-rate warm-up
+    lr_decay: str = "none"  # "none" or "cosine" (to 0 at max_epochs)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "TransformerConfig":
@@ -213,6 +221,28 @@ def _length_batches(
     return [batches[k] for k in order]
 
 
+def _windows(lengths: np.ndarray, max_len: int, mode: str, gen: torch.Generator) -> list[tuple[int, int]]:
+    """Training windows ``(user, end)``: the items ``seq[max(0, end - max_len):end]``.
+
+    ``"last"``: one window per user ending at the last item. ``"windows"``: histories
+    longer than ``max_len`` also contribute earlier windows ending at
+    ``n - shift - k * max_len`` (``shift`` random in ``[1, max_len]``, fresh each epoch), so
+    every item is a target once or twice per epoch and window borders move between epochs.
+    """
+    out: list[tuple[int, int]] = []
+    for u, n in enumerate(lengths.tolist()):
+        if n < 1:
+            continue
+        out.append((u, n))
+        if mode == "windows" and n > max_len:
+            shift = 1 + int(torch.randint(max_len, (1,), generator=gen))
+            end = n - shift
+            while end >= 1:
+                out.append((u, end))
+                end -= max_len
+    return out
+
+
 def _versions() -> dict[str, str]:
     import safetensors
     import transformers
@@ -341,9 +371,12 @@ class TransformerRecommender:
             raise DataError(f"epochs must be at least 1, not {max_epochs}")
         seqs = [np.asarray(s, dtype=np.int64) for s in train]
         tss = [None if train_ts is None else np.asarray(t, dtype=np.int64) for t in (train_ts or [None] * len(seqs))]
-        users = np.array([u for u, s in enumerate(seqs) if len(s) >= 1], dtype=np.int64)
-        lengths = np.array([min(len(s), cfg.max_len) for s in seqs], dtype=np.int64)
-        if users.size == 0:
+        if cfg.long_history not in ("last", "windows"):
+            raise DataError(f"long_history must be 'last' or 'windows', not {cfg.long_history!r}")
+        if cfg.lr_decay not in ("none", "cosine"):
+            raise DataError(f"lr_decay must be 'none' or 'cosine', not {cfg.lr_decay!r}")
+        seq_lens = np.array([len(s) for s in seqs], dtype=np.int64)
+        if not (seq_lens >= 1).any():
             raise DataError("no training sequences")
         torch.manual_seed(self.seed)
         gen = torch.Generator().manual_seed(self.seed)
@@ -357,6 +390,9 @@ class TransformerRecommender:
             groups.append({"params": tparams, "weight_decay": 0.01, "lr": cfg.lr * TEXT_LR_SCALE})
             params = params + tparams
         opt = torch.optim.AdamW(groups, lr=cfg.lr)
+        base_lrs = [g["lr"] for g in opt.param_groups]
+        n_steps = None  # optimisation steps per epoch (known after the first epoch)
+        step = 0
         best_state = copy.deepcopy(net.state_dict())
         best, bad, log = -1.0, 0, TrainLog()
         t0 = time.perf_counter()
@@ -364,8 +400,19 @@ class TransformerRecommender:
             net.train()
             self._em_cache = None
             total, count = 0.0, 0
-            for idx in _length_batches(users, lengths, cfg.batch_size, gen):
-                loss, n_tok = self._batch_loss(seqs, tss, idx, gen, text_finetuner)
+            wins = _windows(seq_lens, cfg.max_len, cfg.long_history, gen)
+            win_users = np.array([u for u, _ in wins], dtype=np.int64)
+            win_ends = np.array([e for _, e in wins], dtype=np.int64)
+            order = np.arange(len(wins), dtype=np.int64)
+            batches = _length_batches(order, np.minimum(win_ends, cfg.max_len), cfg.batch_size, gen)
+            if n_steps is None:
+                n_steps = len(batches)
+            for idx in batches:
+                scale = self._lr_scale(step, n_steps, max_epochs)
+                for g, lr0 in zip(opt.param_groups, base_lrs):
+                    g["lr"] = lr0 * scale
+                step += 1
+                loss, n_tok = self._batch_loss(seqs, tss, win_users[idx], win_ends[idx], gen, text_finetuner)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 if cfg.grad_clip > 0:
@@ -409,27 +456,42 @@ class TransformerRecommender:
         self.log = log
         return log
 
+    def _lr_scale(self, step: int, steps_per_epoch: int, max_epochs: int) -> float:
+        """Learning-rate factor at optimisation ``step``: linear warm-up, then constant or
+        cosine decay to 0 at ``max_epochs``."""
+        cfg = self.config
+        warm = cfg.warmup_epochs * steps_per_epoch
+        if step < warm:
+            return (step + 1) / warm
+        if cfg.lr_decay == "cosine":
+            total = max(max_epochs * steps_per_epoch - warm, 1)
+            return 0.5 * (1.0 + math.cos(math.pi * min((step - warm) / total, 1.0)))
+        return 1.0
+
     def _batch_loss(
         self,
         seqs: list[np.ndarray],
         tss: list[np.ndarray | None],
-        idx: np.ndarray,
+        users: np.ndarray,
+        ends: np.ndarray,
         gen: torch.Generator,
         text_finetuner: Any | None,
     ) -> tuple[torch.Tensor, int]:
-        """Full-softmax cross-entropy over every position of a batch of user sequences."""
+        """Full-softmax cross-entropy over every position of a batch of training windows
+        (``seq[u][max(0, end - max_len):end]``). A window that starts inside a history
+        does not train the prediction from the start token alone (its first target)."""
         cfg = self.config
         hist, hts, tgts = [], [], []
-        for u in idx:
-            s, t = seqs[u], tss[u]
-            s = s[-cfg.max_len :]
-            t = None if t is None else t[-cfg.max_len :]
+        for u, end in zip(users.tolist(), ends.tolist()):
+            a = max(0, end - cfg.max_len)
+            s, t = seqs[u][a:end], tss[u]
+            t = None if t is None else t[a:end]
             hist.append(s[:-1])
             hts.append(None if t is None else t[:-1])
-            tgts.append(s)
+            tgts.append(s if a == 0 else np.concatenate([[-100], s[1:]]))
         tok, gaps = _batch(hist, hts if cfg.use_time else None, cfg.max_len, cfg.use_time)
         width = tok.shape[1]
-        target = torch.full((len(idx), width), -100, dtype=torch.long)
+        target = torch.full((len(tgts), width), -100, dtype=torch.long)
         for b, s in enumerate(tgts):
             target[b, width - len(s) :] = torch.from_numpy(s)
         if cfg.use_time and cfg.time_dropout > 0:
@@ -473,7 +535,12 @@ class TransformerRecommender:
     # ---- continued training -------------------------------------------------------
     def init_from(self, other: "TransformerRecommender") -> int:
         """Copy weights from a previously trained model; items are matched by id, new
-        items keep their fresh embeddings. Returns the number of matched items."""
+        items keep their fresh embeddings. Returns the number of matched items. The
+        architecture (d_model, n_layers, n_heads, max_len) must match."""
+        diff = [f"{k} {getattr(other.config, k)} vs {getattr(self.config, k)}"
+                for k in ("d_model", "n_layers", "n_heads", "max_len") if getattr(other.config, k) != getattr(self.config, k)]
+        if diff:
+            raise DataError("cannot continue training from a model of another architecture: " + ", ".join(diff))
         src = other.net.state_dict()
         dst = self.net.state_dict()
         pos = {x: k for k, x in enumerate(other.item_ids)}
