@@ -75,15 +75,27 @@ def _settle_after(page, action, timeout_s: float = 600) -> float:
     """Seconds from ``action()`` until a script run it caused has finished: a mutation
     observer armed before the action sees the script state turn ``running``, then we
     wait for ``notRunning`` (without it, a run that has not started yet looks settled)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     page.evaluate(_ARM)
     t0 = time.perf_counter()
     action()
+    try:  # an action that starts no run (e.g. a slider already at its end) is not timed
+        page.wait_for_function("() => window.__rlRan", timeout=10_000, polling=10)
+    except PlaywrightTimeout:
+        return float("nan")
     page.wait_for_function(
         "() => { const a = document.querySelector('[data-testid=\"stApp\"]');"
-        " return window.__rlRan && a && a.getAttribute('data-test-script-state') === 'notRunning'; }",
+        " return a && a.getAttribute('data-test-script-state') === 'notRunning'; }",
         timeout=timeout_s * 1000, polling=10,
     )
     return time.perf_counter() - t0
+
+
+def _median(xs: list[float]) -> float | None:
+    """Median of the timed actions (those that started no run are left out), or None."""
+    ok = [x for x in xs if x == x]
+    return round(statistics.median(ok), 3) if ok else None
 
 
 def main() -> int:
@@ -157,8 +169,8 @@ def main() -> int:
                         page.locator('[data-testid="stSidebarNav"] a', has_text="app").first.click()
                         _settle(page)
                     times.append(_settle_after(page, link.click))
-                results[name]["nav_median_s"] = round(statistics.median(times), 3)
-                print(f"{name:16s} sidebar navigation median {statistics.median(times):5.2f} s", flush=True)
+                results[name]["nav_median_s"] = _median(times)
+                print(f"{name:16s} sidebar navigation median {_median(times)} s", flush=True)
             # interaction: one slider step on the lab page (fragment rerun)
             page.goto(f"{url}/Fairness_lab?user={user}")
             _settle(page)
@@ -167,8 +179,8 @@ def main() -> int:
             for _ in range(args.repeats):
                 slider.focus()
                 steps.append(_settle_after(page, lambda: page.keyboard.press("ArrowRight")))
-            results["Lab slider step"] = {"cached_median_s": round(statistics.median(steps), 3)}
-            print(f"{'Lab slider step':16s} median {statistics.median(steps):5.2f} s", flush=True)
+            results["Lab slider step"] = {"cached_median_s": _median(steps)}
+            print(f"{'Lab slider step':16s} median {_median(steps)} s", flush=True)
             b.close()
     finally:
         proc.terminate()
