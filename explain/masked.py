@@ -30,7 +30,7 @@ import numpy as np
 
 from explain.explanation import VALUE_KINDS
 from recsys.data.types import DataError
-from recsys.models.base import Scorer
+from recsys.models.base import Scorer, context_length
 
 DEFAULT_MAX_FEATURES = 50
 DEFAULT_CHUNK = 1024
@@ -99,7 +99,11 @@ class MaskedScorer:
         self.contrast = None if contrast is None else int(contrast)
         self.value_kind = value
         self.chunk = max(1, int(chunk))
-        self.n_context = max(0, hist.size - int(max_features))
+        window = context_length(scorer)
+        # the model never reads items older than its window: explaining them would only
+        # produce zero attributions, so the features stop at the window
+        self.max_features = int(max_features) if window is None else min(int(max_features), window)
+        self.n_context = max(0, hist.size - self.max_features)
         self.positions = np.arange(self.n_context, hist.size, dtype=np.int64)
         self.features = hist[self.n_context :]
         cand = np.ones(n_items, dtype=bool)
@@ -128,8 +132,10 @@ class MaskedScorer:
         n = self.history.size
         if self.n_context == 0:
             return f"explained all {n} history items"
+        window = context_length(self.scorer)
+        why = f" (the model reads the most recent {window})" if window == self.n_features else ""
         return (
-            f"explained the most recent {self.n_features} of {n} history items; "
+            f"explained the most recent {self.n_features} of {n} history items{why}; "
             f"the {self.n_context} older items are kept as fixed context"
         )
 

@@ -430,3 +430,23 @@ def test_summary_sentence_names_the_dominant_drivers(demo):
     assert list(drivers(two)) == [3, 2]
     assert "2 " in sentence(demo, two, history_len=40) and "recent" not in sentence(demo, two, history_len=40)
     assert sentence(demo, attr([-0.2, -0.1]), history_len=2).startswith("No item")
+
+
+class WindowedLinearScorer(LinearScorer):
+    """A LinearScorer that reads only the most recent ``context_length`` history items."""
+
+    context_length = 4
+
+    def score(self, histories, timestamps=None):
+        return super().score([np.asarray(h)[-self.context_length:] for h in histories])
+
+
+def test_explained_features_stop_at_the_models_window():
+    s = WindowedLinearScorer(30, seed=2)
+    hist = np.arange(10)
+    f = MaskedScorer(s, hist, None, 20, max_features=50)
+    assert f.n_features == 4 and f.n_context == 6
+    assert "the model reads the most recent 4" in f.note()
+    # a scorer without a window explains everything it is asked to
+    g = MaskedScorer(LinearScorer(30, seed=2), hist, None, 20, max_features=50)
+    assert g.n_features == 10 and g.n_context == 0

@@ -32,6 +32,13 @@ class Scorer(Protocol):
         ...
 
 
+def context_length(scorer: object) -> int | None:
+    """The number of most recent history items ``scorer`` reads, or None when it reads
+    them all (a scorer may declare a ``context_length`` attribute)."""
+    n = getattr(scorer, "context_length", None)
+    return int(n) if isinstance(n, (int, np.integer)) and n > 0 else None
+
+
 @dataclass(frozen=True)
 class RecList:
     """A ranked recommendation list for one user (indices into the dataset)."""

@@ -309,6 +309,11 @@ class TransformerRecommender:
 
     # ---- accessors ---------------------------------------------------------------
     @property
+    def context_length(self) -> int:
+        """How many of the most recent history items a score reads (older ones are unseen)."""
+        return int(self.config.max_len) - 1
+
+    @property
     def text_emb(self) -> np.ndarray | None:
         """(n_items, 384) float32 text embeddings the model uses, or None (no-text)."""
         if self.net.text_emb is None:
