@@ -6,18 +6,10 @@ import streamlit as st
 
 from ui import components, explain_glue, recs, report, state
 
-components.setup_page("Recommendations")
-ctx = components.load_context()
-if ctx is None:
-    st.stop()
-ds = ctx.ds
-uid = components.user_picker(ds)
-k = components.k_picker()
-components.header(":material/star: Recommendations", ctx)
-model = components.model_gate(ds)
-if model is None:
-    state.write_url()
-    st.stop()
+page = components.model_page("Recommendations", ":material/star: Recommendations")
+ds, model = page.ds, page.model
+uid = page.user
+k = page.k
 
 w = state.weights()
 items, ts = recs.user_history(ds, uid)

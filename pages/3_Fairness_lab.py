@@ -6,18 +6,10 @@ import streamlit as st
 
 from ui import components, lab, state
 
-components.setup_page("Fairness lab")
-ctx = components.load_context()
-if ctx is None:
-    st.stop()
-ds = ctx.ds
-uid = components.user_picker(ds)
-k = components.k_picker()
-components.header(":material/balance: Fairness & diversity lab", ctx)
-model = components.model_gate(ds)
-if model is None:
-    state.write_url()
-    st.stop()
+page = components.model_page("Fairness lab", ":material/balance: Fairness & diversity lab")
+ds, model = page.ds, page.model
+uid = page.user
+k = page.k
 
 lab.live_section(ds, model, uid, k)
 st.divider()

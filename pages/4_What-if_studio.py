@@ -8,18 +8,10 @@ from recsys.data.types import DataError
 from ui import components, profile, recs, state, whatif
 from ui import whatif_logic as wl
 
-components.setup_page("What-if studio")
-ctx = components.load_context()
-if ctx is None:
-    st.stop()
-ds = ctx.ds
-uid = components.user_picker(ds)
-k = components.k_picker()
-components.header(":material/science: What-if studio", ctx)
-model = components.model_gate(ds)
-if model is None:
-    state.write_url()
-    st.stop()
+page = components.model_page("What-if studio", ":material/science: What-if studio")
+ds, model = page.ds, page.model
+uid = page.user
+k = page.k
 
 sc = whatif.current(ds, uid)
 base = sc.get("base_user")

@@ -6,17 +6,9 @@ import streamlit as st
 
 from ui import components, item_view, loaders, recs, state
 
-components.setup_page("Item view")
-ctx = components.load_context()
-if ctx is None:
-    st.stop()
-ds = ctx.ds
-k = components.k_picker()
-components.header(":material/category: Item view", ctx)
-model = components.model_gate(ds)
-if model is None:
-    state.write_url()
-    st.stop()
+page = components.model_page("Item view", ":material/category: Item view", user=False)
+ds, model = page.ds, page.model
+k = page.k
 
 default_item = item_view.default_item(ds)
 iid = state.resolve_item(ds.has_item, default_item)

@@ -6,16 +6,8 @@ import streamlit as st
 
 from ui import components, loaders, model_card, state
 
-components.setup_page("Evaluation")
-ctx = components.load_context()
-if ctx is None:
-    st.stop()
-ds = ctx.ds
-components.header(":material/analytics: Evaluation", ctx)
-model = components.model_gate(ds)
-if model is None:
-    state.write_url()
-    st.stop()
+page = components.model_page("Evaluation", ":material/analytics: Evaluation", user=False, k=False)
+ds, model = page.ds, page.model
 loc = loaders.locate_model(ds)
 ev = loaders.read_evaluation(str(loc.path))
 df = model_card.metrics_frame(ev)

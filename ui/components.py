@@ -432,3 +432,31 @@ def group_finder(ds: Dataset, limit: int = 200) -> None:
         column_config={"first": st.column_config.DatetimeColumn(format="YYYY-MM-DD"),
                        "last": st.column_config.DatetimeColumn(format="YYYY-MM-DD")},
     )
+
+
+# ---- page start ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ModelPage:
+    ctx: PageContext
+    ds: Dataset
+    model: Any
+    user: str | None
+    k: int | None
+
+
+def model_page(name: str, title: str, *, user: bool = True, k: bool = True) -> ModelPage:
+    """The common start of a page that needs data and the trained model: page setup, data,
+    the sidebar pickers (user, k), the header and the model gate. Stops the script (after
+    writing the URL) when there is no data or no model yet."""
+    setup_page(name)
+    ctx = load_context()
+    if ctx is None:
+        st.stop()
+    uid = user_picker(ctx.ds) if user else None
+    kk = k_picker() if k else None
+    header(title, ctx)
+    model = model_gate(ctx.ds)
+    if model is None:
+        state.write_url()
+        st.stop()
+    return ModelPage(ctx, ctx.ds, model, uid, kk)
