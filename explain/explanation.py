@@ -9,8 +9,9 @@ CLI read these; nothing here imports streamlit.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -135,3 +136,25 @@ class Explanation:
     @property
     def method(self) -> str:
         return self.attribution.method
+
+
+def timed_attribution(method: str, f: Any, run: Callable[[], tuple[np.ndarray, float, float, dict[str, Any]]]) -> Attribution:
+    """Run an explainer (``run() -> (values, base_value, value, params)``) over the masked
+    scorer ``f`` and wrap its result, with wall time and CPU time, as an :class:`Attribution`."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    values, base, value, params = run()
+    ms = (time.perf_counter() - t0) * 1000.0
+    params = {**params, "cpu_ms": round((time.process_time() - c0) * 1000.0, 3)}
+    return Attribution(
+        method=method,
+        target=f.target,
+        value_kind=f.value_kind,
+        features=f.features.copy(),
+        positions=f.positions.copy(),
+        timestamps=None if f.feature_timestamps is None else f.feature_timestamps.copy(),
+        values=values,
+        value=value,
+        base_value=base,
+        params=params,
+        elapsed_ms=ms,
+    )

@@ -16,12 +16,11 @@ agreement (Kendall tau of the two weight vectors).
 from __future__ import annotations
 
 import itertools
-import time
 from typing import Any, Sequence
 
 import numpy as np
 
-from explain.explanation import Attribution
+from explain.explanation import Attribution, timed_attribution
 from explain.masked import MaskedScorer
 
 DEFAULT_LIME_SAMPLES = 500
@@ -91,23 +90,7 @@ def lime_values(
 
 def explain_lime(f: MaskedScorer, *, samples: int = DEFAULT_LIME_SAMPLES, seed: int = 0) -> Attribution:
     """LIME :class:`Attribution` of the masked scorer's target."""
-    t0, c0 = time.perf_counter(), time.process_time()
-    weights, base, value, params = lime_values(f, samples=samples, seed=seed)
-    ms = (time.perf_counter() - t0) * 1000.0
-    params = {**params, "cpu_ms": round((time.process_time() - c0) * 1000.0, 3)}
-    return Attribution(
-        method="lime",
-        target=f.target,
-        value_kind=f.value_kind,
-        features=f.features.copy(),
-        positions=f.positions.copy(),
-        timestamps=None if f.feature_timestamps is None else f.feature_timestamps.copy(),
-        values=weights,
-        value=value,
-        base_value=base,
-        params=params,
-        elapsed_ms=ms,
-    )
+    return timed_attribution("lime", f, lambda: lime_values(f, samples=samples, seed=seed))
 
 
 def top_set(a: Attribution, n: int = 5) -> set[int]:

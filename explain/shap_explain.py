@@ -16,12 +16,11 @@ callers see no hidden side effect and results stay reproducible.
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any
 
 import numpy as np
 
-from explain.explanation import Attribution
+from explain.explanation import Attribution, timed_attribution
 from explain.masked import MaskedScorer
 
 EXACT_MAX_FEATURES = 10
@@ -122,20 +121,4 @@ def shap_values(
 
 def explain_shap(f: MaskedScorer, *, budget: int = DEFAULT_SHAP_BUDGET, seed: int = 0) -> Attribution:
     """SHAP :class:`Attribution` of the masked scorer's target."""
-    t0, c0 = time.perf_counter(), time.process_time()
-    values, base, value, params = shap_values(f, budget=budget, seed=seed)
-    ms = (time.perf_counter() - t0) * 1000.0
-    params = {**params, "cpu_ms": round((time.process_time() - c0) * 1000.0, 3)}
-    return Attribution(
-        method="shap",
-        target=f.target,
-        value_kind=f.value_kind,
-        features=f.features.copy(),
-        positions=f.positions.copy(),
-        timestamps=None if f.feature_timestamps is None else f.feature_timestamps.copy(),
-        values=values,
-        value=value,
-        base_value=base,
-        params=params,
-        elapsed_ms=ms,
-    )
+    return timed_attribution("shap", f, lambda: shap_values(f, budget=budget, seed=seed))
