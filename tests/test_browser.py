@@ -181,7 +181,7 @@ def test_moving_a_weight_changes_the_list(server, page):
     page.goto(f"{server['url']}/Fairness_lab?user={user}&k=10")
     settle(page)
     metric_before = page.locator('[data-testid="stMetricValue"]').all_inner_texts()
-    slider = page.get_by_role("slider").nth(1)  # sidebar k is the first slider; then diversity
+    slider = page.locator('[data-testid="stSlider"]', has_text="Diversity").get_by_role("slider")
     slider.focus()
     for _ in range(16):
         page.keyboard.press("ArrowRight")
