@@ -16,6 +16,7 @@ import sys
 from typing import Any
 
 from recsys.data.types import DataError
+from recsys.jsonutil import json_default
 
 COMMANDS = ("data", "train", "evaluate", "recommend", "explain", "timeline", "bench")
 
@@ -99,19 +100,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.json:
         result.pop("_text", None)
-        print(json.dumps(result, default=_json_default, allow_nan=False))
+        print(json.dumps(result, default=json_default, allow_nan=False))
     else:
         _print_human(result)
     return 0
 
 
-def _json_default(o: Any) -> Any:
-    import numpy as np
-
-    if isinstance(o, np.integer):
-        return int(o)
-    if isinstance(o, np.floating):
-        return float(o)
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
