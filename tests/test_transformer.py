@@ -220,3 +220,65 @@ def test_init_from_other_architecture_is_refused(world, trained):
     m = TransformerRecommender(ds.item_ids, TransformerConfig(**{**TINY, "d_model": 16}), te, seed=0)
     with pytest.raises(DataError, match="d_model 32 vs 16"):
         m.init_from(trained)
+
+
+def test_low_rank_text_view(tmp_path, world):
+    # text enters through its top principal directions: unit-variance, uncorrelated
+    # coordinates, stored with the artifact and kept when training continues
+    ds, split, te = world
+    m = fit(world, text_rank=8, max_epochs=4, min_epochs=2)
+    net = m.net
+    assert tuple(net.text_basis.shape) == (te.shape[1], 8) and net.text_proj.in_features == 8
+    import torch
+
+    z = (torch.from_numpy(te) - net.text_mean) @ net.text_basis
+    np.testing.assert_allclose(z.std(0).numpy(), 1.0, rtol=1e-3)
+    cov = np.cov(z.numpy().T)
+    np.testing.assert_allclose(cov - np.diag(np.diag(cov)), 0.0, atol=1e-3)
+    d = m.save(tmp_path / "m", ds)
+    loaded = TransformerRecommender.load(d, ds)
+    hist, ts, _ = split.inputs("test")
+    np.testing.assert_array_equal(loaded.score(hist[:5], ts[:5]), m.score(hist[:5], ts[:5]))
+    # a rank at or above the text's dimension reads the whole vector; a catalogue smaller
+    # than the rank has fewer directions
+    big = fit(world, text_rank=10_000, max_epochs=1, min_epochs=1)
+    assert big.net.text_basis is None and big.net.text_proj.in_features == te.shape[1]
+    small = TransformerRecommender(ds.item_ids[:5], TransformerConfig(**{**TINY, "text_rank": 8}), te[:5])
+    assert small.net.text_proj.in_features == 8  # 4 directions exist (5 centred points): the rest read 0
+    assert int((small.net.text_basis.abs().sum(0) > 0).sum()) == 4
+
+
+def test_artifact_from_before_text_rank_still_loads(tmp_path, world):
+    # config.json files written before the text_rank key existed read the full text vector
+    ds, split, _ = world
+    m = fit(world, text_rank=0, max_epochs=2, min_epochs=1)
+    d = m.save(tmp_path / "old", ds)
+    cfg = json.loads((d / "config.json").read_text())
+    del cfg["model"]["text_rank"]
+    (d / "config.json").write_text(json.dumps(cfg))
+    loaded = TransformerRecommender.load(d, ds)
+    assert loaded.config.text_rank == 0 and loaded.net.text_basis is None
+    hist, ts, _ = split.inputs("test")
+    np.testing.assert_array_equal(loaded.score(hist[:5], ts[:5]), m.score(hist[:5], ts[:5]))
+
+
+def test_text_prior_weighs_rare_items_text_more(tmp_path, world):
+    # text as a prior: an item's projected text vector is scaled by c / (c + n) with n its
+    # training interactions, so rarely seen items lean on their text, popular ones on id
+    ds, split, _ = world
+    m = fit(world, text_prior_count=5.0, max_epochs=2, min_epochs=1)
+    counts = np.bincount(np.concatenate(split.train), minlength=ds.n_items)
+    np.testing.assert_array_equal(m.net.item_count.numpy(), counts)
+    import torch
+
+    with torch.no_grad():
+        raw = m.net.text_proj(m.net.text_emb if m.net.text_basis is None
+                              else (m.net.text_emb - m.net.text_mean) @ m.net.text_basis)
+        used = m.net.item_matrix()[2:] - m.net.item_emb.weight[2:]
+    np.testing.assert_allclose(used.numpy(), (raw * (5.0 / (5.0 + torch.from_numpy(counts).float()))[:, None]).numpy(),
+                               rtol=1e-5, atol=1e-6)
+    d = m.save(tmp_path / "m", ds)
+    loaded = TransformerRecommender.load(d, ds)
+    np.testing.assert_array_equal(loaded.net.item_count.numpy(), counts)
+    hist, ts, _ = split.inputs("test")
+    np.testing.assert_array_equal(loaded.score(hist[:5], ts[:5]), m.score(hist[:5], ts[:5]))

@@ -40,6 +40,7 @@ import torch
 from torch import nn
 
 from recsys.data.types import DataError, Dataset
+from recsys.jsonutil import json_default
 
 SCHEMA_VERSION = 1
 MODEL_FILE = "model.safetensors"
@@ -53,6 +54,11 @@ ValidData = tuple[Sequence[np.ndarray], Sequence[np.ndarray] | None, np.ndarray]
 
 TEXT_LR_SCALE = 0.05  # learning-rate factor for fine-tuned text-encoder layers
 N_GAP_BUCKETS = 20  # bucket 0: start token / unknown time; 1..19: log2 of the gap in minutes
+
+
+# configuration keys newer than schema version 1's first artifacts, with the value that
+# reproduces those artifacts (used when a stored config.json lacks the key)
+LEGACY_DEFAULTS: dict[str, Any] = {"text_rank": 0, "text_prior_count": 0.0}
 
 
 @dataclass
@@ -84,6 +90,13 @@ class TransformerConfig:
     long_history: str = "windows"
     warmup_epochs: int = 0  # linear learning-rate warm-up
     lr_decay: str = "none"  # "none" or "cosine" (to 0 at max_epochs)
+    # text vectors enter through their top principal components only (0 = all 384
+    # dimensions): a low-rank view carries shared structure (genre, topic) without
+    # becoming a second per-item id
+    text_rank: int = 64
+    # text as a prior for rarely seen items: an item's text vector is weighted by
+    # c / (c + n), n = its training interactions, c this value (0 = always full weight)
+    text_prior_count: float = 20.0
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "TransformerConfig":
@@ -91,7 +104,8 @@ class TransformerConfig:
         unknown = sorted(set(d) - known)
         if unknown:
             raise DataError(f"unknown model configuration key(s): {', '.join(unknown)}")
-        return cls(**d)
+        # keys added after the first artifacts: absent means the behaviour of that time
+        return cls(**{**LEGACY_DEFAULTS, **d})
 
 
 def gap_buckets(ts: np.ndarray) -> np.ndarray:
@@ -123,7 +137,19 @@ class SeqRecNet(nn.Module):
             if text_emb is None:
                 raise ValueError("use_text=True needs text embeddings")
             self.register_buffer("text_emb", text_emb.float().clone(), persistent=True)
-            self.text_proj = nn.Linear(text_emb.shape[1], d, bias=False)
+            r = cfg.text_rank if 0 < cfg.text_rank < text_emb.shape[1] else 0
+            if r:
+                mean, basis = _pca_basis(text_emb.float(), r)
+                self.register_buffer("text_mean", mean, persistent=True)
+                self.register_buffer("text_basis", basis, persistent=True)
+            else:
+                self.text_mean = self.text_basis = None
+            self.text_proj = nn.Linear(r or text_emb.shape[1], d, bias=False)
+            self.text_prior_count = float(cfg.text_prior_count)
+            if self.text_prior_count > 0:  # training interactions per item (set by fit)
+                self.register_buffer("item_count", torch.zeros(n_items), persistent=True)
+            else:
+                self.item_count = None
         else:
             self.text_emb = None
             self.text_proj = None
@@ -157,7 +183,12 @@ class SeqRecNet(nn.Module):
         e = self.item_emb.weight
         if self.text_proj is not None:
             te = self.text_emb if text_emb is None else text_emb
+            if self.text_basis is not None:
+                te = (te - self.text_mean) @ self.text_basis
             proj = self.text_proj(te)
+            if self.item_count is not None:
+                c = self.text_prior_count
+                proj = proj * (c / (c + self.item_count))[:, None]
             e = torch.cat([e[:2], e[2:] + proj], dim=0)
         return e
 
@@ -177,6 +208,22 @@ class SeqRecNet(nn.Module):
         """Scores over all items for hidden states (..., d) -> (..., n_items)."""
         em = self.item_matrix() if item_matrix is None else item_matrix
         return h @ em[2:].T + self.item_bias
+
+
+def _pca_basis(text_emb: torch.Tensor, r: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(mean (dim,), basis (dim, r)) of the top-``r`` principal directions, each scaled
+    so the projected coordinates have unit variance. A catalogue with fewer than ``r``
+    items has fewer directions: the remaining columns are zero (the shape never depends
+    on the catalogue, so a grown catalogue can continue training from the model)."""
+    mean = text_emb.mean(0)
+    x = text_emb - mean
+    _, s, vt = torch.linalg.svd(x, full_matrices=False)
+    q = min(r, int((s > 1e-6 * max(float(s[0]), 1e-12)).sum()) if len(s) else 0)
+    basis = torch.zeros(text_emb.shape[1], r)
+    if q:
+        sd = s[:q] / math.sqrt(max(x.shape[0] - 1, 1))
+        basis[:, :q] = vt[:q].T / sd
+    return mean, basis
 
 
 def _batch(
@@ -386,6 +433,10 @@ class TransformerRecommender:
         torch.manual_seed(self.seed)
         gen = torch.Generator().manual_seed(self.seed)
         net = self.net
+        if net.text_proj is not None and net.item_count is not None:
+            flat = np.concatenate(seqs) if seqs else np.zeros(0, np.int64)
+            counts = np.bincount(flat, minlength=self.n_items)[: self.n_items]
+            net.item_count.copy_(torch.from_numpy(counts.astype(np.float32)))
         params = [p for p in net.parameters() if p.requires_grad]
         decay = [p for p in params if p.ndim >= 2]
         no_decay = [p for p in params if p.ndim < 2]
@@ -562,11 +613,13 @@ class TransformerRecommender:
                     t[:2] = s[:2]
                     if len(ni):
                         t[ni + 2] = s[oi + 2]
-                elif name == "item_bias":
+                elif name in ("item_bias", "item_count"):
                     if len(ni):
                         t[ni] = s[oi]
                 elif name == "text_emb":
                     continue  # the current dataset's embeddings
+                # text_mean / text_basis are copied: the learned projection reads the old
+                # model's principal directions, which apply to new items' text as well
                 elif s.shape == t.shape:
                     t.copy_(s)
         self.net.load_state_dict(dst)
@@ -718,18 +771,8 @@ class TransformerRecommender:
 
 def _write_json(path: Path, obj: Any) -> None:
     tmp = path.with_suffix(path.suffix + f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(obj, indent=1, allow_nan=False, default=_json_default))
+    tmp.write_text(json.dumps(obj, indent=1, allow_nan=False, default=json_default))
     os.replace(tmp, path)
-
-
-def _json_default(o: Any) -> Any:
-    if isinstance(o, np.integer):
-        return int(o)
-    if isinstance(o, np.floating):
-        return float(o)
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
 def _read_json(path: Path) -> dict[str, Any]:
