@@ -2,9 +2,11 @@
 
 Architecture (DESIGN §3):
 
-* item representation ``E[i] = id_emb[i] + W·text_emb[i]`` — a learned id embedding plus
-  a learned projection of the frozen (or top-layer fine-tuned) all-MiniLM-L6-v2 text
-  embedding of the item;
+* item representation ``E[i] = id_emb[i] + c / (c + n_i) · W·P(text_emb[i])`` — a learned
+  id embedding plus a learned projection of the frozen (or top-layer fine-tuned)
+  all-MiniLM-L6-v2 text embedding of the item, read through its top ``text_rank``
+  principal directions ``P`` and weighted down for items with many (``n_i``) training
+  interactions: text is the prior, the id the evidence;
 * input token = ``E[item] + gap_emb[bucket(log gap to the previous interaction)]``; every
   sequence starts with a learned start token, so an empty history (cold start) is scored
   from the start token alone;
