@@ -37,6 +37,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 KEYS = ("ndcg@10", "hr@10", "mrr@10", "ndcg@5", "hr@5")
+BEYOND = ("coverage@10", "long_tail_share", "avg_popularity", "ild@10")
 TARGET = {"ndcg@10": 0.105}
 REFERENCE = {"recbole_sasrec": {"ndcg@10": 0.102, "hr@10": 0.195}, "plain_sasrec_calibration": {"ndcg@10": 0.085}}
 
@@ -69,7 +70,7 @@ def worker(data: str, seed: int, threads: int, min_count: int | None, epochs: in
     import torch
 
     from recsys.data import load
-    from recsys.evaluation import evaluate_scorer, leave_one_out
+    from recsys.evaluation import evaluate_scorer, leave_one_out, score_ranks
     from recsys.text import item_embeddings
     from recsys.train import fit_transformer, make_config
 
@@ -91,9 +92,14 @@ def worker(data: str, seed: int, threads: int, min_count: int | None, epochs: in
 
         model = fit_transformer(ds, split, te, cfg, seed=seed, epochs=epochs, progress=progress)
         wall, cpu = time.perf_counter() - w0, time.process_time() - c0
-        test = evaluate_scorer(model, ds, split, "test", text_emb=te, groups=False)
+        test = evaluate_scorer(model, ds, split, "test", text_emb=te, groups=True)
+        ranks, _ = score_ranks(model, split, "test")
         out["models"][name] = {
             **{k: float(test[k]) for k in KEYS},
+            **{k: float(test[k]) for k in BEYOND if k in test},
+            "ndcg@10_by_target_pop": test["ndcg@10_by_target_pop"],
+            "users_by_target_pop": test["users_by_target_pop"],
+            "test_ranks": ranks.tolist(),
             "valid_ndcg@10": float(model.log.best_valid_ndcg),
             "epochs": model.log.epochs,
             "best_epoch": model.log.best_epoch,
@@ -114,6 +120,38 @@ def _mean_std(xs: list[float]) -> tuple[float, float]:
     return float(a.mean()), float(a.std(ddof=1)) if len(a) > 1 else 0.0
 
 
+def paired_text_effect(results: list[dict[str, Any]], n_boot: int = 2000) -> dict[str, Any]:
+    """Text minus no-text test NDCG@10, paired by user within each seed (same split, same
+    targets): the mean difference, per seed, per target-popularity bucket, and a 95%
+    bootstrap interval over (seed, user) pairs resampled within seeds."""
+    import numpy as np
+
+    from recsys.evaluation import ndcg_of_ranks
+
+    diffs = []
+    for r in results:
+        a = ndcg_of_ranks(np.asarray(r["models"]["transformer"]["test_ranks"]), 10)
+        b = ndcg_of_ranks(np.asarray(r["models"]["transformer_no_text"]["test_ranks"]), 10)
+        diffs.append(a - b)
+    rng = np.random.default_rng(0)
+    boots = np.empty(n_boot)
+    for i in range(n_boot):
+        boots[i] = np.mean([d[rng.integers(0, len(d), len(d))].mean() for d in diffs])
+    by_bucket = {}
+    for b in results[0]["models"]["transformer"]["ndcg@10_by_target_pop"]:
+        by_bucket[b] = float(np.mean([r["models"]["transformer"]["ndcg@10_by_target_pop"][b]
+                                      - r["models"]["transformer_no_text"]["ndcg@10_by_target_pop"][b]
+                                      for r in results]))
+    return {
+        "ndcg@10_diff": float(np.mean([d.mean() for d in diffs])),
+        "ndcg@10_diff_ci95": [float(np.quantile(boots, 0.025)), float(np.quantile(boots, 0.975))],
+        "per_seed": [float(d.mean()) for d in diffs],
+        "users_better": int(sum(int((d > 0).sum()) for d in diffs)),
+        "users_worse": int(sum(int((d < 0).sum()) for d in diffs)),
+        "by_target_pop": by_bucket,
+    }
+
+
 def baselines(data: str, min_count: int | None) -> dict[str, dict[str, float]]:
     from recsys.data import load
     from recsys.evaluation import EASE, ItemKNN, MostPopular, evaluate_scorer, leave_one_out
@@ -122,8 +160,10 @@ def baselines(data: str, min_count: int | None) -> dict[str, dict[str, float]]:
     split = leave_one_out(ds)
     out = {}
     for name, m in (("popularity", MostPopular()), ("itemknn", ItemKNN(k=100)), ("ease", EASE(lam=100.0))):
-        r = evaluate_scorer(m.fit(split, "test"), ds, split, "test", groups=False)
-        out[name] = {k: float(r[k]) for k in KEYS}
+        r = evaluate_scorer(m.fit(split, "test"), ds, split, "test", groups=True)
+        out[name] = {k: float(r[k]) for k in (*KEYS, *BEYOND) if k in r}
+        out[name]["ndcg@10_by_target_pop"] = r["ndcg@10_by_target_pop"]
+        out[name]["users_by_target_pop"] = r["users_by_target_pop"]
     return out
 
 
@@ -168,8 +208,17 @@ def run(data: str | None = None, seeds: int = 3, parallel: int = 1, threads: int
         for k in (*KEYS, "valid_ndcg@10", "epochs", "train_wall_seconds", "train_cpu_seconds"):
             m, s = _mean_std([r["models"][name][k] for r in results])
             row[k], row[f"{k}_std"] = m, s
+        for k in BEYOND:
+            if all(k in r["models"][name] for r in results):
+                row[k], row[f"{k}_std"] = _mean_std([r["models"][name][k] for r in results])
+        buckets = results[0]["models"][name]["ndcg@10_by_target_pop"]
+        row["ndcg@10_by_target_pop"] = {
+            b: _mean_std([r["models"][name]["ndcg@10_by_target_pop"].get(b, 0.0) for r in results])[0]
+            for b in buckets}
+        row["users_by_target_pop"] = results[0]["models"][name]["users_by_target_pop"]
         table[name] = row
     base = baselines(data, min_count)
+    paired = paired_text_effect(results) if "transformer_no_text" in results[0]["models"] else None
     return {
         "data": data,
         "seeds": seeds,
@@ -180,6 +229,7 @@ def run(data: str | None = None, seeds: int = 3, parallel: int = 1, threads: int
         "config": results[0]["config"],
         "models": table,
         "baselines": base,
+        "text_vs_no_text": paired,
         "per_seed": results,
         "peak_rss_mb": max(r["peak_rss_mb"] for r in results),
         "wall_seconds": round(wall, 1),
@@ -205,6 +255,19 @@ def render(r: dict[str, Any]) -> str:
     for name, m in r["baselines"].items():
         lines.append(f"{name:22s} {m['ndcg@10']:.4f}           {m['hr@10']:.4f}           {m['mrr@10']:.4f}")
     lines.append(f"target NDCG@10 >= {TARGET['ndcg@10']}; RecBole SASRec 0.102 / 0.195")
+    buckets = list(next(iter(r["models"].values()))["ndcg@10_by_target_pop"])
+    sizes = next(iter(r["models"].values()))["users_by_target_pop"]
+    lines.append("NDCG@10 by the test item's training popularity: "
+                 + ", ".join(f"{b} ({sizes.get(b, 0)} users)" for b in buckets))
+    for name, m in [*r["models"].items(), *r["baselines"].items()]:
+        lines.append(f"  {name:20s} " + "  ".join(f"{m['ndcg@10_by_target_pop'].get(b, 0.0):.4f}" for b in buckets))
+    p = r.get("text_vs_no_text")
+    if p:
+        lo, hi = p["ndcg@10_diff_ci95"]
+        lines.append(f"text - no text, paired by user: NDCG@10 {p['ndcg@10_diff']:+.4f} (95% CI {lo:+.4f} .. "
+                     f"{hi:+.4f}); per seed " + ", ".join(f"{x:+.4f}" for x in p["per_seed"])
+                     + f"; users better {p['users_better']} / worse {p['users_worse']}")
+        lines.append("  by popularity bucket: " + ", ".join(f"{b} {v:+.4f}" for b, v in p["by_target_pop"].items()))
     lines.append(f"peak RSS per worker {r['peak_rss_mb']:.0f} MB; total wall {r['wall_seconds']:.0f} s with "
                  f"{r['parallel']} worker(s) x {r['threads_per_worker']} thread(s); load average "
                  f"{r['loadavg_start'][0]} -> {r['loadavg_end'][0]} on {r['cpus']} CPUs")

@@ -40,14 +40,20 @@ if facts:
     st.caption(" · ".join(facts))
 
 st.subheader("NDCG@10 per user group")
+st.caption(
+    "Users grouped by an attribute, or by how many training interactions their test item has "
+    "(\"target item popularity\": can the model find rare items?)."
+)
 groups = model_card.per_group_frame(ev)
 if groups.empty:
     components.empty_state(
         "No per-group results",
-        "Per-group NDCG needs user attributes (e.g. gender, age, occupation); this dataset or artifact has none.",
+        "This evaluation has no per-group results: the dataset has no user attributes (e.g. gender, age, "
+        "occupation) and the evaluation predates the target-popularity breakdown. "
+        "`python -m recsys evaluate --data SRC --model DIR` recomputes it.",
     )
 else:
-    attrs = sorted(groups["attribute"].unique().tolist())
+    attrs = list(dict.fromkeys(groups["attribute"].tolist()))  # user attributes first, as stored
     attr = st.selectbox("Group by", attrs, key="w.eval_attr")
     st.plotly_chart(model_card.per_group_chart(groups, attr), key="eval.groups")
     sub = groups[groups["attribute"] == attr]

@@ -143,3 +143,24 @@ def test_uploads_zip_is_extracted_flat_and_traversal_is_blocked(tmp_path):
         save_uploads([_Up("x.zip", b"not a zip")], d)
     with pytest.raises(DataError, match="limit"):
         save_uploads([_Up("big.csv", b"x" * (50 * 1024 * 1024 + 1))], None)
+
+
+def test_per_group_frame_includes_target_popularity_buckets():
+    from ui import model_card
+
+    ev = {"models": {
+        "transformer": {"ndcg@10": 0.2, "ndcg@10_by": {"gender": {"F": 0.3, "M": 0.1}},
+                        "users_by": {"gender": {"F": 2, "M": 1}},
+                        "ndcg@10_by_target_pop": {"0-9": 0.05, "200+": 0.4},
+                        "users_by_target_pop": {"0-9": 1, "200+": 2}},
+        "popularity": {"ndcg@10": 0.1, "ndcg@10_by_target_pop": {"0-9": 0.0, "200+": 0.3}},
+    }}
+    df = model_card.per_group_frame(ev)
+    attrs = list(dict.fromkeys(df["attribute"]))
+    assert attrs == ["gender", "target item popularity"]
+    tp = df[df["attribute"] == "target item popularity"]
+    assert len(tp) == 4 and set(tp["group"]) == {"0-9", "200+"}
+    row = tp[(tp["group"] == "0-9") & (tp["ndcg@10"] == 0.05)].iloc[0]
+    assert row["users"] == 1
+    fig = model_card.per_group_chart(df, "target item popularity")
+    assert list(fig.data[0].x) == ["0-9", "200+"]  # rarest first, as stored

@@ -24,6 +24,7 @@ from recsys.evaluation import (
     miscalibration,
     rank_of_targets,
     ranking_metrics,
+    target_popularity_ndcg,
     top_k_lists,
 )
 
@@ -213,11 +214,40 @@ def test_evaluate_scorer_metrics_and_groups():
     assert "summary" in PROTOCOL
 
 
+def test_target_popularity_ndcg_buckets_known_answer():
+    # targets 0..4 with training counts 0, 9, 10, 60, 500: buckets 0-9, 0-9, 10-49, 50-199, 200+
+    pop = np.array([0, 9, 10, 60, 500])
+    ranks = np.array([1, 3, 11, 1, 2])
+    by, sizes = target_popularity_ndcg(ranks, np.arange(5), pop)
+    assert list(by) == ["0-9", "10-49", "50-199", "200+"]
+    assert by["0-9"] == pytest.approx((1 + 1 / math.log2(4)) / 2)
+    assert by["10-49"] == 0.0  # rank 11 is outside the top 10
+    assert by["50-199"] == 1.0 and by["200+"] == pytest.approx(1 / math.log2(3))
+    assert sizes == {"0-9": 2, "10-49": 1, "50-199": 1, "200+": 1}
+    # empty buckets are left out; custom edges
+    by2, sizes2 = target_popularity_ndcg(np.array([1]), np.array([4]), pop, edges=(5,))
+    assert by2 == {"5+": 1.0} and sizes2 == {"5+": 1}
+
+
+def test_evaluate_scorer_reports_ndcg_by_target_popularity():
+    ds = tiny_dataset()
+    sp = leave_one_out(ds)
+    s = np.arange(ds.n_items, dtype=float)
+    res = evaluate_scorer(FixedScorer(s), ds, sp, "test")
+    sizes = res["users_by_target_pop"]
+    assert sum(sizes.values()) == res["users"]  # every evaluated user in exactly one bucket
+    weighted = sum(res["ndcg@10_by_target_pop"][b] * n for b, n in sizes.items()) / res["users"]
+    assert weighted == pytest.approx(res["ndcg@10"])
+    # not computed without groups
+    assert "ndcg@10_by_target_pop" not in evaluate_scorer(FixedScorer(s), ds, sp, "test", groups=False)
+
+
 def test_evaluate_scorer_without_attrs_or_text_and_bad_scorer():
     ds = tiny_dataset(with_attrs=False)
     sp = leave_one_out(ds)
     res = evaluate_scorer(FixedScorer(np.arange(ds.n_items, dtype=float)), ds, sp, "valid")
     assert "ndcg@10_by" not in res and "ild@10" not in res
+    assert "ndcg@10_by_target_pop" in res  # needs no user attributes
     with pytest.raises(ValueError, match="shape"):
         evaluate_scorer(FixedScorer(np.zeros(ds.n_items + 1)), ds, sp)
 

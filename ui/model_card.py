@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
+from recsys.evaluation.evaluate import TARGET_POP_ATTR
 from ui.theme import ACCENT, NEUTRAL, PALETTE, style
 
 MODEL_LABELS = {
@@ -63,13 +64,17 @@ def metrics_frame(ev: dict[str, Any]) -> pd.DataFrame:
 
 
 def per_group_frame(ev: dict[str, Any]) -> pd.DataFrame:
-    """Long table (model, attribute, group, ndcg@10, users) from per-group results."""
+    """Long table (model, attribute, group, ndcg@10, users) from per-group results: user
+    attribute groups first, then the users grouped by their test item's popularity."""
     rows = []
     for name, m in _models_dict(ev).items():
         groups = m.get("ndcg@10_by") or m.get("per_group") or m.get("groups") or m.get("ndcg@10_per_group")
-        sizes = m.get("users_by") if isinstance(m.get("users_by"), dict) else {}
-        if not isinstance(groups, dict):
-            continue
+        groups = dict(groups) if isinstance(groups, dict) else {}
+        sizes = dict(m["users_by"]) if isinstance(m.get("users_by"), dict) else {}
+        if isinstance(m.get("ndcg@10_by_target_pop"), dict):
+            groups[TARGET_POP_ATTR] = m["ndcg@10_by_target_pop"]
+            tp_sizes = m.get("users_by_target_pop")
+            sizes[TARGET_POP_ATTR] = tp_sizes if isinstance(tp_sizes, dict) else {}
         for attr, vals in groups.items():
             if isinstance(vals, dict):
                 for g, v in vals.items():

@@ -96,7 +96,7 @@ def aggregate(runs: list[dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, val in runs[0].items():
         vals = [r[key] for r in runs if key in r]
-        if key in ("users", "users_by") or isinstance(val, bool) or not isinstance(val, (int, float, dict)):
+        if key in ("users", "users_by", "users_by_target_pop") or isinstance(val, bool) or not isinstance(val, (int, float, dict)):
             out[key] = val
         elif isinstance(val, dict):
             out[key] = _mean_nested(vals)

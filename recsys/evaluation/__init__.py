@@ -8,6 +8,7 @@ from recsys.evaluation.evaluate import (
     group_ndcg,
     ranking_metrics,
     score_ranks,
+    target_popularity_ndcg,
 )
 from recsys.evaluation.metrics import (
     accuracy_metrics,
@@ -27,6 +28,7 @@ from recsys.evaluation.split import Split, leave_one_out
 
 __all__ = [
     "EASE",
+    "target_popularity_ndcg",
     "ItemKNN",
     "MostPopular",
     "PROTOCOL",

@@ -24,6 +24,10 @@ from recsys.models.base import Scorer
 
 LIST_K = 10  # beyond-accuracy metrics are over each user's top-10
 MAX_GROUPS = 25  # attribute columns with more distinct values (e.g. zip codes) are not groups
+# buckets of a test target's training popularity (interactions at the stage's input):
+# where a content (text) signal should matter most is the rare end
+TARGET_POP_EDGES = (10, 50, 200)
+TARGET_POP_ATTR = "target item popularity"
 
 PROTOCOL = {
     "split": "leave-one-out by time: per user last = test, second-to-last = validation, rest = train",
@@ -79,6 +83,30 @@ def group_ndcg(
     return by, sizes
 
 
+def target_popularity_labels(edges: Sequence[int] = TARGET_POP_EDGES) -> list[str]:
+    """Bucket labels for :func:`target_popularity_ndcg`, rarest first ("0-9", ..., "200+")."""
+    lo = [0, *edges]
+    return [f"{a}-{b - 1}" for a, b in zip(lo, edges)] + [f"{edges[-1]}+"]
+
+
+def target_popularity_ndcg(
+    ranks: np.ndarray, targets: np.ndarray, pop: np.ndarray, k: int = 10,
+    edges: Sequence[int] = TARGET_POP_EDGES,
+) -> tuple[dict[str, float], dict[str, int]]:
+    """NDCG@k of the evaluated users grouped by how many training interactions their
+    target item has (``pop[target]``), and the group sizes; empty buckets are left out."""
+    nd = ndcg_of_ranks(ranks, k)
+    bucket = np.searchsorted(np.asarray(edges), np.asarray(pop)[np.asarray(targets, dtype=np.int64)], side="right")
+    by: dict[str, float] = {}
+    sizes: dict[str, int] = {}
+    for b, label in enumerate(target_popularity_labels(edges)):
+        sel = bucket == b
+        if sel.any():
+            by[label] = float(nd[sel].mean())
+            sizes[label] = int(sel.sum())
+    return by, sizes
+
+
 def evaluate_scorer(
     scorer: Scorer,
     ds: Dataset,
@@ -99,7 +127,9 @@ def evaluate_scorer(
     slots in the bottom 80% of items by that popularity), ``gini`` (of exposure over
     all items), ``miscalibration`` (KL, alpha=0.01; only if items have categories);
     with ``groups``: ``ndcg@10_by`` {attribute: {value: NDCG@10}} and ``users_by``
-    (group sizes) for each user attribute column.
+    (group sizes) for each user attribute column, and ``ndcg@10_by_target_pop``
+    {bucket: NDCG@10} with ``users_by_target_pop`` — users grouped by the training
+    popularity of their target item (does a model find the rare items?).
     """
     if split.n_eval == 0:
         raise DataError("no users to evaluate (every user has fewer than 3 interactions)")
@@ -131,6 +161,8 @@ def evaluate_scorer(
         if by:
             out["ndcg@10_by"] = by
             out["users_by"] = sizes
+        _, _, targets = split.inputs(which)
+        out["ndcg@10_by_target_pop"], out["users_by_target_pop"] = target_popularity_ndcg(ranks, targets, pop)
     if progress:
         progress(1.0, f"{getattr(scorer, 'name', 'model')}: NDCG@10 {out['ndcg@10']:.4f}")
     return out
