@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recsys.data import DataError, filter_min_count, load
+from recsys.data import DataError, filter_min_count, load, sample_users
 from recsys.data.loaders import age_band
 
 FIX = Path(__file__).resolve().parent / "fixtures" / "data"
@@ -248,6 +248,23 @@ def test_n_core_keeps_metadata_and_refuses_empty():
         filter_min_count(ds, 2)
     with pytest.raises(DataError, match="positive integer"):
         filter_min_count(ds, 0)
+
+
+def test_sample_users_keeps_whole_histories_and_is_seeded(tmp_path):
+    rows = [f"u{u},{it},{u * 10 + k}" for u in range(10) for k, it in enumerate("abc"[: 1 + u % 3])]
+    ds = load(_csv(tmp_path / "i.csv", "user_id,item_id,timestamp\n" + "\n".join(rows) + "\n"))
+    s = sample_users(ds, 0.5, seed=3)
+    assert s.n_users == 5
+    for k, uid in enumerate(s.user_ids):  # every kept user keeps all their interactions
+        j = ds.user_ids.index(uid)
+        assert [s.item_ids[i] for i in s.sequence(k)[0]] == [ds.item_ids[i] for i in ds.sequence(j)[0]]
+    assert set(s.item_ids) == {s.item_ids[i] for i in s.item}  # unused items dropped
+    assert sample_users(ds, 0.5, seed=3).fingerprint == s.fingerprint
+    assert sample_users(ds, 0.5, seed=4).user_ids != s.user_ids
+    assert sample_users(ds, 1.0).n_interactions == ds.n_interactions
+    for bad in (0, 1.5, True):
+        with pytest.raises(DataError, match="user fraction"):
+            sample_users(ds, bad)
 
 
 def test_real_ml100k_five_core(ml100k_path):

@@ -31,8 +31,8 @@ kept; users.csv rows for users without interactions are ignored.
 ``filter_min_count(ds, n)`` is iterative N-core on users and items.
 """
 
-from recsys.data.filtering import filter_min_count
+from recsys.data.filtering import filter_min_count, sample_users
 from recsys.data.loaders import load
 from recsys.data.types import DataError, Dataset, build_dataset
 
-__all__ = ["DataError", "Dataset", "build_dataset", "filter_min_count", "load"]
+__all__ = ["DataError", "Dataset", "build_dataset", "filter_min_count", "load", "sample_users"]

@@ -39,6 +39,27 @@ def filter_min_count(ds: Dataset, n: int) -> Dataset:
             f"--min-count {n} leaves no interactions ({ds.n_users} users, {ds.n_items} items, "
             f"{ds.n_interactions} interactions before filtering)"
         )
+    return subset_interactions(ds, keep)
+
+
+def sample_users(ds: Dataset, fraction: float, seed: int = 0) -> Dataset:
+    """A seeded random ``fraction`` of the users with all their interactions (items nobody
+    in the sample interacted with are dropped) — a sparser version of the same world, e.g.
+    to see how a model behaves when items have fewer interactions."""
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 < fraction <= 1:
+        raise DataError(f"user fraction must be in (0, 1], got {fraction!r}")
+    rng = np.random.default_rng(seed)
+    n = max(1, int(round(fraction * ds.n_users)))
+    chosen = np.zeros(ds.n_users, dtype=bool)
+    chosen[rng.choice(ds.n_users, size=n, replace=False)] = True
+    return subset_interactions(ds, chosen[ds.user])
+
+
+def subset_interactions(ds: Dataset, keep: np.ndarray) -> Dataset:
+    """The dataset rebuilt from the interactions where ``keep`` is true (fingerprint,
+    ids and the survivors' metadata as :func:`filter_min_count` describes)."""
+    if not keep.any():
+        raise DataError("no interactions left")
     u, i = ds.user[keep], ds.item[keep]
     uids = np.asarray(ds.user_ids, dtype=object)
     iids = np.asarray(ds.item_ids, dtype=object)
