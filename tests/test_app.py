@@ -323,3 +323,15 @@ def test_scenarios_save_and_load_within_the_session(small_ds):
     at.button(key="w.wi_loadsaved").click().run()
     assert_clean(at)
     assert len(at.session_state["rl.whatif"]["scenario"]["history"]) == n
+
+
+def test_evaluation_page_groups_users_by_target_popularity(small_ds):
+    at = open_page("pages/6_Evaluation.py", user=featured(small_ds))
+    assert_clean(at)
+    box = at.selectbox(key="w.eval_attr")
+    assert "target item popularity" in box.options
+    at = box.select("target item popularity").run()
+    assert_clean(at)
+    shown = at.dataframe[-1].value
+    assert set(shown["attribute"]) == {"target item popularity"}
+    assert set(shown["group"]) <= {"0-9", "10-49", "50-199", "200+"} and len(shown) > 0
