@@ -42,6 +42,8 @@ if str(REPO) not in sys.path:
 
 KEYS = ("ndcg@10", "hr@10", "mrr@10", "ndcg@5", "hr@5")
 BEYOND = ("coverage@10", "long_tail_share", "avg_popularity", "ild@10")
+DEEP_KS = (50, 200)  # 200 = the Fairness lab's candidate pool
+DEEP_KEYS = (*(f"{m}@{k}" for k in DEEP_KS for m in ("hr", "ndcg")), "mean_log_rank")
 TARGET = {"ndcg@10": 0.105}
 REFERENCE = {"recbole_sasrec": {"ndcg@10": 0.102, "hr@10": 0.195}, "plain_sasrec_calibration": {"ndcg@10": 0.085}}
 
@@ -68,20 +70,21 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
     return out
 
 
-def load_data(data: str, min_count: int | None, user_fraction: float | None):
-    """The dataset, optionally a seeded random ``user_fraction`` of its users (a sparser
-    world: items have fewer interactions) and then ``min_count``-core filtered."""
+def load_data(data: str, min_count: int | None, user_fraction: float | None, sample_seed: int = 0):
+    """The dataset, optionally a random ``user_fraction`` of its users drawn with
+    ``sample_seed`` (a sparser world: items have fewer interactions), then
+    ``min_count``-core filtered."""
     from recsys.data import filter_min_count, load, sample_users
 
     if not user_fraction or user_fraction >= 1:
         return load(data, min_count=min_count)
-    ds = sample_users(load(data), user_fraction, seed=0)
+    ds = sample_users(load(data), user_fraction, seed=sample_seed)
     return filter_min_count(ds, min_count) if min_count else ds
 
 
 def worker(data: str, seed: int, threads: int, min_count: int | None, epochs: int | None,
            ablation: bool, overrides: dict[str, Any] | None = None,
-           user_fraction: float | None = None) -> dict[str, Any]:
+           user_fraction: float | None = None, sample_seed: int = 0) -> dict[str, Any]:
     """Train + evaluate one seed in this process."""
     import torch
 
@@ -90,7 +93,7 @@ def worker(data: str, seed: int, threads: int, min_count: int | None, epochs: in
     from recsys.train import fit_transformer, make_config
 
     torch.set_num_threads(threads)
-    ds = load_data(data, min_count, user_fraction)
+    ds = load_data(data, min_count, user_fraction, sample_seed)
     split = leave_one_out(ds)
     t0 = time.perf_counter()
     te = item_embeddings(ds)
@@ -162,16 +165,21 @@ def paired_text_effect(results: list[dict[str, Any]], n_boot: int = 2000) -> dic
         "ndcg@10_diff": float(np.mean([d.mean() for d in diffs])),
         "ndcg@10_diff_ci95": [float(np.quantile(boots, 0.025)), float(np.quantile(boots, 0.975))],
         "per_seed": [float(d.mean()) for d in diffs],
+        "hr@50_diff_per_seed": [
+            float((np.asarray(r["models"]["transformer"]["test_ranks"]) <= 50).mean()
+                  - (np.asarray(r["models"]["transformer_no_text"]["test_ranks"]) <= 50).mean())
+            for r in results],
         "users_better": int(sum(int((d > 0).sum()) for d in diffs)),
         "users_worse": int(sum(int((d < 0).sum()) for d in diffs)),
         "by_target_pop": by_bucket,
     }
 
 
-def baselines(data: str, min_count: int | None, user_fraction: float | None = None) -> dict[str, dict[str, float]]:
+def baselines(data: str, min_count: int | None, user_fraction: float | None = None,
+              sample_seed: int = 0) -> dict[str, dict[str, float]]:
     from recsys.evaluation import EASE, ItemKNN, MostPopular, evaluate_scorer, leave_one_out
 
-    ds = load_data(data, min_count, user_fraction)
+    ds = load_data(data, min_count, user_fraction, sample_seed)
     split = leave_one_out(ds)
     out = {}
     for name, m in (("popularity", MostPopular()), ("itemknn", ItemKNN(k=100)), ("ease", EASE(lam=100.0))):
@@ -182,9 +190,51 @@ def baselines(data: str, min_count: int | None, user_fraction: float | None = No
     return out
 
 
+def deep_metrics(ranks: list[int]) -> dict[str, float]:
+    """HR/NDCG deeper than the top-10, from the stored test ranks: the re-ranker of the
+    Fairness lab draws from the model's top-200, so how well a model ranks the target
+    beyond the first page matters too."""
+    import numpy as np
+
+    from recsys.evaluation import ndcg_of_ranks
+
+    r = np.asarray(ranks)
+    out = {f"{m}@{k}": float(v) for k in DEEP_KS
+           for m, v in (("hr", (r <= k).mean()), ("ndcg", ndcg_of_ranks(r, k).mean()))}
+    out["mean_log_rank"] = float(np.log(r).mean())
+    return out
+
+
+def summarise(results: list[dict[str, Any]]) -> tuple[dict[str, dict[str, Any]], dict[str, Any] | None]:
+    """(mean ± std over seeds of every model's metrics, paired text-vs-no-text effect)."""
+    results.sort(key=lambda r: r["seed"])
+    for r in results:
+        for m in r["models"].values():
+            if "test_ranks" in m:
+                m.update(deep_metrics(m["test_ranks"]))
+    table: dict[str, dict[str, Any]] = {}
+    for name in results[0]["models"]:
+        row: dict[str, Any] = {}
+        for k in (*KEYS, "valid_ndcg@10", "epochs", "train_wall_seconds", "train_cpu_seconds"):
+            m, s = _mean_std([r["models"][name][k] for r in results])
+            row[k], row[f"{k}_std"] = m, s
+        for k in (*BEYOND, *DEEP_KEYS):
+            if all(k in r["models"][name] for r in results):
+                row[k], row[f"{k}_std"] = _mean_std([r["models"][name][k] for r in results])
+        buckets = results[0]["models"][name]["ndcg@10_by_target_pop"]
+        row["ndcg@10_by_target_pop"] = {
+            b: _mean_std([r["models"][name]["ndcg@10_by_target_pop"].get(b, 0.0) for r in results])[0]
+            for b in buckets}
+        row["users_by_target_pop"] = results[0]["models"][name]["users_by_target_pop"]
+        table[name] = row
+    paired = paired_text_effect(results) if "transformer_no_text" in results[0]["models"] else None
+    return table, paired
+
+
 def run(data: str | None = None, seeds: int = 3, parallel: int = 1, threads: int = 1,
         min_count: int | None = None, epochs: int | None = None, ablation: bool = True,
-        overrides: dict[str, Any] | None = None, user_fraction: float | None = None) -> dict[str, Any]:
+        overrides: dict[str, Any] | None = None, user_fraction: float | None = None,
+        sample_seed: int = 0) -> dict[str, Any]:
     data = data or default_data()
     load0 = os.getloadavg()
     t0 = time.perf_counter()
@@ -203,7 +253,7 @@ def run(data: str | None = None, seeds: int = 3, parallel: int = 1, threads: int
                 if epochs is not None:
                     cmd += ["--epochs", str(epochs)]
                 if user_fraction:
-                    cmd += ["--user-fraction", str(user_fraction)]
+                    cmd += ["--user-fraction", str(user_fraction), "--user-sample-seed", str(sample_seed)]
                 if not ablation:
                     cmd.append("--no-ablation")
                 for k, v in (overrides or {}).items():
@@ -218,24 +268,8 @@ def run(data: str | None = None, seeds: int = 3, parallel: int = 1, threads: int
                         raise RuntimeError(f"seed {s} worker failed with exit code {p.returncode}")
                     results.append(json.loads(f.read_text()))
     wall = time.perf_counter() - t0
-    results.sort(key=lambda r: r["seed"])
-    table: dict[str, dict[str, float]] = {}
-    for name in results[0]["models"]:
-        row: dict[str, float] = {}
-        for k in (*KEYS, "valid_ndcg@10", "epochs", "train_wall_seconds", "train_cpu_seconds"):
-            m, s = _mean_std([r["models"][name][k] for r in results])
-            row[k], row[f"{k}_std"] = m, s
-        for k in BEYOND:
-            if all(k in r["models"][name] for r in results):
-                row[k], row[f"{k}_std"] = _mean_std([r["models"][name][k] for r in results])
-        buckets = results[0]["models"][name]["ndcg@10_by_target_pop"]
-        row["ndcg@10_by_target_pop"] = {
-            b: _mean_std([r["models"][name]["ndcg@10_by_target_pop"].get(b, 0.0) for r in results])[0]
-            for b in buckets}
-        row["users_by_target_pop"] = results[0]["models"][name]["users_by_target_pop"]
-        table[name] = row
-    base = baselines(data, min_count, user_fraction)
-    paired = paired_text_effect(results) if "transformer_no_text" in results[0]["models"] else None
+    table, paired = summarise(results)
+    base = baselines(data, min_count, user_fraction, sample_seed)
     return {
         "data": data,
         "seeds": seeds,
@@ -243,6 +277,7 @@ def run(data: str | None = None, seeds: int = 3, parallel: int = 1, threads: int
         "threads_per_worker": threads,
         "min_count": min_count,
         "user_fraction": user_fraction,
+        "user_sample_seed": sample_seed if user_fraction else None,
         "users": results[0]["users"],
         "items": results[0]["items"],
         "interactions": results[0]["interactions"],
@@ -265,7 +300,8 @@ def run(data: str | None = None, seeds: int = 3, parallel: int = 1, threads: int
 def render(r: dict[str, Any]) -> str:
     lines = [f"{Path(r['data']).name}, {r['seeds']} seeds, test split, full ranking (leave-one-out by time)"
              + (f", min-count {r['min_count']}" if r.get('min_count') else "")
-            + (f", {r['user_fraction']:.0%} of the users" if r.get('user_fraction') else "")
+            + (f", {r['user_fraction']:.0%} of the users (sample {r.get('user_sample_seed')})"
+               if r.get('user_fraction') else "")
             + f" ({r.get('users', '?')} users, {r.get('items', '?')} items, {r.get('interactions', '?')} interactions)",
              f"{'model':22s} {'NDCG@10':>17s} {'HR@10':>17s} {'MRR@10':>17s} {'epochs':>7s} "
              f"{'wall s':>8s} {'CPU s':>8s}"]
@@ -284,12 +320,17 @@ def render(r: dict[str, Any]) -> str:
                  + ", ".join(f"{b} ({sizes.get(b, 0)} users)" for b in buckets))
     for name, m in [*r["models"].items(), *r["baselines"].items()]:
         lines.append(f"  {name:20s} " + "  ".join(f"{m['ndcg@10_by_target_pop'].get(b, 0.0):.4f}" for b in buckets))
+    lines.append("beyond the first page: " + "  ".join(
+        f"{name} HR@50 {m['hr@50']:.4f} HR@200 {m['hr@200']:.4f} mean log rank {m['mean_log_rank']:.3f}"
+        for name, m in r["models"].items() if "hr@50" in m))
     p = r.get("text_vs_no_text")
     if p:
         lo, hi = p["ndcg@10_diff_ci95"]
         lines.append(f"text - no text, paired by user: NDCG@10 {p['ndcg@10_diff']:+.4f} (95% CI {lo:+.4f} .. "
                      f"{hi:+.4f}); per seed " + ", ".join(f"{x:+.4f}" for x in p["per_seed"])
                      + f"; users better {p['users_better']} / worse {p['users_worse']}")
+        if "hr@50_diff_per_seed" in p:
+            lines.append("  HR@50 per seed " + ", ".join(f"{x:+.4f}" for x in p["hr@50_diff_per_seed"]))
         lines.append("  by popularity bucket: " + ", ".join(f"{b} {v:+.4f}" for b, v in p["by_target_pop"].items()))
     lines.append(f"peak RSS per worker {r['peak_rss_mb']:.0f} MB; total wall {r['wall_seconds']:.0f} s with "
                  f"{r['parallel']} worker(s) x {r['threads_per_worker']} thread(s); load average "
@@ -307,22 +348,29 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--epochs", type=int, default=None)
     ap.add_argument("--user-fraction", type=float, default=None,
                     help="train and evaluate on a seeded random fraction of the users (a sparser world)")
+    ap.add_argument("--user-sample-seed", type=int, default=0, help="which random fraction of the users")
     ap.add_argument("--no-ablation", action="store_true")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="override a model configuration default (repeatable)")
     ap.add_argument("--write", default=None, metavar="FILE", help="also write the full result as JSON")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--resummarise", default=None, metavar="FILE",
+                    help="recompute the summary of a stored result (from its per-seed runs) instead of training")
     ap.add_argument("--worker", type=int, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--out", default=None, help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     if a.worker is not None:
         res = worker(a.data or default_data(), a.worker, a.threads, a.min_count, a.epochs, not a.no_ablation,
-                     parse_overrides(a.set), a.user_fraction)
+                     parse_overrides(a.set), a.user_fraction, a.user_sample_seed)
         Path(a.out).write_text(json.dumps(res))
         return 0
-    r = run(a.data, a.seeds, a.parallel, a.threads, a.min_count, a.epochs, not a.no_ablation,
-            parse_overrides(a.set), a.user_fraction)
-    r["created"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    if a.resummarise:
+        r = json.loads(Path(a.resummarise).read_text())
+        r["models"], r["text_vs_no_text"] = summarise(r["per_seed"])
+    else:
+        r = run(a.data, a.seeds, a.parallel, a.threads, a.min_count, a.epochs, not a.no_ablation,
+                parse_overrides(a.set), a.user_fraction, a.user_sample_seed)
+        r["created"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     if a.write:
         out = Path(a.write)
         out.parent.mkdir(parents=True, exist_ok=True)
