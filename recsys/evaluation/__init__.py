@@ -28,7 +28,6 @@ from recsys.evaluation.split import Split, leave_one_out
 
 __all__ = [
     "EASE",
-    "target_popularity_ndcg",
     "ItemKNN",
     "MostPopular",
     "PROTOCOL",
@@ -50,5 +49,6 @@ __all__ = [
     "rank_of_targets",
     "ranking_metrics",
     "score_ranks",
+    "target_popularity_ndcg",
     "top_k_lists",
 ]
