@@ -64,9 +64,12 @@ def style(fig: go.Figure, *, height: int | None = None, title: str | None = None
     Plain property assignments: ``update_layout`` costs several times more."""
     if pio.templates.default != TEMPLATE_NAME:  # someone changed plotly's default meanwhile
         fig.layout.template = _house_template()
-    fig.layout.margin = dict(l=10, r=10, t=40 if title else 10, b=10)
+    # a titled figure gets a taller top margin: the title on top, the horizontal legend
+    # (just above the plot area) below it instead of over it
+    fig.layout.margin = dict(l=10, r=10, t=72 if title else 10, b=10)
     if title:
-        fig.layout.title = dict(text=title, x=0, xanchor="left")
+        fig.layout.title = dict(text=title, x=0, xanchor="left", y=1, yref="container", yanchor="top",
+                                pad=dict(t=8))
     if height:
         fig.layout.height = height
     return fig
