@@ -44,6 +44,7 @@ KEYS = ("ndcg@10", "hr@10", "mrr@10", "ndcg@5", "hr@5")
 BEYOND = ("coverage@10", "long_tail_share", "avg_popularity", "ild@10")
 DEEP_KS = (50, 200)  # 200 = the Fairness lab's candidate pool
 DEEP_KEYS = (*(f"{m}@{k}" for k in DEEP_KS for m in ("hr", "ndcg")), "mean_log_rank")
+COLD_KEYS = tuple(f"{m}@{k}_{w}" for w in ("cold", "warm") for k in (10, 50) for m in ("ndcg", "hr"))
 TARGET = {"ndcg@10": 0.105}
 REFERENCE = {"recbole_sasrec": {"ndcg@10": 0.102, "hr@10": 0.195}, "plain_sasrec_calibration": {"ndcg@10": 0.085}}
 
@@ -70,21 +71,50 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
     return out
 
 
-def load_data(data: str, min_count: int | None, user_fraction: float | None, sample_seed: int = 0):
-    """The dataset, optionally a random ``user_fraction`` of its users drawn with
-    ``sample_seed`` (a sparser world: items have fewer interactions), then
-    ``min_count``-core filtered."""
+# how the evaluated world is derived from the data (None = not applied); every key is
+# also a command-line option (--min-count, --user-fraction, ...)
+WORLD_DEFAULTS: dict[str, Any] = {"min_count": None, "user_fraction": None, "user_sample_seed": 0,
+                                  "cold_items": None, "cold_seed": 0}
+
+
+def load_world(data: str, min_count: int | None = None, user_fraction: float | None = None,
+               user_sample_seed: int = 0, cold_items: float | None = None, cold_seed: int = 0):
+    """``(dataset, cold)``: the dataset, optionally a random ``user_fraction`` of its users
+    drawn with ``user_sample_seed`` (a sparser world: items have fewer interactions),
+    then ``min_count``-core filtered, then optionally a new-item world in which a random
+    ``cold_items`` fraction of the items (drawn with ``cold_seed``) appear only as test
+    targets (``cold`` marks them; None without ``cold_items``)."""
     from recsys.data import filter_min_count, load, sample_users
+    from recsys.evaluation import cold_item_world
 
     if not user_fraction or user_fraction >= 1:
-        return load(data, min_count=min_count)
-    ds = sample_users(load(data), user_fraction, seed=sample_seed)
-    return filter_min_count(ds, min_count) if min_count else ds
+        ds = load(data, min_count=min_count)
+    else:
+        ds = sample_users(load(data), user_fraction, seed=user_sample_seed)
+        ds = filter_min_count(ds, min_count) if min_count else ds
+    if cold_items:
+        return cold_item_world(ds, cold_items, seed=cold_seed)
+    return ds, None
 
 
-def worker(data: str, seed: int, threads: int, min_count: int | None, epochs: int | None,
-           ablation: bool, overrides: dict[str, Any] | None = None,
-           user_fraction: float | None = None, sample_seed: int = 0) -> dict[str, Any]:
+def cold_metrics(ranks: list[int], targets_cold: list[bool]) -> dict[str, Any]:
+    """Accuracy on the users whose test item is a cold (never seen) item and on the rest."""
+    import numpy as np
+
+    from recsys.evaluation import ndcg_of_ranks
+
+    r, c = np.asarray(ranks), np.asarray(targets_cold, dtype=bool)
+    out: dict[str, Any] = {}
+    for name, sel in (("cold", c), ("warm", ~c)):
+        out[f"users_{name}"] = int(sel.sum())
+        for k in (10, 50):
+            out[f"ndcg@{k}_{name}"] = float(ndcg_of_ranks(r[sel], k).mean()) if sel.any() else 0.0
+            out[f"hr@{k}_{name}"] = float((r[sel] <= k).mean()) if sel.any() else 0.0
+    return out
+
+
+def worker(data: str, seed: int, threads: int, epochs: int | None, ablation: bool,
+           overrides: dict[str, Any] | None = None, world: dict[str, Any] | None = None) -> dict[str, Any]:
     """Train + evaluate one seed in this process."""
     import torch
 
@@ -93,7 +123,7 @@ def worker(data: str, seed: int, threads: int, min_count: int | None, epochs: in
     from recsys.train import fit_transformer, make_config
 
     torch.set_num_threads(threads)
-    ds = load_data(data, min_count, user_fraction, sample_seed)
+    ds, cold = load_world(data, **(world or {}))
     split = leave_one_out(ds)
     t0 = time.perf_counter()
     te = item_embeddings(ds)
@@ -125,6 +155,8 @@ def worker(data: str, seed: int, threads: int, min_count: int | None, epochs: in
             "train_wall_seconds": round(wall, 1),
             "train_cpu_seconds": round(cpu, 1),
         }
+        if cold is not None:
+            out["models"][name].update(cold_metrics(ranks.tolist(), cold[split.test_target].tolist()))
         _say(f"seed {seed} {name}: test NDCG@10 {test['ndcg@10']:.4f} HR@10 {test['hr@10']:.4f} "
              f"({model.log.epochs} epochs, {wall:.0f} s wall, {cpu:.0f} s CPU)")
     out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
@@ -175,18 +207,31 @@ def paired_text_effect(results: list[dict[str, Any]], n_boot: int = 2000) -> dic
     }
 
 
-def baselines(data: str, min_count: int | None, user_fraction: float | None = None,
-              sample_seed: int = 0) -> dict[str, dict[str, float]]:
-    from recsys.evaluation import EASE, ItemKNN, MostPopular, evaluate_scorer, leave_one_out
+def baselines(data: str, world: dict[str, Any] | None = None) -> dict[str, dict[str, float]]:
+    from recsys.evaluation import (
+        EASE,
+        ItemKNN,
+        MostPopular,
+        TextSimilarity,
+        evaluate_scorer,
+        leave_one_out,
+        score_ranks,
+    )
+    from recsys.text import item_embeddings
 
-    ds = load_data(data, min_count, user_fraction, sample_seed)
+    ds, cold = load_world(data, **(world or {}))
     split = leave_one_out(ds)
+    te = item_embeddings(ds)
     out = {}
-    for name, m in (("popularity", MostPopular()), ("itemknn", ItemKNN(k=100)), ("ease", EASE(lam=100.0))):
-        r = evaluate_scorer(m.fit(split, "test"), ds, split, "test", groups=True)
+    for name, m in (("popularity", MostPopular().fit(split, "test")), ("itemknn", ItemKNN(k=100).fit(split, "test")),
+                    ("ease", EASE(lam=100.0).fit(split, "test")), ("text_similarity", TextSimilarity().fit(te))):
+        r = evaluate_scorer(m, ds, split, "test", groups=True)
         out[name] = {k: float(r[k]) for k in (*KEYS, *BEYOND) if k in r}
         out[name]["ndcg@10_by_target_pop"] = r["ndcg@10_by_target_pop"]
         out[name]["users_by_target_pop"] = r["users_by_target_pop"]
+        if cold is not None:
+            ranks, _ = score_ranks(m, split, "test")
+            out[name].update(cold_metrics(ranks.tolist(), cold[split.test_target].tolist()))
     return out
 
 
@@ -218,7 +263,7 @@ def summarise(results: list[dict[str, Any]]) -> tuple[dict[str, dict[str, Any]],
         for k in (*KEYS, "valid_ndcg@10", "epochs", "train_wall_seconds", "train_cpu_seconds"):
             m, s = _mean_std([r["models"][name][k] for r in results])
             row[k], row[f"{k}_std"] = m, s
-        for k in (*BEYOND, *DEEP_KEYS):
+        for k in (*BEYOND, *DEEP_KEYS, *COLD_KEYS):
             if all(k in r["models"][name] for r in results):
                 row[k], row[f"{k}_std"] = _mean_std([r["models"][name][k] for r in results])
         buckets = results[0]["models"][name]["ndcg@10_by_target_pop"]
@@ -226,16 +271,19 @@ def summarise(results: list[dict[str, Any]]) -> tuple[dict[str, dict[str, Any]],
             b: _mean_std([r["models"][name]["ndcg@10_by_target_pop"].get(b, 0.0) for r in results])[0]
             for b in buckets}
         row["users_by_target_pop"] = results[0]["models"][name]["users_by_target_pop"]
+        for k in ("users_cold", "users_warm"):  # the same world in every seed
+            if k in results[0]["models"][name]:
+                row[k] = results[0]["models"][name][k]
         table[name] = row
     paired = paired_text_effect(results) if "transformer_no_text" in results[0]["models"] else None
     return table, paired
 
 
 def run(data: str | None = None, seeds: int = 3, parallel: int = 1, threads: int = 1,
-        min_count: int | None = None, epochs: int | None = None, ablation: bool = True,
-        overrides: dict[str, Any] | None = None, user_fraction: float | None = None,
-        sample_seed: int = 0) -> dict[str, Any]:
+        epochs: int | None = None, ablation: bool = True, overrides: dict[str, Any] | None = None,
+        world: dict[str, Any] | None = None) -> dict[str, Any]:
     data = data or default_data()
+    world = {k: v for k, v in (world or {}).items() if v is not None and v != WORLD_DEFAULTS[k]}
     load0 = os.getloadavg()
     t0 = time.perf_counter()
     results: list[dict[str, Any]] = []
@@ -248,12 +296,10 @@ def run(data: str | None = None, seeds: int = 3, parallel: int = 1, threads: int
                 f = Path(tmp) / f"seed{s}.json"
                 cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", str(s), "--out", str(f),
                        "--data", data, "--threads", str(threads)]
-                if min_count is not None:
-                    cmd += ["--min-count", str(min_count)]
                 if epochs is not None:
                     cmd += ["--epochs", str(epochs)]
-                if user_fraction:
-                    cmd += ["--user-fraction", str(user_fraction), "--user-sample-seed", str(sample_seed)]
+                for k, v in world.items():
+                    cmd += [f"--{k.replace('_', '-')}", str(v)]
                 if not ablation:
                     cmd.append("--no-ablation")
                 for k, v in (overrides or {}).items():
@@ -269,15 +315,13 @@ def run(data: str | None = None, seeds: int = 3, parallel: int = 1, threads: int
                     results.append(json.loads(f.read_text()))
     wall = time.perf_counter() - t0
     table, paired = summarise(results)
-    base = baselines(data, min_count, user_fraction, sample_seed)
+    base = baselines(data, world)
     return {
         "data": data,
         "seeds": seeds,
         "parallel": parallel,
         "threads_per_worker": threads,
-        "min_count": min_count,
-        "user_fraction": user_fraction,
-        "user_sample_seed": sample_seed if user_fraction else None,
+        **{k: world.get(k, WORLD_DEFAULTS[k]) for k in WORLD_DEFAULTS},
         "users": results[0]["users"],
         "items": results[0]["items"],
         "interactions": results[0]["interactions"],
@@ -302,6 +346,7 @@ def render(r: dict[str, Any]) -> str:
              + (f", min-count {r['min_count']}" if r.get('min_count') else "")
             + (f", {r['user_fraction']:.0%} of the users (sample {r.get('user_sample_seed')})"
                if r.get('user_fraction') else "")
+            + (f", {r['cold_items']:.0%} of the items cold (set {r.get('cold_seed')})" if r.get('cold_items') else "")
             + f" ({r.get('users', '?')} users, {r.get('items', '?')} items, {r.get('interactions', '?')} interactions)",
              f"{'model':22s} {'NDCG@10':>17s} {'HR@10':>17s} {'MRR@10':>17s} {'epochs':>7s} "
              f"{'wall s':>8s} {'CPU s':>8s}"]
@@ -323,6 +368,14 @@ def render(r: dict[str, Any]) -> str:
     lines.append("beyond the first page: " + "  ".join(
         f"{name} HR@50 {m['hr@50']:.4f} HR@200 {m['hr@200']:.4f} mean log rank {m['mean_log_rank']:.3f}"
         for name, m in r["models"].items() if "hr@50" in m))
+    rows = [(n, m) for n, m in [*r["models"].items(), *r["baselines"].items()] if "ndcg@10_cold" in m]
+    if rows:
+        m0 = rows[0][1]
+        lines.append(f"new items: users whose test item was never seen in training ({m0.get('users_cold', '?')}) "
+                     f"vs the rest ({m0.get('users_warm', '?')})")
+        for name, m in rows:
+            lines.append(f"  {name:20s} cold NDCG@10 {m['ndcg@10_cold']:.4f} HR@10 {m['hr@10_cold']:.4f} "
+                         f"HR@50 {m['hr@50_cold']:.4f} | warm NDCG@10 {m['ndcg@10_warm']:.4f} HR@10 {m['hr@10_warm']:.4f}")
     p = r.get("text_vs_no_text")
     if p:
         lo, hi = p["ndcg@10_diff_ci95"]
@@ -349,6 +402,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--user-fraction", type=float, default=None,
                     help="train and evaluate on a seeded random fraction of the users (a sparser world)")
     ap.add_argument("--user-sample-seed", type=int, default=0, help="which random fraction of the users")
+    ap.add_argument("--cold-items", type=float, default=None,
+                    help="a new-item world: this random fraction of the items appears only as test targets")
+    ap.add_argument("--cold-seed", type=int, default=0, help="which random set of cold items")
     ap.add_argument("--no-ablation", action="store_true")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="override a model configuration default (repeatable)")
@@ -359,17 +415,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--worker", type=int, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--out", default=None, help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
+    world = {k: getattr(a, k) for k in WORLD_DEFAULTS}
     if a.worker is not None:
-        res = worker(a.data or default_data(), a.worker, a.threads, a.min_count, a.epochs, not a.no_ablation,
-                     parse_overrides(a.set), a.user_fraction, a.user_sample_seed)
+        res = worker(a.data or default_data(), a.worker, a.threads, a.epochs, not a.no_ablation,
+                     parse_overrides(a.set), world)
         Path(a.out).write_text(json.dumps(res))
         return 0
     if a.resummarise:
         r = json.loads(Path(a.resummarise).read_text())
         r["models"], r["text_vs_no_text"] = summarise(r["per_seed"])
     else:
-        r = run(a.data, a.seeds, a.parallel, a.threads, a.min_count, a.epochs, not a.no_ablation,
-                parse_overrides(a.set), a.user_fraction, a.user_sample_seed)
+        r = run(a.data, a.seeds, a.parallel, a.threads, a.epochs, not a.no_ablation, parse_overrides(a.set), world)
         r["created"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     if a.write:
         out = Path(a.write)

@@ -9,7 +9,7 @@ import pytest
 import scipy.sparse as sp
 
 from recsys.data.types import DataError
-from recsys.evaluation import EASE, ItemKNN, MostPopular, evaluate_scorer, leave_one_out
+from recsys.evaluation import EASE, ItemKNN, MostPopular, TextSimilarity, evaluate_scorer, leave_one_out
 from recsys.models.base import Scorer, recommend
 from tests.test_evaluation import tiny_dataset
 
@@ -89,3 +89,24 @@ def test_ml100k_baselines_match_team_reference(ml100k_path):
     # plain (untruncated) cosine ItemKNN is the team's ItemKNN figure
     knn = evaluate_scorer(ItemKNN(k=ds.n_items).fit(split, "test"), ds, split, "test", groups=False)
     assert knn["ndcg@10"] == pytest.approx(0.0281, abs=0.001)
+
+
+def test_text_similarity_known_answer():
+    emb = np.array([[2.0, 0.0], [0.0, 1.0], [1.0, 1.0]])  # rows are normalised by fit
+    m = TextSimilarity(window=2).fit(emb)
+    r = 1 / math.sqrt(2)
+    s = m.score([np.array([0]), np.array([0, 1]), np.array([2, 0, 1]), np.array([], dtype=int)])
+    np.testing.assert_allclose(s[0], [1, 0, r], atol=1e-6)
+    np.testing.assert_allclose(s[1], [r, r, 1], atol=1e-6)  # profile = mean of both, renormalised
+    np.testing.assert_allclose(s[2], [r, r, 1], atol=1e-6)  # window 2: only the last two items
+    np.testing.assert_allclose(s[3], [0, 0, 0], atol=1e-6)  # no history: no preference
+    assert isinstance(m, Scorer)
+
+
+def test_text_similarity_rejects_bad_input():
+    with pytest.raises(DataError):
+        TextSimilarity(window=0)
+    with pytest.raises(DataError):
+        TextSimilarity().fit(np.zeros(3))
+    with pytest.raises(RuntimeError):
+        TextSimilarity().score([np.array([0])])

@@ -280,3 +280,38 @@ def test_split_partitions_demo_world_by_time():
         assert (len(sp.train_ts[u]) == 0 or sp.train_ts[u].max() <= sp.valid_ts[j]) and sp.valid_ts[j] <= sp.test_ts[j]
     for u in np.flatnonzero(counts < 3):
         assert np.array_equal(sp.train[u], ds.sequence(u)[0])
+
+
+def test_cold_item_world_keeps_cold_items_out_of_training():
+    """The new-item world: cold items keep only users' last interactions, so they are test
+    targets that no training input or validation target ever holds; everything else
+    is untouched."""
+    from recsys.data import load
+    from recsys.evaluation import cold_item_world
+
+    ds = load("demo-small")
+    for seed in range(3):
+        w, cold = cold_item_world(ds, 0.2, seed=seed)
+        assert cold.dtype == bool and cold.shape == (w.n_items,) and cold.any()
+        sp = leave_one_out(w)
+        assert not any(cold[t].any() for t in sp.train)
+        assert not cold[sp.valid_target].any()
+        assert set(np.flatnonzero(cold)) <= set(sp.test_target.tolist())  # each is someone's test item
+        # warm interactions are all kept, cold ones only as a user's last
+        # cold = still in the catalogue as someone's last item, or gone from it
+        cold_ids = {w.item_ids[k] for k in np.flatnonzero(cold)} | (set(ds.item_ids) - set(w.item_ids))
+        assert len(cold_ids) >= round(0.2 * ds.n_items)
+        last = {ds.user_ids[u]: ds.item_ids[ds.sequence(u)[0][-1]] for u in range(ds.n_users)}
+        expect = sorted(
+            (ds.user_ids[u], ds.item_ids[i], int(t))
+            for u, i, t in zip(ds.user, ds.item, ds.timestamp)
+            if ds.item_ids[i] not in cold_ids or last[ds.user_ids[u]] == ds.item_ids[i]
+        )
+        got = sorted((w.user_ids[u], w.item_ids[i], int(t)) for u, i, t in zip(w.user, w.item, w.timestamp))
+        assert got == expect
+    a, _ = cold_item_world(ds, 0.2, seed=1)
+    b, _ = cold_item_world(ds, 0.2, seed=1)
+    assert a.fingerprint == b.fingerprint  # seeded
+    for bad in (0, 1, -0.1, True, "0.2"):
+        with pytest.raises(DataError):
+            cold_item_world(ds, bad)  # type: ignore[arg-type]

@@ -1,7 +1,7 @@
 """Evaluation per DESIGN §4: leave-one-out split by time, full-ranking metrics,
-beyond-accuracy metrics, per-group NDCG, and the non-neural baselines."""
+beyond-accuracy metrics, per-group NDCG, and the non-neural and content-based baselines."""
 
-from recsys.evaluation.baselines import EASE, ItemKNN, MostPopular, history_matrix
+from recsys.evaluation.baselines import EASE, ItemKNN, MostPopular, TextSimilarity, history_matrix
 from recsys.evaluation.evaluate import (
     PROTOCOL,
     evaluate_scorer,
@@ -24,7 +24,7 @@ from recsys.evaluation.metrics import (
     rank_of_targets,
     top_k_lists,
 )
-from recsys.evaluation.split import Split, leave_one_out
+from recsys.evaluation.split import Split, cold_item_world, leave_one_out
 
 __all__ = [
     "EASE",
@@ -32,8 +32,10 @@ __all__ = [
     "MostPopular",
     "PROTOCOL",
     "Split",
+    "TextSimilarity",
     "accuracy_metrics",
     "average_popularity",
+    "cold_item_world",
     "coverage",
     "evaluate_scorer",
     "exposure_gini",

@@ -1,4 +1,5 @@
-"""Non-neural baselines under the same protocol: MostPopular, ItemKNN (cosine), EASE.
+"""Non-neural baselines under the same protocol: MostPopular, ItemKNN (cosine), EASE,
+and a content-based TextSimilarity (the only one that can rank never-seen items).
 
 All are :class:`~recsys.models.base.Scorer` s. ``fit`` takes a binary (n_users,
 n_items) interaction matrix — normally ``split.train_matrix(which)``, i.e. every
@@ -191,3 +192,39 @@ class EASE(_Fitted):
         self._check_fitted()
         h = history_matrix(histories, self.n_items).astype(np.float32)
         return np.asarray(h @ self.weights, dtype=np.float32)
+
+
+class TextSimilarity(_Fitted):
+    """Content-based: an item's score is the cosine between its text vector and the mean
+    text vector of the user's last ``window`` items. It ignores who interacted with
+    what, so it ranks items nobody has seen as readily as popular ones — the reference
+    for a new-item (cold-start) evaluation. ``fit`` takes the (n_items, dim) text
+    embeddings (rows L2-normalised here)."""
+
+    name = "text_similarity"
+
+    def __init__(self, window: int = 20) -> None:
+        if window < 1:
+            raise DataError(f"window must be at least 1, not {window}")
+        self.window = int(window)
+        self.emb = np.zeros((0, 0), dtype=np.float32)
+
+    def fit(self, text_emb: np.ndarray) -> "TextSimilarity":
+        e = np.asarray(text_emb, dtype=np.float32)
+        if e.ndim != 2 or e.shape[0] == 0:
+            raise DataError(f"text embeddings must be an (n_items, dim) array, got shape {e.shape}")
+        norms = np.linalg.norm(e, axis=1, keepdims=True)
+        self.emb = e / np.where(norms > 0, norms, 1.0)
+        self.n_items = e.shape[0]
+        return self
+
+    def score(self, histories: Sequence[np.ndarray], timestamps: Sequence[np.ndarray] | None = None) -> np.ndarray:
+        self._check_fitted()
+        profile = np.zeros((len(histories), self.emb.shape[1]), dtype=np.float32)
+        for b, h in enumerate(histories):
+            h = np.asarray(h, dtype=np.int64)[-self.window:]
+            if h.size:
+                v = self.emb[h].mean(axis=0)
+                n = float(np.linalg.norm(v))
+                profile[b] = v / n if n > 0 else v
+        return profile @ self.emb.T

@@ -124,3 +124,28 @@ def leave_one_out(ds: Dataset) -> Split:
         test_target=ds.item[last].astype(np.int64),
         test_ts=ds.timestamp[last].astype(np.int64),
     )
+
+
+def cold_item_world(ds: Dataset, fraction: float, seed: int = 0) -> tuple[Dataset, np.ndarray]:
+    """A new-item scenario on a real log: a seeded random ``fraction`` of the items lose
+    every interaction except those that are some user's last one (their test target
+    under :func:`leave_one_out`), so these items are in the catalogue but have never
+    been seen in training or validation — like titles released after the model's data.
+
+    Returns ``(dataset, cold)`` with ``cold`` a boolean mask over the returned
+    dataset's items. Cold items that were nobody's last interaction leave the
+    catalogue; users left with fewer than 3 interactions are not evaluated.
+    """
+    from recsys.data.filtering import subset_interactions
+
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 < fraction < 1:
+        raise DataError(f"cold item fraction must be in (0, 1), got {fraction!r}")
+    rng = np.random.default_rng(seed)
+    n = max(1, int(round(fraction * ds.n_items)))
+    chosen = np.zeros(ds.n_items, dtype=bool)
+    chosen[rng.choice(ds.n_items, size=n, replace=False)] = True
+    last = np.zeros(ds.n_interactions, dtype=bool)
+    last[ds.user_offsets[1:][np.diff(ds.user_offsets) > 0] - 1] = True
+    out = subset_interactions(ds, ~chosen[ds.item] | last)
+    cold_ids = {ds.item_ids[k] for k in np.flatnonzero(chosen)}
+    return out, np.array([x in cold_ids for x in out.item_ids], dtype=bool)
