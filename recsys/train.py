@@ -85,18 +85,18 @@ def accuracy(metrics: dict[str, Any]) -> dict[str, float]:
 
 def evaluate_baselines(ds: Dataset, split: Any, text_emb: np.ndarray | None,
                        progress: Progress | None = None) -> dict[str, dict[str, Any]]:
-    """Test metrics of MostPopular, ItemKNN and EASE under the same protocol (a baseline
-    that cannot run on this data, e.g. EASE on a huge catalogue, is left out)."""
-    from recsys.evaluation import EASE, ItemKNN, MostPopular, evaluate_scorer
+    """Test metrics of MostPopular, ItemKNN, EASE and (given text embeddings) the
+    content-based TextSimilarity under the same protocol (a baseline that cannot run on
+    this data, e.g. EASE on a huge catalogue, is left out)."""
+    from recsys.evaluation import baseline_scorers, evaluate_scorer
 
     out: dict[str, dict[str, Any]] = {}
-    makers = (("popularity", MostPopular), ("itemknn", lambda: ItemKNN(k=100)), ("ease", lambda: EASE(lam=100.0)))
-    for k, (name, make) in enumerate(makers):
+    makers = baseline_scorers(text_emb)
+    for k, (name, fit) in enumerate(makers):
         if progress is not None:
             progress(k / len(makers), f"baseline {name}")
         try:
-            scorer = make().fit(split, "test")
-            out[name] = evaluate_scorer(scorer, ds, split, "test", text_emb=text_emb)
+            out[name] = evaluate_scorer(fit(split), ds, split, "test", text_emb=text_emb)
         except (DataError, MemoryError) as e:
             out[name] = {"skipped": str(e)}
     return out

@@ -46,7 +46,7 @@ def test_result_and_files(trained):
 def test_evaluation_table(trained):
     ds, out, res, _ = trained
     ev = load_evaluation(out)
-    assert set(ev["models"]) == {"transformer", "transformer_no_text", "popularity", "itemknn", "ease"}
+    assert set(ev["models"]) == {"transformer", "transformer_no_text", "popularity", "itemknn", "ease", "text_similarity"}
     assert ev["dataset"]["fingerprint"] == ds.fingerprint
     for name, m in ev["models"].items():
         assert {"ndcg@10", "hr@10", "mrr@10"} <= set(m), name

@@ -18,6 +18,7 @@ MODEL_LABELS = {
     "mostpopular": "MostPopular",
     "itemknn": "ItemKNN",
     "ease": "EASE",
+    "text_similarity": "Text similarity",
 }
 MAIN_METRICS = ("ndcg@10", "hr@10", "mrr@10", "ndcg@5", "hr@5", "mrr@5")
 BEYOND = ("coverage@10", "ild@10", "avg_popularity", "long_tail_share", "gini", "miscalibration")

@@ -3,7 +3,8 @@
 ``evaluate --data SRC [--model DIR] [--min-count N] [--seeds K]``: with ``--model`` the
 artifact in DIR (and ``DIR/no_text/`` if present) is evaluated; without it K seeds of
 the transformer (+ no-text ablation) are trained into a temporary directory first.
-MostPopular, ItemKNN and EASE are always evaluated (deterministic: fitted once).
+MostPopular, ItemKNN and EASE are always evaluated (deterministic: fitted once), and
+the content-based TextSimilarity whenever the item text embeddings are available.
 Every model reports the mean over seeds of each metric, plus ``<metric>_std``
 (sample standard deviation) when K > 1.
 """
@@ -20,15 +21,10 @@ from typing import Any, Callable
 import numpy as np
 
 from recsys.data.types import DataError, Dataset
-from recsys.evaluation import EASE, PROTOCOL, ItemKNN, MostPopular, Split, evaluate_scorer, leave_one_out
+from recsys.evaluation import PROTOCOL, Split, baseline_scorers, evaluate_scorer, leave_one_out
 from recsys.models.base import Scorer
 
-BASELINES: tuple[tuple[str, Callable[[], Any]], ...] = (
-    ("popularity", MostPopular),
-    ("itemknn", lambda: ItemKNN(k=100)),
-    ("ease", lambda: EASE(lam=100.0)),
-)
-MODEL_ORDER = ("transformer", "transformer_no_text", "popularity", "itemknn", "ease")
+MODEL_ORDER = ("transformer", "transformer_no_text", "popularity", "itemknn", "ease", "text_similarity")
 TABLE_KEYS = ("ndcg@10", "hr@10", "mrr@10", "coverage@10", "long_tail_share", "gini")
 
 
@@ -110,9 +106,9 @@ def aggregate(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def _evaluate_baselines(ds: Dataset, split: Split, text_emb: np.ndarray | None, n_seeds: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for name, make in BASELINES:
+    for name, fit in baseline_scorers(text_emb):
         t0 = time.perf_counter()
-        model = make().fit(split, "test")
+        model = fit(split)
         fit_s = time.perf_counter() - t0
         res = evaluate_scorer(model, ds, split, "test", text_emb=text_emb)
         res = aggregate([res] * max(1, n_seeds))  # deterministic: same result for every seed

@@ -1,7 +1,14 @@
 """Evaluation per DESIGN §4: leave-one-out split by time, full-ranking metrics,
 beyond-accuracy metrics, per-group NDCG, and the non-neural and content-based baselines."""
 
-from recsys.evaluation.baselines import EASE, ItemKNN, MostPopular, TextSimilarity, history_matrix
+from recsys.evaluation.baselines import (
+    EASE,
+    ItemKNN,
+    MostPopular,
+    TextSimilarity,
+    baseline_scorers,
+    history_matrix,
+)
 from recsys.evaluation.evaluate import (
     PROTOCOL,
     evaluate_scorer,
@@ -35,6 +42,7 @@ __all__ = [
     "TextSimilarity",
     "accuracy_metrics",
     "average_popularity",
+    "baseline_scorers",
     "cold_item_world",
     "coverage",
     "evaluate_scorer",

@@ -9,7 +9,7 @@ interaction available as input at that stage — or a ``Split`` plus the stage.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -192,6 +192,20 @@ class EASE(_Fitted):
         self._check_fitted()
         h = history_matrix(histories, self.n_items).astype(np.float32)
         return np.asarray(h @ self.weights, dtype=np.float32)
+
+
+def baseline_scorers(text_emb: np.ndarray | None = None) -> list[tuple[str, Callable[[Split], _Fitted]]]:
+    """The baselines every evaluation reports, as ``(name, fit)`` with ``fit(split)``
+    returning the fitted scorer for the test stage: MostPopular, ItemKNN (k = 100), EASE
+    (λ = 100) and, given the items' text embeddings, TextSimilarity."""
+    out: list[tuple[str, Callable[[Split], _Fitted]]] = [
+        ("popularity", lambda s: MostPopular().fit(s, "test")),
+        ("itemknn", lambda s: ItemKNN(k=100).fit(s, "test")),
+        ("ease", lambda s: EASE(lam=100.0).fit(s, "test")),
+    ]
+    if text_emb is not None:
+        out.append(("text_similarity", lambda s: TextSimilarity().fit(text_emb)))
+    return out
 
 
 class TextSimilarity(_Fitted):
