@@ -279,6 +279,19 @@ def summarise(results: list[dict[str, Any]]) -> tuple[dict[str, dict[str, Any]],
     return table, paired
 
 
+def borrow_ablation(r: dict[str, Any], ref: dict[str, Any]) -> None:
+    """Copy ``ref``'s no-text ablation runs into ``r``'s seeds (same data, world, seeds)."""
+    for k in ("data", "users", "items", "interactions", *WORLD_DEFAULTS):
+        same = (lambda x, y: Path(x).resolve() == Path(y).resolve()) if k == "data" else (lambda x, y: x == y)
+        if k in r and k in ref and not same(r[k], ref[k]):
+            raise SystemExit(f"--ablation-from: {k} differs ({r.get(k)!r} vs {ref.get(k)!r})")
+    by_seed = {x["seed"]: x for x in ref["per_seed"]}
+    for x in r["per_seed"]:
+        if x["seed"] not in by_seed or "transformer_no_text" not in by_seed[x["seed"]]["models"]:
+            raise SystemExit(f"--ablation-from: no ablation run for seed {x['seed']}")
+        x["models"]["transformer_no_text"] = by_seed[x["seed"]]["models"]["transformer_no_text"]
+
+
 def run(data: str | None = None, seeds: int = 3, parallel: int = 1, threads: int = 1,
         epochs: int | None = None, ablation: bool = True, overrides: dict[str, Any] | None = None,
         world: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -412,6 +425,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--resummarise", default=None, metavar="FILE",
                     help="recompute the summary of a stored result (from its per-seed runs) instead of training")
+    ap.add_argument("--ablation-from", default=None, metavar="FILE",
+                    help="with --resummarise: pair the transformer with the no-text ablation runs of FILE "
+                         "(same data, world and seeds) — for runs made with --no-ablation")
     ap.add_argument("--worker", type=int, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--out", default=None, help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
@@ -423,6 +439,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if a.resummarise:
         r = json.loads(Path(a.resummarise).read_text())
+        if a.ablation_from:
+            borrow_ablation(r, json.loads(Path(a.ablation_from).read_text()))
         r["models"], r["text_vs_no_text"] = summarise(r["per_seed"])
     else:
         r = run(a.data, a.seeds, a.parallel, a.threads, a.epochs, not a.no_ablation, parse_overrides(a.set), world)
