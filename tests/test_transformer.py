@@ -282,3 +282,39 @@ def test_text_prior_weighs_rare_items_text_more(tmp_path, world):
     np.testing.assert_array_equal(loaded.net.item_count.numpy(), counts)
     hist, ts, _ = split.inputs("test")
     np.testing.assert_array_equal(loaded.score(hist[:5], ts[:5]), m.score(hist[:5], ts[:5]))
+
+
+def test_unseen_items_can_be_left_out_of_the_training_softmax(world):
+    # an item nobody interacted with in training is not a negative at every step with
+    # skip_unseen_items: it gets the mean id vector and bias of the rarest seen items, so
+    # among new items its text decides; without the option the softmax pushes it down
+    ds, split, te = world
+    k = int(np.bincount(np.concatenate(split.train), minlength=ds.n_items).argmax())
+    train = [t[t != k] for t in split.train]
+    ts = [s[t != k] for t, s in zip(split.train, split.train_ts)]
+    hist, vts, vt = split.inputs("valid")
+    keep = vt != k
+    valid = ([h for h, m in zip(hist, keep) if m], [x for x, m in zip(vts, keep) if m], vt[keep])
+    out = {}
+    for skip in (False, True):
+        cfg = TransformerConfig(**{**TINY, "max_epochs": 3, "min_epochs": 1, "skip_unseen_items": skip})
+        m = TransformerRecommender(ds.item_ids, cfg, te, seed=0)
+        m.fit(train, ts, valid)
+        out[skip] = m
+        if skip:  # a newcomer: the mean id vector and bias of the rarest tenth of seen items
+            counts = np.bincount(np.concatenate(train), minlength=ds.n_items)
+            rare = (counts > 0) & (counts <= np.quantile(counts[counts > 0], 0.1))
+            bias = m.net.item_bias.detach().numpy()
+            assert bias[k] == pytest.approx(float(bias[rare].mean()), abs=1e-6)
+            ids = m.net.item_emb.weight.detach().numpy()[2:]
+            np.testing.assert_allclose(ids[k], ids[rare].mean(0), rtol=1e-5, atol=1e-6)
+            net = m.net
+            t = net.text_emb[k] if net.text_basis is None else (net.text_emb[k] - net.text_mean) @ net.text_basis
+            np.testing.assert_allclose(net.item_matrix()[k + 2].detach().numpy(),  # full text weight: n = 0
+                                       ids[k] + net.text_proj(t).detach().numpy(), rtol=1e-5, atol=1e-5)
+        else:
+            assert float(m.net.item_bias.detach()[k]) < 0.0
+            assert float(m.net.item_emb.weight[k + 2].detach().abs().sum()) > 0.0
+    # the option only changes training: both models score every item
+    s = out[True].score(hist[:3], vts[:3])
+    assert s.shape == (3, ds.n_items) and np.isfinite(s).all()

@@ -99,6 +99,11 @@ class TransformerConfig:
     # text as a prior for rarely seen items: an item's text vector is weighted by
     # c / (c + n), n = its training interactions, c this value (0 = always full weight)
     text_prior_count: float = 20.0
+    # items with no training interaction are left out of the training softmax and get
+    # a newcomer's id vector and bias (the mean of the rarest tenth of seen items'):
+    # nothing in the data says anything about them, so they are not pushed down as
+    # negatives at every step; their text tells them apart (without text they tie)
+    skip_unseen_items: bool = False
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "TransformerConfig":
@@ -355,6 +360,8 @@ class TransformerRecommender:
         self.manifest: dict[str, Any] = {}
         self.log = TrainLog()
         self._em_cache: torch.Tensor | None = None
+        self._seen: tuple[torch.Tensor, torch.Tensor] | None = None  # skip_unseen_items (training only)
+        self._newcomer: tuple[torch.Tensor, torch.Tensor] | None = None
 
     # ---- accessors ---------------------------------------------------------------
     @property
@@ -435,10 +442,22 @@ class TransformerRecommender:
         torch.manual_seed(self.seed)
         gen = torch.Generator().manual_seed(self.seed)
         net = self.net
+        flat = np.concatenate(seqs) if seqs else np.zeros(0, np.int64)
+        counts = np.bincount(flat, minlength=self.n_items)[: self.n_items]
         if net.text_proj is not None and net.item_count is not None:
-            flat = np.concatenate(seqs) if seqs else np.zeros(0, np.int64)
-            counts = np.bincount(flat, minlength=self.n_items)[: self.n_items]
             net.item_count.copy_(torch.from_numpy(counts.astype(np.float32)))
+        self._seen = None  # (seen item indices, item index -> position among them)
+        self._newcomer = None  # (unseen item indices, the rare seen items whose bias they take)
+        if cfg.skip_unseen_items and (counts == 0).any():
+            seen = np.flatnonzero(counts > 0)
+            remap = np.full(self.n_items, -1, dtype=np.int64)
+            remap[seen] = np.arange(seen.size)
+            self._seen = (torch.from_numpy(seen).to(self.device), torch.from_numpy(remap).to(self.device))
+            # they are newcomers: their id vector and bias are the mean of the rarest tenth
+            # of seen items' (set after every epoch), their text tells them apart
+            rare = np.flatnonzero((counts > 0) & (counts <= np.quantile(counts[counts > 0], 0.1)))
+            self._newcomer = (torch.from_numpy(np.flatnonzero(counts == 0)).to(self.device),
+                              torch.from_numpy(rare).to(self.device))
         params = [p for p in net.parameters() if p.requires_grad]
         decay = [p for p in params if p.ndim >= 2]
         no_decay = [p for p in params if p.ndim < 2]
@@ -482,6 +501,11 @@ class TransformerRecommender:
             if text_finetuner is not None:
                 with torch.no_grad():
                     net.text_emb.copy_(text_finetuner.embed_all())
+            if self._newcomer is not None:
+                with torch.no_grad():
+                    new, rare = self._newcomer
+                    net.item_bias[new] = net.item_bias[rare].mean()
+                    net.item_emb.weight[new + 2] = net.item_emb.weight[rare + 2].mean(0)
             self._em_cache = None
             log.epochs = epoch
             rec: dict[str, float] = {"epoch": epoch, "loss": total / max(count, 1)}
@@ -560,8 +584,10 @@ class TransformerRecommender:
         em = self.net.item_matrix(te)
         h = self.net.hidden(tok, gaps, em)
         sel = target >= 0
-        logits = self.net.logits(h[sel], em)
-        loss = nn.functional.cross_entropy(logits, target[sel], label_smoothing=cfg.label_smoothing)
+        logits, y = self.net.logits(h[sel], em), target[sel]
+        if self._seen is not None:  # the softmax runs over the items seen in training only
+            logits, y = logits[:, self._seen[0]], self._seen[1][y]
+        loss = nn.functional.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)
         return loss, int(sel.sum())
 
     def valid_ndcg(
