@@ -425,6 +425,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--resummarise", default=None, metavar="FILE",
                     help="recompute the summary of a stored result (from its per-seed runs) instead of training")
+    ap.add_argument("--keep-seeds", type=int, default=None, metavar="N",
+                    help="with --resummarise: summarise only seeds 0..N-1 (a 3-seed table from a 5-seed run)")
     ap.add_argument("--ablation-from", default=None, metavar="FILE",
                     help="with --resummarise: pair the transformer with the no-text ablation runs of FILE "
                          "(same data, world and seeds) — for runs made with --no-ablation")
@@ -441,6 +443,10 @@ def main(argv: list[str] | None = None) -> int:
         r = json.loads(Path(a.resummarise).read_text())
         if a.ablation_from:
             borrow_ablation(r, json.loads(Path(a.ablation_from).read_text()))
+        if a.keep_seeds:
+            r["per_seed"] = [x for x in r["per_seed"] if x["seed"] < a.keep_seeds]
+            r["seeds"] = len(r["per_seed"])
+            r["peak_rss_mb"] = max(x["peak_rss_mb"] for x in r["per_seed"])
         r["models"], r["text_vs_no_text"] = summarise(r["per_seed"])
     else:
         r = run(a.data, a.seeds, a.parallel, a.threads, a.epochs, not a.no_ablation, parse_overrides(a.set), world)
