@@ -46,3 +46,20 @@ def ensure_tiny_model(home: Path, source: str = "demo-small") -> Path:
     train_model(ds, out, seed=0, epochs=2, ablation=False, d_model=32, n_layers=1, n_heads=1, max_len=50,
                 min_epochs=1)
     return out
+
+
+def ensure_app_model(home: Path, source: str = "demo-small") -> Path:
+    """Train (once) under ``home`` the model the app itself trains on first start (its
+    defaults, then the no-text ablation) — for documentation screenshots that should
+    show the real model card, not the tiny test model."""
+    os.environ["RECSYS_HOME"] = str(home)
+    from recsys.autotrain import train_ablation, train_main
+    from recsys.data import load
+    from recsys.paths import default_model_dir
+
+    ds = load(source)
+    out = default_model_dir(ds)
+    if not (out / "manifest.json").is_file():
+        train_main(ds, out)
+        train_ablation(ds, out)
+    return out

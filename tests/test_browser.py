@@ -2,7 +2,8 @@
 on the small demo world (a tiny model is trained into a temp RECSYS_HOME first).
 
 Skips with a reason when /usr/bin/chromium is missing, unless CI=true (then fails).
-Set RECLENS_SCREENSHOTS=1 to (re)write docs/screenshots/*.png; page settle times are
+Set RECLENS_SCREENSHOTS=1 to (re)write docs/screenshots/*.png (with the model the app
+trains on first start instead of the tiny one); page settle times are
 printed and written to benchmarks/results/browser_settle.json when
 RECLENS_SETTLE_OUT is set (timings are reported, never asserted).
 """
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.app_support import REPO, ensure_tiny_model
+from tests.app_support import REPO, ensure_app_model, ensure_tiny_model
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -75,7 +76,10 @@ def server(tmp_path_factory):
     home.mkdir()
     evil = _evil_dataset(root)
     old = os.environ.get("RECSYS_HOME")
-    ensure_tiny_model(home, "demo-small")
+    if os.environ.get("RECLENS_SCREENSHOTS") == "1":  # the documentation shows the real model card
+        ensure_app_model(home, "demo-small")
+    else:
+        ensure_tiny_model(home, "demo-small")
     ensure_tiny_model(home, str(evil))
     if old is not None:
         os.environ["RECSYS_HOME"] = old
