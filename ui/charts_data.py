@@ -51,7 +51,8 @@ def activity_over_time(ds: Dataset) -> go.Figure:
     )
     fig.update_layout(
         yaxis=dict(title="interactions"),
-        yaxis2=dict(title="active users", overlaying="y", side="right", showgrid=False),
+        yaxis2=dict(title="active users", overlaying="y", side="right", showgrid=False, rangemode="tozero",
+                    tickmode="auto", tickformat=",d"),
         bargap=0.05,
     )
     style(fig, height=340, title="Activity over time")
