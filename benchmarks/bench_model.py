@@ -208,23 +208,14 @@ def paired_text_effect(results: list[dict[str, Any]], n_boot: int = 2000) -> dic
 
 
 def baselines(data: str, world: dict[str, Any] | None = None) -> dict[str, dict[str, float]]:
-    from recsys.evaluation import (
-        EASE,
-        ItemKNN,
-        MostPopular,
-        TextSimilarity,
-        evaluate_scorer,
-        leave_one_out,
-        score_ranks,
-    )
+    from recsys.evaluation import baseline_scorers, evaluate_scorer, leave_one_out, score_ranks
     from recsys.text import item_embeddings
 
     ds, cold = load_world(data, **(world or {}))
     split = leave_one_out(ds)
-    te = item_embeddings(ds)
     out = {}
-    for name, m in (("popularity", MostPopular().fit(split, "test")), ("itemknn", ItemKNN(k=100).fit(split, "test")),
-                    ("ease", EASE(lam=100.0).fit(split, "test")), ("text_similarity", TextSimilarity().fit(te))):
+    for name, fit in baseline_scorers(item_embeddings(ds)):
+        m = fit(split)
         r = evaluate_scorer(m, ds, split, "test", groups=True)
         out[name] = {k: float(r[k]) for k in (*KEYS, *BEYOND) if k in r}
         out[name]["ndcg@10_by_target_pop"] = r["ndcg@10_by_target_pop"]
