@@ -91,8 +91,18 @@ def setup_page(title: str, icon: str = "🔎") -> None:
     _css()
     if (ASSETS / "logo.svg").is_file():
         st.logo(str(ASSETS / "logo.svg"), icon_image=str(ASSETS / "icon.svg"))
+    _navigation()
     state.init_page()
     _serving_threads()
+
+
+def _navigation() -> None:
+    """The sidebar's page list, with names and icons (Streamlit's own list would call
+    the home page "app", after its file; it is switched off in .streamlit/config.toml)."""
+    with st.sidebar:
+        for page in PAGES:
+            page_link(page)
+        st.divider()
 
 
 def _serving_threads() -> None:
