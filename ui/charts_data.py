@@ -104,7 +104,7 @@ def popularity_long_tail(ds: Dataset) -> go.Figure:
     )
     fig.update_layout(
         xaxis=dict(title="items ranked by popularity"),
-        yaxis=dict(title="interactions", type="log"),
+        yaxis=dict(title="interactions", type="log", dtick=1),  # ticks at powers of 10 only
         annotations=[
             dict(
                 x=head, y=1, yref="paper", text=f"head = {head_share:.0%} of interactions", showarrow=False,

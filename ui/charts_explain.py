@@ -107,7 +107,9 @@ def attribution_pair(
     for c in (1, 2):
         fig.add_vline(x=0, line_color=NEUTRAL, line_width=1, row=1, col=c)
     fig.update_yaxes(automargin=True)
-    return style(fig, height=height or max(240, 26 * len(idx) + 100))
+    fig = style(fig, height=height or max(240, 26 * len(idx) + 100))
+    fig.update_layout(margin=dict(t=32))  # room for the two subplot titles
+    return fig
 
 
 def faithfulness_curves(f: Faithfulness, *, title: str | None = None, height: int = 260) -> go.Figure:

@@ -222,9 +222,11 @@ def explanation_panel(
     if e.summary is not None:
         st.markdown(f"**{e.summary.sentence}**")
     _badge(e)
-    c1, c2, c3, c4 = st.columns(4)
-    c1.metric("value (log-prob)", f"{a.value:.2f}", help="log-probability of the item among unseen items")
-    c2.metric("without history", f"{a.base_value:.2f}", help="the same with no explained history item")
+    # two rows of two: four cards in the half-width column cut their labels short
+    c1, c2 = st.columns(2)
+    c3, c4 = st.columns(2)
+    c1.metric("Score (log-prob)", f"{a.value:.2f}", help="log-probability of the item among unseen items")
+    c2.metric("Without history", f"{a.base_value:.2f}", help="the same with no explained history item")
     c3.metric("SHAP–LIME agreement", f"{comp.agreement:.2f}", help="Kendall τ between the two weight vectors")
     c4.metric("LIME stability", f"{comp.stability:.0%}",
               help=f"mean top-5 overlap across seeds {', '.join(map(str, comp.stability_seeds))}")
