@@ -151,7 +151,15 @@ def _shot(page, name: str) -> None:
     out = REPO / "docs" / "screenshots" if os.environ.get("RECLENS_SCREENSHOTS") == "1" else None
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-        page.wait_for_timeout(2000)  # let charts and deferred widgets paint
+        # every chart drawn and no loading placeholder left (a fixed wait captured grey
+        # skeletons on a loaded machine), then a moment for plotly's transitions
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('[data-testid=\"stPlotlyChart\"]')]"
+            ".every(c => c.querySelector('.main-svg'))"
+            " && !document.querySelector('[data-testid=\"stSkeleton\"]')",
+            timeout=60_000,
+        )
+        page.wait_for_timeout(750)
         page.screenshot(path=str(out / f"{name}.png"), full_page=False)
 
 
