@@ -88,13 +88,14 @@ def evaluate_baselines(ds: Dataset, split: Any, text_emb: np.ndarray | None,
     """Test metrics of MostPopular, ItemKNN, EASE and (given text embeddings) the
     content-based TextSimilarity under the same protocol (a baseline that cannot run on
     this data, e.g. EASE on a huge catalogue, is left out)."""
-    from recsys.evaluation import baseline_scorers, evaluate_scorer
+    from recsys.evaluation import evaluate_scorer
+    from recsys.evaluation.baselines import BASELINE_LABELS, baseline_scorers
 
     out: dict[str, dict[str, Any]] = {}
     makers = baseline_scorers(text_emb)
     for k, (name, fit) in enumerate(makers):
         if progress is not None:
-            progress(k / len(makers), f"baseline {name}")
+            progress(k / len(makers), f"evaluating baseline {BASELINE_LABELS.get(name, name)}")
         try:
             out[name] = evaluate_scorer(fit(split), ds, split, "test", text_emb=text_emb)
         except (DataError, MemoryError) as e:

@@ -8,17 +8,15 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
+from recsys.evaluation.baselines import BASELINE_LABELS
 from recsys.evaluation.evaluate import TARGET_POP_ATTR
 from ui.theme import ACCENT, NEUTRAL, PALETTE, style
 
 MODEL_LABELS = {
     "transformer": "RecLens transformer",
     "transformer_no_text": "Transformer, no text (ablation)",
-    "popularity": "MostPopular",
     "mostpopular": "MostPopular",
-    "itemknn": "ItemKNN",
-    "ease": "EASE",
-    "text_similarity": "Text similarity",
+    **BASELINE_LABELS,
 }
 MAIN_METRICS = ("ndcg@10", "hr@10", "mrr@10", "ndcg@5", "hr@5", "mrr@5")
 BEYOND = ("coverage@10", "ild@10", "avg_popularity", "long_tail_share", "gini", "miscalibration")

@@ -194,6 +194,11 @@ class EASE(_Fitted):
         return np.asarray(h @ self.weights, dtype=np.float32)
 
 
+# how people call the baselines (progress messages, the model card)
+BASELINE_LABELS = {"popularity": "MostPopular", "itemknn": "ItemKNN", "ease": "EASE",
+                   "text_similarity": "Text similarity"}
+
+
 def baseline_scorers(text_emb: np.ndarray | None = None) -> list[tuple[str, Callable[[Split], _Fitted]]]:
     """The baselines every evaluation reports, as ``(name, fit)`` with ``fit(split)``
     returning the fitted scorer for the test stage: MostPopular, ItemKNN (k = 100), EASE
