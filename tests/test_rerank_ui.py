@@ -108,6 +108,12 @@ def test_group_ndcg_figure_and_metric_deltas():
     assert by["ild"]["delta"] == "+0.100" and by["ild"]["delta_color"] == "normal"
     assert by["miscalibration"]["delta"] == "-0.300" and by["miscalibration"]["delta_color"] == "inverse"
     assert by["avg_popularity"]["delta"] == "-40.0" and by["avg_popularity"]["delta_color"] == "off"
+    # no change (all weights 0, or a change below the shown precision): no arrow at all
+    same = {r["metric"]: r["delta"] for r in charts_lab.metric_deltas({"ild": 0.7, "avg_popularity": 80.0},
+                                                                       {"ild": 0.70004, "avg_popularity": 80.01})}
+    assert same == {"ild": None, "avg_popularity": None}
+    assert charts_lab.signed_delta(-0.0004, "{:.3f}") is None
+    assert charts_lab.signed_delta(-0.0006, "{:.3f}") == "-0.001"
 
 
 # ---- streamlit panels ------------------------------------------------------------------------

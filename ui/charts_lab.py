@@ -228,6 +228,15 @@ def group_ndcg_figure(
     return theme.style(fig, height=height)
 
 
+def signed_delta(delta: float, fmt: str) -> str | None:
+    """``delta`` formatted with its sign for an ``st.metric`` tile, or None when it
+    rounds to zero (no change gets no arrow, rather than a green "↑ +0.000")."""
+    s = fmt.format(abs(delta))
+    if float(s) == 0.0:
+        return None
+    return ("+" if delta > 0 else "-") + s
+
+
 def metric_deltas(metrics: Mapping[str, float], baseline: Mapping[str, float]) -> list[dict[str, Any]]:
     """Tiles for the list metrics: label, value, delta (re-ranked − model) and the
     streamlit ``delta_color`` ("normal" when up is good, "inverse" when down is good)."""
@@ -242,7 +251,7 @@ def metric_deltas(metrics: Mapping[str, float], baseline: Mapping[str, float]) -
                 "metric": m,
                 "label": METRIC_LABELS[m],
                 "value": fmt.format(metrics[m]),
-                "delta": (("+" if metrics[m] - baseline.get(m, 0.0) >= 0 else "") + fmt.format(metrics[m] - baseline.get(m, 0.0))),
+                "delta": signed_delta(metrics[m] - baseline.get(m, 0.0), fmt),
                 "delta_color": "normal" if d > 0 else "inverse" if d < 0 else "off",
             }
         )

@@ -215,7 +215,7 @@ def population_panel(ds: Dataset, model: Any, k: int = 10, weights: Any = None, 
     cols = st.columns(len(tiles))
     for col, (m, d, fmt) in zip(cols, tiles):
         delta = cur[m] - base[m]
-        col.metric(charts_lab.METRIC_LABELS.get(m, m), fmt.format(cur[m]), delta=("+" if delta >= 0 else "") + fmt.format(delta),
+        col.metric(charts_lab.METRIC_LABELS.get(m, m), fmt.format(cur[m]), delta=charts_lab.signed_delta(delta, fmt),
                    delta_color="normal" if d > 0 else "inverse")  # fmt: skip
     st.plotly_chart(charts_lab.tradeoff_figure(sweep_df, cur), key=f"{key}.tradeoff", width="stretch")
     groups = cur.get("ndcg_by_group", {})
