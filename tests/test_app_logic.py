@@ -164,3 +164,22 @@ def test_per_group_frame_includes_target_popularity_buckets():
     assert row["users"] == 1
     fig = model_card.per_group_chart(df, "target item popularity")
     assert list(fig.data[0].x) == ["0-9", "200+"]  # rarest first, as stored
+
+
+def test_each_model_keeps_its_colour_across_charts():
+    # the metrics chart sorts models by NDCG, the group chart keeps file order: a model's
+    # colour must not depend on either order
+    from ui import model_card
+
+    ev = {"models": {
+        "popularity": {"ndcg@10": 0.1, "hr@10": 0.2, "ndcg@10_by_target_pop": {"0-9": 0.0}},
+        "ease": {"ndcg@10": 0.3, "hr@10": 0.4, "ndcg@10_by_target_pop": {"0-9": 0.1}},
+        "transformer": {"ndcg@10": 0.2, "hr@10": 0.3, "ndcg@10_by_target_pop": {"0-9": 0.2}},
+        "someone_new": {"ndcg@10": 0.05, "hr@10": 0.1, "ndcg@10_by_target_pop": {"0-9": 0.0}},
+    }}
+    bars = {t.name: t.marker.color for t in model_card.metrics_chart(model_card.metrics_frame(ev)).data}
+    groups = {t.name: t.marker.color
+              for t in model_card.per_group_chart(model_card.per_group_frame(ev), "target item popularity").data}
+    assert bars == groups
+    assert bars["RecLens transformer"] == model_card.ACCENT
+    assert len(set(bars.values())) == 4

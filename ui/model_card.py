@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import zlib
 from typing import Any
 
 import pandas as pd
@@ -18,6 +19,26 @@ MODEL_LABELS = {
     "mostpopular": "MostPopular",
     **BASELINE_LABELS,
 }
+# one colour per model on every chart (the transformer in the house accent, its
+# ablation a paler relative, the baselines fixed colours)
+MODEL_COLORS = {
+    "RecLens transformer": ACCENT,
+    "Transformer, no text (ablation)": "#B3A1EE",
+    "EASE": "#4E79A7",
+    "ItemKNN": "#59A14F",
+    "MostPopular": "#9C9C9C",
+    "Text similarity": "#EDC948",
+}
+
+
+def model_color(label: str) -> str:
+    """The colour of a model (by its display label); an unknown model takes a palette
+    colour chosen by its name, so it too keeps its colour from chart to chart."""
+    if label in MODEL_COLORS:
+        return MODEL_COLORS[label]
+    return PALETTE[zlib.crc32(label.encode("utf-8")) % len(PALETTE)]
+
+
 MAIN_METRICS = ("ndcg@10", "hr@10", "mrr@10", "ndcg@5", "hr@5", "mrr@5")
 BEYOND = ("coverage@10", "ild@10", "avg_popularity", "long_tail_share", "gini", "miscalibration")
 
@@ -94,15 +115,14 @@ def metrics_chart(df: pd.DataFrame, metrics: tuple[str, ...] = ("ndcg@10", "hr@1
     """Grouped bars: models × metrics, the RecLens transformer highlighted."""
     fig = go.Figure()
     present = [m for m in metrics if m in df]
-    for j, row in df.iterrows():
-        is_main = row.get("key") == "transformer"
+    for _, row in df.iterrows():
         err = None
         std_cols = [f"{m}_std" for m in present]
         if all(c in df for c in std_cols):
             err = dict(type="data", array=[row[c] for c in std_cols], visible=True)
         fig.add_bar(
             x=present, y=[row[m] for m in present], name=str(row["model"]), error_y=err,
-            marker_color=ACCENT if is_main else PALETTE[(int(j) + 1) % len(PALETTE)],
+            marker_color=model_color(str(row["model"])),
             hovertemplate="%{x}: %{y:.4f}<extra>" + str(row["model"]).replace("<", "&lt;") + "</extra>",
         )
     fig.update_layout(barmode="group", yaxis=dict(title="score (test split)"))
@@ -112,9 +132,9 @@ def metrics_chart(df: pd.DataFrame, metrics: tuple[str, ...] = ("ndcg@10", "hr@1
 def per_group_chart(df: pd.DataFrame, attribute: str) -> go.Figure:
     sub = df[df["attribute"] == attribute]
     fig = go.Figure()
-    for k, (model, g) in enumerate(sub.groupby("model", sort=False)):
+    for model, g in sub.groupby("model", sort=False):
         fig.add_bar(x=[html.escape(str(x)) for x in g["group"]], y=g["ndcg@10"], name=str(model),
-                    marker_color=ACCENT if "RecLens" in str(model) else PALETTE[(k + 1) % len(PALETTE)])
+                    marker_color=model_color(str(model)))
     fig.update_layout(barmode="group", xaxis=dict(title=attribute, type="category"), yaxis=dict(title="NDCG@10"))
     return style(fig, height=320, title=f"NDCG@10 by {attribute}")
 
