@@ -60,7 +60,10 @@ def test_timeline_figure_predicted_and_as_of(world):
         timeline_figure(tl, show_predicted=False), "predicted"
     )
     fc = forecast_figure(tl)
-    assert [t.meta for t in fc.data] == ["observed", "forecast"]
+    assert [t.meta for t in fc.data] == ["observed", "forecast", "legend", "legend"]
+    # the legend keys are grey (not the first category's colour); the data bars are not in it
+    assert [t.showlegend for t in fc.data] == [False, False, None, None]
+    assert {t.marker.color for t in fc.data[2:]} == {"#6B6B6B"}
     assert sum(fc.data[1].x) <= 1.0 + 1e-6
 
 

@@ -169,6 +169,13 @@ def forecast_figure(tl: Timeline, colors: dict[str, str] | None = None, top: int
         marker=dict(color=[colors.get(c, "#CCCCCC") for c in cats]), meta="forecast",
         hovertemplate="%{y}: %{x:.0%} forecast<extra></extra>",
     )
+    # the bars wear their category's colour; the legend explains pale vs solid in grey
+    # (its swatches would otherwise show whichever category came first)
+    for tr in fig.data:
+        tr.showlegend = False
+    for name, opacity in (("last window (observed)", 0.45), ("forecast (model)", 1.0)):
+        fig.add_scatter(y=[None], x=[None], mode="markers", name=name, hoverinfo="skip", meta="legend",
+                        marker=dict(symbol="square", size=11, color="#6B6B6B", opacity=opacity))
     fig.update_layout(barmode="group", xaxis=dict(tickformat=".0%"))
     style(fig, height=130 + 34 * max(len(cats), 1), title="Next window: observed vs forecast")
     return fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.12, xanchor="left", x=0))
