@@ -77,12 +77,12 @@ with tab_model:
                     "the model; this one has none.",
                 )
             else:
-                st.plotly_chart(model_card.metrics_chart(df), key="home.metrics")
+                st.plotly_chart(model_card.metrics_chart(df, title=None), key="home.metrics")
                 show = df.drop(columns=["key"])
                 st.dataframe(show, hide_index=True)
                 proto = ev.get("protocol")
                 if proto:
-                    st.caption(f"Protocol: {proto}")
+                    st.caption(f"Protocol: {components.md(model_card.protocol_text(proto))}")
         components.page_link("eval", "Full evaluation →")
 
 st.divider()

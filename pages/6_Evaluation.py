@@ -33,7 +33,9 @@ show = df.drop(columns=["key"])
 st.dataframe(show, hide_index=True)
 components.csv_download(show, "Metrics (CSV)", "evaluation.csv", "dl.eval")
 facts = []
-for key in ("protocol", "users", "items", "seeds", "split"):
+if ev.get("protocol"):
+    facts.append(f"protocol: {components.md(model_card.protocol_text(ev['protocol']))}")
+for key in ("users", "items", "seeds", "split"):
     if key in ev and not isinstance(ev[key], (dict, list)):
         facts.append(f"{key}: **{ev[key]}**")
 if facts:

@@ -183,3 +183,22 @@ def test_each_model_keeps_its_colour_across_charts():
     assert bars == groups
     assert bars["RecLens transformer"] == model_card.ACCENT
     assert len(set(bars.values())) == 4
+
+
+def test_model_card_facts_and_protocol_read_as_words():
+    from ui import model_card
+
+    facts = dict(model_card.manifest_facts({
+        "name": "transformer", "created": "2026-11-27T00:45:06Z", "seed": 0, "epochs": 46, "best_epoch": 38,
+        "train_seconds": 1031.529, "text_encoder": "all-MiniLM-L6-v2"}))
+    assert facts["Model"] == "RecLens transformer"
+    assert facts["Epochs"] == "46 (best 38)"
+    assert facts["Training time"] == "17 min 12 s"
+    assert facts["Created"] == "2026-11-27 00:45:06 UTC"
+    assert facts["Text encoder"] == "all-MiniLM-L6-v2"
+    assert dict(model_card.manifest_facts({"train_seconds": 42.4, "epochs": 3, "best_epoch": 3})) == {
+        "Training time": "42 s", "Epochs": "3"}
+    text = model_card.protocol_text({"split": "leave-one-out", "users": "all users with >= 3 interactions",
+                                     "ties": "pessimistic", "summary": "leave-one-out by time, full ranking"})
+    assert text == "leave-one-out by time, full ranking; users: all users with >= 3 interactions; ties: pessimistic"
+    assert model_card.protocol_text("plain words") == "plain words"

@@ -111,8 +111,10 @@ def per_group_frame(ev: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["model", "attribute", "group", "ndcg@10", "users"])
 
 
-def metrics_chart(df: pd.DataFrame, metrics: tuple[str, ...] = ("ndcg@10", "hr@10", "mrr@10")) -> go.Figure:
-    """Grouped bars: models × metrics, the RecLens transformer highlighted."""
+def metrics_chart(df: pd.DataFrame, metrics: tuple[str, ...] = ("ndcg@10", "hr@10", "mrr@10"),
+                  title: str | None = "Model vs baselines") -> go.Figure:
+    """Grouped bars: models × metrics, the RecLens transformer highlighted; the legend
+    below the bars (six models wrap to several rows in a narrow column)."""
     fig = go.Figure()
     present = [m for m in metrics if m in df]
     for _, row in df.iterrows():
@@ -126,7 +128,8 @@ def metrics_chart(df: pd.DataFrame, metrics: tuple[str, ...] = ("ndcg@10", "hr@1
             hovertemplate="%{x}: %{y:.4f}<extra>" + str(row["model"]).replace("<", "&lt;") + "</extra>",
         )
     fig.update_layout(barmode="group", yaxis=dict(title="score (test split)"))
-    return style(fig, height=340, title="Model vs baselines")
+    style(fig, height=380, title=title)
+    return fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.12, xanchor="left", x=0))
 
 
 def per_group_chart(df: pd.DataFrame, attribute: str) -> go.Figure:
@@ -139,22 +142,38 @@ def per_group_chart(df: pd.DataFrame, attribute: str) -> go.Figure:
     return style(fig, height=320, title=f"NDCG@10 by {attribute}")
 
 
+def _duration(seconds: Any) -> str:
+    try:
+        sec = float(seconds)
+    except (TypeError, ValueError):
+        return str(seconds)
+    if sec < 90:
+        return f"{sec:.0f} s"
+    m, s = divmod(int(round(sec)), 60)
+    return f"{m} min {s:02d} s" if m < 90 else f"{m // 60} h {m % 60:02d} min"
+
+
 def manifest_facts(man: dict[str, Any]) -> list[tuple[str, str]]:
-    """(label, value) pairs worth showing from a manifest.json."""
+    """(label, value) pairs worth showing from a manifest.json, in words a reader
+    expects (durations in minutes, the best epoch beside the epochs run)."""
     facts: list[tuple[str, str]] = []
 
-    def add(label: str, *keys: str) -> None:
+    def add(label: str, *keys: str, fmt: Any = str) -> None:
         for k in keys:
             v = man.get(k)
             if v not in (None, "", {}):
-                facts.append((label, str(v)))
+                facts.append((label, fmt(v)))
                 return
 
-    add("Model", "model", "name", "architecture")
-    add("Created", "created", "created_at", "created_time")
+    add("Model", "model", "name", "architecture", fmt=lambda v: MODEL_LABELS.get(str(v), str(v)))
+    add("Text encoder", "text_encoder")
+    add("Created", "created", "created_at", "created_time",
+        fmt=lambda v: str(v).replace("T", " ").replace("Z", " UTC"))
     add("Seed", "seed")
-    add("Epochs", "epochs", "best_epoch")
-    add("Train time (s)", "train_seconds")
+    epochs, best = man.get("epochs"), man.get("best_epoch")
+    if epochs not in (None, ""):
+        facts.append(("Epochs", f"{epochs} (best {best})" if best not in (None, "", epochs) else str(epochs)))
+    add("Training time", "train_seconds", fmt=_duration)
     add("Dataset fingerprint", "dataset_fingerprint", "fingerprint", "data_fingerprint")
     add("Schema", "schema_version", "schema")
     cfg = man.get("config") if isinstance(man.get("config"), dict) else {}
@@ -165,6 +184,19 @@ def manifest_facts(man: dict[str, Any]) -> list[tuple[str, str]]:
     if isinstance(vers, dict):
         facts.append(("Versions", ", ".join(f"{k} {v}" for k, v in list(vers.items())[:6])))
     return facts
+
+
+def protocol_text(proto: Any) -> str:
+    """The evaluation protocol in one readable line (evaluation.json stores a dict)."""
+    if not isinstance(proto, dict):
+        return str(proto)
+    parts = [str(proto["summary"])] if proto.get("summary") else []
+    for key in ("users", "ties"):
+        if proto.get(key):
+            parts.append(f"{key}: {proto[key]}")
+    if not parts:
+        parts = [f"{k}: {v}" for k, v in proto.items()]
+    return "; ".join(parts)
 
 
 def manifest_metrics(man: dict[str, Any]) -> dict[str, float]:
@@ -181,4 +213,4 @@ def manifest_metrics(man: dict[str, Any]) -> dict[str, float]:
     return out
 
 
-__all__ = ["metrics_frame", "per_group_frame", "metrics_chart", "per_group_chart", "manifest_facts", "NEUTRAL"]
+__all__ = ["metrics_frame", "per_group_frame", "metrics_chart", "per_group_chart", "manifest_facts", "protocol_text", "NEUTRAL"]
