@@ -23,8 +23,9 @@ b1, b2, b3, b4 = st.columns(4)
 b1.button(f"Reset to user {uid}", key="w.wi_reset", on_click=whatif.act_reset, args=(ds, uid), width="stretch")
 b2.button("Start from an empty profile", key="w.wi_empty", on_click=whatif.act_empty, args=(ds,), width="stretch")
 has_cf = st.session_state.get(state.COUNTERFACTUAL) is not None
-if b3.button("Load counterfactual from Recommendations", key="w.wi_cf", disabled=not has_cf, width="stretch",
-             help=None if has_cf else "Store one on the Recommendations page first."):
+if b3.button("Load counterfactual", key="w.wi_cf", disabled=not has_cf, width="stretch",
+             help="The profile without the items of the counterfactual shown on the Recommendations page"
+             + ("." if has_cf else " — open one there first (\"Open this profile in the What-if studio\").")):
     try:
         for msg in whatif.load_counterfactual(ds):
             st.warning(msg)

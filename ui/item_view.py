@@ -85,7 +85,6 @@ def exposure_chart(ds: Dataset, i: int, base: np.ndarray, after: np.ndarray, k: 
 def category_exposure_chart(ds: Dataset, i: int, base: np.ndarray, after: np.ndarray) -> go.Figure:
     """Exposure (share of all list slots) of the item's categories, before vs after."""
     cats = list(ds.item_categories[i]) or ["(no category)"]
-    colors = category_colors(ds.categories)
 
     def share(lists: np.ndarray, c: str) -> float:
         flat = lists[lists >= 0]
@@ -99,7 +98,6 @@ def category_exposure_chart(ds: Dataset, i: int, base: np.ndarray, after: np.nda
     labels = [html.escape(c) for c in cats]
     fig = go.Figure()
     fig.add_bar(x=labels, y=[share(base, c) for c in cats], name="model order", marker_color="#9E9E9E")
-    fig.add_bar(x=labels, y=[share(after, c) for c in cats], name="re-ranked",
-                marker_color=[colors.get(c, ACCENT) for c in cats])
+    fig.add_bar(x=labels, y=[share(after, c) for c in cats], name="re-ranked", marker_color=ACCENT)
     fig.update_layout(barmode="group", yaxis=dict(title="share of list slots", tickformat=".0%"))
     return style(fig, height=300, title="Exposure of the item's categories")
