@@ -204,6 +204,26 @@ def test_moving_a_weight_changes_the_list(server, page):
     assert metric_after != metric_before  # ILD / long-tail / … of the re-ranked list moved
 
 
+def test_sidebar_pages_keep_the_user(server, page):
+    user = _featured_user()
+    page.goto(f"{server['url']}/Recommendations?user={user}")
+    settle(page)
+    nav = page.locator('[data-testid="stSidebar"] [data-testid="stPageLink"]')
+    names = [t.strip().split("\n")[-1] for t in nav.all_inner_texts()]  # after the icon's ligature
+    assert names[:7] == ["Home", "User explorer", "Recommendations", "Fairness lab", "What-if studio",
+                         "Item view", "Evaluation"]
+    assert page.locator('[data-testid="stSidebarNav"]').count() == 0  # Streamlit's own list ("app") is off
+    nav.filter(has_text="Fairness lab").first.click()
+    settle(page)
+    assert_no_exception(page)
+    assert "/Fairness_lab" in page.url and f"user={user}" in page.url, page.url
+    assert page.get_by_role("heading", name=re.compile("Live re-ranking for user")).is_visible()
+    nav.filter(has_text="Home").first.click()
+    settle(page)
+    assert_no_exception(page)
+    assert page.get_by_role("heading", name="RecLens").is_visible()
+
+
 def test_whatif_edit_and_case_file_export(server, page, tmp_path):
     user = _featured_user()
     page.goto(f"{server['url']}/What-if_studio?user={user}")
