@@ -226,7 +226,9 @@ def explanation_panel(
     c1, c2 = st.columns(2)
     c3, c4 = st.columns(2)
     c1.metric("Score (log-prob)", f"{a.value:.2f}", help="log-probability of the item among unseen items")
-    c2.metric("Without history", f"{a.base_value:.2f}", help="the same with no explained history item")
+    c2.metric("Without these items", f"{a.base_value:.2f}",
+              help="the same log-probability with none of the explained history items (older items stay as "
+                   "context); the SHAP values add up to the difference")
     c3.metric("SHAP–LIME agreement", f"{comp.agreement:.2f}", help="Kendall τ between the two weight vectors")
     c4.metric("LIME stability", f"{comp.stability:.0%}",
               help=f"mean top-5 overlap across seeds {', '.join(map(str, comp.stability_seeds))}")
