@@ -159,14 +159,13 @@ def main() -> int:
             # analysts move between pages
             page.goto(f"{url}/?user={user}")
             _settle(page)
-            nav_links = {"Home": "app"}
+            nav = page.locator('[data-testid="stSidebar"] [data-testid="stPageLink"] a')
             for name in PAGES:
-                label = nav_links.get(name, name)
                 times = []
                 for _ in range(args.repeats):
-                    link = page.locator('[data-testid="stSidebarNav"] a', has_text=label).first
+                    link = nav.filter(has_text=name).first
                     if name != "Home":
-                        page.locator('[data-testid="stSidebarNav"] a', has_text="app").first.click()
+                        nav.filter(has_text="Home").first.click()
                         _settle(page)
                     times.append(_settle_after(page, link.click))
                 results[name]["nav_median_s"] = _median(times)
