@@ -209,19 +209,21 @@ def test_sidebar_pages_keep_the_user(server, page):
     page.goto(f"{server['url']}/Recommendations?user={user}")
     settle(page)
     nav = page.locator('[data-testid="stSidebar"] [data-testid="stPageLink"]')
+    nav.last.wait_for(timeout=30_000)  # a rerun right after the first one may redraw the sidebar
     names = [t.strip().split("\n")[-1] for t in nav.all_inner_texts()]  # after the icon's ligature
     assert names[:7] == ["Home", "User explorer", "Recommendations", "Fairness lab", "What-if studio",
                          "Item view", "Evaluation"]
     assert page.locator('[data-testid="stSidebarNav"]').count() == 0  # Streamlit's own list ("app") is off
     nav.filter(has_text="Fairness lab").first.click()
+    page.wait_for_url(re.compile(r"/Fairness_lab\?"), timeout=30_000)
     settle(page)
     assert_no_exception(page)
-    assert "/Fairness_lab" in page.url and f"user={user}" in page.url, page.url
-    assert page.get_by_role("heading", name=re.compile("Live re-ranking for user")).is_visible()
+    assert f"user={user}" in page.url, page.url
+    page.get_by_role("heading", name=re.compile("Live re-ranking for user")).wait_for(timeout=30_000)
     nav.filter(has_text="Home").first.click()
+    page.get_by_role("heading", name="RecLens").wait_for(timeout=30_000)
     settle(page)
     assert_no_exception(page)
-    assert page.get_by_role("heading", name="RecLens").is_visible()
 
 
 def test_whatif_edit_and_case_file_export(server, page, tmp_path):
