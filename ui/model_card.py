@@ -129,7 +129,8 @@ def metrics_chart(df: pd.DataFrame, metrics: tuple[str, ...] = ("ndcg@10", "hr@1
         )
     fig.update_layout(barmode="group", yaxis=dict(title="score (test split)"))
     style(fig, height=380, title=title)
-    return fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.12, xanchor="left", x=0))
+    return fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.12, xanchor="left", x=0),
+                             margin=dict(t=44 if title else 10))  # no legend above the bars
 
 
 def per_group_chart(df: pd.DataFrame, attribute: str) -> go.Figure:
