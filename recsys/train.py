@@ -179,6 +179,10 @@ def train_model(
         "valid": {model.name: accuracy(valid), **({abl_model.name: result_abl["valid"]} if result_abl else {})},
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
+    new_items = None  # how items with no training interaction were placed (--new-items text)
+    if config.skip_unseen_items:
+        seen = np.unique(np.concatenate([np.asarray(t, dtype=np.int64) for t in split.train]))
+        new_items = {"mode": "text", "offset": float(config.newcomer_offset), "items": int(ds.n_items - seen.size)}
     out = Path(out_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.tmp{os.getpid()}"
@@ -187,7 +191,7 @@ def train_model(
     try:
         extra = {"min_count": min_count, "init_from": str(init_from) if init_from else None,
                  "train_users": int(sum(1 for s in split.train if len(s))),
-                 "history": model.log.history[-50:]}
+                 "history": model.log.history[-50:], "new_items": new_items}
         model.save(tmp, ds, metrics={"valid": accuracy(valid), "test": accuracy(test)}, extra=extra)
         (tmp / EVALUATION_FILE).write_text(json.dumps(evaluation, indent=1, allow_nan=False, default=float))
         if abl_model is not None and result_abl is not None:
@@ -208,6 +212,8 @@ def train_model(
         "valid": accuracy(valid),
         "test": accuracy(test),
     }
+    if new_items is not None:
+        result["new_items"] = new_items
     if result_abl is not None:
         result["ablation"] = result_abl
     return result

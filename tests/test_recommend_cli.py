@@ -132,3 +132,34 @@ def test_train_command_init_from_and_finetune_text_layers(tmp_path, world):
     src = json.loads((model / "config.json").read_text())["model"]
     assert man["init_from"] == str(model)
     assert cfg["finetune_text_layers"] == 1 and cfg["d_model"] == src["d_model"] == 32
+
+
+def test_train_command_new_items_by_text(tmp_path):
+    # a catalogue item nobody has interacted with yet: with --new-items text it is left
+    # out of the training softmax and placed by its text with the newcomer's bias
+    data = write_chain_dir(tmp_path / "data")
+    with open(data / "items.csv", "a", encoding="utf-8") as f:
+        f.write('zz_new,A brand new title,Action,"A action story, brand new"\n')
+    out = tmp_path / "m"
+    p = cli("train", "--data", str(data), "--out", str(out), "--epochs", "2", "--no-ablation", "--no-progress",
+            "--new-items", "text", "--newcomer-offset", "-1.5")
+    assert p.returncode == 0, p.stderr
+    assert "new items: 1 without a training interaction, placed by their text (newcomer offset -1.5)" in p.stdout
+    cfg = json.loads((out / "config.json").read_text())["model"]
+    assert cfg["skip_unseen_items"] is True and cfg["newcomer_offset"] == -1.5
+    man = json.loads((out / "manifest.json").read_text())
+    assert man["new_items"] == {"mode": "text", "offset": -1.5, "items": 1}
+    from recsys.models.transformer import TransformerRecommender
+
+    ds = load(str(data))
+    m = TransformerRecommender.load(out, ds)
+    new = ds.item_index("zz_new")
+    assert m.net.item_count[new] == 0
+    # its bias: the rarest seen items' mean + the offset (set after every epoch)
+    counts = m.net.item_count.numpy()
+    rare = (counts > 0) & (counts <= np.quantile(counts[counts > 0], 0.1))
+    bias = m.net.item_bias.detach().numpy()
+    assert bias[new] == pytest.approx(float(bias[rare].mean()) - 1.5, abs=1e-5)
+    # a bad offset is one clear error, before any work
+    p = cli("train", "--data", str(data), "--out", str(tmp_path / "m2"), "--newcomer-offset", "nan")
+    assert p.returncode == 2 and p.stderr.strip() == "error: --newcomer-offset must be a number between -20 and 20, not nan"

@@ -175,6 +175,10 @@ def manifest_facts(man: dict[str, Any]) -> list[tuple[str, str]]:
     if epochs not in (None, ""):
         facts.append(("Epochs", f"{epochs} (best {best})" if best not in (None, "", epochs) else str(epochs)))
     add("Training time", "train_seconds", fmt=_duration)
+    new = man.get("new_items")
+    if isinstance(new, dict) and new.get("mode") == "text":
+        facts.append(("New items", f"{new.get('items', '?')} without a training interaction, placed by their "
+                                   f"text (newcomer offset {float(new.get('offset', 0.0)):g})"))
     add("Dataset fingerprint", "dataset_fingerprint", "fingerprint", "data_fingerprint")
     add("Schema", "schema_version", "schema")
     cfg = man.get("config") if isinstance(man.get("config"), dict) else {}

@@ -104,6 +104,10 @@ class TransformerConfig:
     # nothing in the data says anything about them, so they are not pushed down as
     # negatives at every step; their text tells them apart (without text they tie)
     skip_unseen_items: bool = False
+    # with skip_unseen_items: added to the newcomers' bias — an exposure policy, not a
+    # fit (validation holds no new items): 0 = as likely as the rarest seen items, below
+    # 0 = new items enter lower (benchmarks/bench_newcomers.py measures the trade-off)
+    newcomer_offset: float = 0.0
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "TransformerConfig":
@@ -504,7 +508,7 @@ class TransformerRecommender:
             if self._newcomer is not None:
                 with torch.no_grad():
                     new, rare = self._newcomer
-                    net.item_bias[new] = net.item_bias[rare].mean()
+                    net.item_bias[new] = net.item_bias[rare].mean() + float(cfg.newcomer_offset)
                     net.item_emb.weight[new + 2] = net.item_emb.weight[rare + 2].mean(0)
             self._em_cache = None
             log.epochs = epoch
