@@ -2,9 +2,9 @@
 
 ``train --data SRC --out DIR [--seed S] [--epochs N] [--min-count N] [--no-ablation]
 [--init-from DIR] [--finetune-text-layers N] [--new-items bury|text] [--newcomer-offset X]``:
-a progress bar goes to stderr; an
-existing artifact in DIR is replaced; JSON ``{"model_dir", "epochs", "train_seconds",
-"valid": {"ndcg@10", "hr@10", ...}, "test": {...}}``.
+a progress bar goes to stderr; an existing artifact in DIR is replaced; JSON
+``{"model_dir", "epochs", "train_seconds", "valid": {"ndcg@10", "hr@10", ...},
+"test": {...}}`` (+ ``"new_items"`` with ``--new-items text``).
 """
 
 from __future__ import annotations
