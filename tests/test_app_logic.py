@@ -196,6 +196,9 @@ def test_model_card_facts_and_protocol_read_as_words():
     assert facts["Training time"] == "17 min 12 s"
     assert facts["Created"] == "2026-11-27 00:45:06 UTC"
     assert facts["Text encoder"] == "all-MiniLM-L6-v2"
+    assert "New items" not in facts  # the default buries them: nothing to say
+    new = dict(model_card.manifest_facts({"new_items": {"mode": "text", "offset": -2.0, "items": 25}}))
+    assert new["New items"] == "25 without a training interaction, placed by their text (newcomer offset -2)"
     assert dict(model_card.manifest_facts({"train_seconds": 42.4, "epochs": 3, "best_epoch": 3})) == {
         "Training time": "42 s", "Epochs": "3"}
     text = model_card.protocol_text({"split": "leave-one-out", "users": "all users with >= 3 interactions",
