@@ -2,8 +2,8 @@
 on the small demo world (a tiny model is trained into a temp RECSYS_HOME first).
 
 Skips with a reason when /usr/bin/chromium is missing, unless CI=true (then fails).
-Set RECLENS_SCREENSHOTS=1 to (re)write docs/screenshots/*.png (with the model the app
-trains on first start instead of the tiny one); page settle times are
+Set RECLENS_SCREENSHOTS=1 to (re)write docs/screenshots/*.png (on the default demo world,
+with the model the app trains there on first start instead of the tiny one); page settle times are
 printed and written to benchmarks/results/browser_settle.json when
 RECLENS_SETTLE_OUT is set (timings are reported, never asserted).
 """
@@ -46,6 +46,11 @@ if not Path(CHROMIUM).exists():
 sync_api = pytest.importorskip("playwright.sync_api")
 
 
+# the small demo world keeps the test quick; screenshots show the app's default world
+# (with the model the app trains there on first start: ~2 minutes once)
+WORLD = "demo" if os.environ.get("RECLENS_SCREENSHOTS") == "1" else "demo-small"
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -77,14 +82,14 @@ def server(tmp_path_factory):
     evil = _evil_dataset(root)
     old = os.environ.get("RECSYS_HOME")
     if os.environ.get("RECLENS_SCREENSHOTS") == "1":  # the documentation shows the real model card
-        ensure_app_model(home, "demo-small")
+        ensure_app_model(home, WORLD)
     else:
-        ensure_tiny_model(home, "demo-small")
+        ensure_tiny_model(home, WORLD)
     ensure_tiny_model(home, str(evil))
     if old is not None:
         os.environ["RECSYS_HOME"] = old
     port = _free_port()
-    env = dict(os.environ, RECSYS_HOME=str(home), RECSYS_DATA="demo-small")
+    env = dict(os.environ, RECSYS_HOME=str(home), RECSYS_DATA=WORLD)
     env.pop("RECSYS_MODEL", None)
     log = open(root / "streamlit.log", "wb")
     proc = subprocess.Popen(
@@ -166,7 +171,7 @@ def _shot(page, name: str) -> None:
 def _featured_user() -> str:
     from recsys.data import load
 
-    return load("demo-small").truth.featured_users()[0]
+    return load(WORLD).truth.featured_users()[0]
 
 
 def test_every_page_opens_for_a_user_without_exception(server, page):
