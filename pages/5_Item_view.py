@@ -27,7 +27,7 @@ who = item_view.who_gets(ds, i, base, after)
 n_before, n_after = int((base == i).any(axis=1).sum()), int((after == i).any(axis=1).sum())
 c = st.columns(4)
 c[0].metric(f"Users with it in their top-{k}", f"{n_before:,}")
-c[1].metric("After re-ranking", f"{n_after:,}", delta=n_after - n_before if w.any else None)
+c[1].metric("After re-ranking", f"{n_after:,}", delta=((n_after - n_before) or None) if w.any else None)  # no "↑ 0"
 c[2].metric("Interactions", f"{int(ds.item_popularity[i]):,}")
 c[3].metric("Popularity rank", f"{item_view.popularity_rank(ds, i):,} / {ds.n_items:,}")
 if not w.any:
