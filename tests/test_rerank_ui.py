@@ -205,31 +205,3 @@ def test_population_panel_reads_a_sweep_stored_beside_the_model(tmp_path, monkey
     assert len(at.button) == 0  # no click needed: the curves come from the model directory
     table = at.dataframe[0].value
     assert len(table) == 4 and table["ndcg@10"].tolist() == stored["ndcg@10"].tolist()
-
-
-def _sliders_app():
-    import streamlit as st
-
-    from recsys.rerank import Weights
-    from ui.panel_lab import weight_sliders
-
-    def changed(w):
-        st.session_state["changed"] = w.to_dict()
-
-    w = weight_sliders(Weights(0.2, 0.3, 0.0), key="s", on_change=changed)
-    st.session_state["chosen"] = w.to_dict()
-
-
-def test_weight_sliders_start_from_the_given_weights_and_keep_the_sum_at_most_one():
-    from streamlit.testing.v1 import AppTest
-
-    at = AppTest.from_function(_sliders_app, default_timeout=30)
-    at.run()
-    assert not at.exception, at.exception
-    assert [s.value for s in at.slider] == [0.2, 0.3, 0.0]
-    assert at.session_state["chosen"] == {"diversity": 0.2, "calibration": 0.3, "fairness": 0.0}
-    at.slider(key="s.fairness").set_value(0.9).run()  # 0.2 + 0.3 + 0.9 > 1: fairness is cut to 0.5
-    assert not at.exception, at.exception
-    assert at.slider(key="s.fairness").value == pytest.approx(0.5)
-    assert at.session_state["changed"] == pytest.approx({"diversity": 0.2, "calibration": 0.3, "fairness": 0.5})
-    assert at.session_state["chosen"] == pytest.approx({"diversity": 0.2, "calibration": 0.3, "fairness": 0.5})

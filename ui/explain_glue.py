@@ -1,41 +1,21 @@
-"""Glue between the pages and the explanations teammate's panel (ui/panel_explain.py)."""
+"""The Recommendations page's explanation section. ``ui.panel_explain`` (shap, lime,
+numba) is imported on first use, so the home page does not wait for it."""
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 import numpy as np
-import streamlit as st
 
 from recsys.data.types import Dataset
 from ui import components
 
 
 def warm_up() -> None:
-    """Start the explainers' one-time warm-up in the background (no-op if unavailable)."""
-    try:
-        from ui import panel_explain
-    except ImportError:
-        return
-    start = getattr(panel_explain, "start_warm_up", None)
-    if start is not None:
-        start()
+    """Start the explainers' one-time warm-up (shap's JIT compile) in a background thread."""
+    from ui import panel_explain
 
-
-def available() -> bool:
-    try:
-        from ui import panel_explain  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def _call_with_supported(fn: Any, **kwargs: Any) -> Any:
-    params = inspect.signature(fn).parameters
-    if any(p.kind == p.VAR_KEYWORD for p in params.values()):
-        return fn(**kwargs)
-    return fn(**{k: v for k, v in kwargs.items() if k in params})
+    panel_explain.start_warm_up()
 
 
 def explanation_section(
@@ -50,20 +30,15 @@ def explanation_section(
     key: str = "ex",
 ) -> Any:
     """Render the explanation panel for ``item`` (SHAP/LIME, faithfulness, why-not,
-    counterfactual hand-over to the What-if studio). Returns what the panel returns."""
+    counterfactual hand-over to the What-if studio). Returns the shown explanation."""
     try:
         from ui import panel_explain
-    except ImportError as e:
+    except ImportError as e:  # a broken shap/lime install: lists and re-ranking still work
         components.empty_state(
-            "Explanations are not available in this build",
-            f"The explanation panel could not be imported ({e}). Lists and re-ranking still work.",
+            "Explanations are not available",
+            f"The explainers could not be imported ({e}). Lists and re-ranking still work.",
         )
         return None
-    fn = getattr(panel_explain, "explanation_panel", None)
-    if fn is None:
-        st.warning("ui/panel_explain.py has no explanation_panel().")
-        return None
-    return _call_with_supported(
-        fn, ds=ds, model=model, user=user, item=item, item_id=item, history=history, timestamps=timestamps, k=k,
-        key=key,
+    return panel_explain.explanation_panel(
+        ds, model, history, timestamps, target_item=item, k=k, user=user, key=key
     )

@@ -3,14 +3,12 @@ slider move reruns only the lists), before/after lists, population trade-offs.""
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
-import pandas as pd
 import streamlit as st
 
 from recsys.data.types import Dataset
-from ui import components, recs, state
+from ui import components, panel_lab, recs, state
 
 _SLIDERS = (
     ("div", "Diversity (MMR novelty)", state.DIV),
@@ -34,49 +32,13 @@ def weight_sliders() -> state.Weights:
     return w
 
 
-def _call_with_supported(fn: Any, **kwargs: Any) -> Any:
-    params = inspect.signature(fn).parameters
-    if any(p.kind == p.VAR_KEYWORD for p in params.values()):
-        return fn(**kwargs)
-    return fn(**{k: v for k, v in kwargs.items() if k in params})
-
-
-def _list_table(ds: Dataset, items: Any, moves: Any = None, reasons: Any = None) -> pd.DataFrame:
-    items = [int(i) for i in items]
-    df = pd.DataFrame({"rank": range(1, len(items) + 1), "title": [ds.titles[i] for i in items],
-                       "categories": [", ".join(ds.item_categories[i]) for i in items]})
-    if moves is not None:
-        df["move"] = [f"▲{m}" if m > 0 else (f"▼{-m}" if m < 0 else "–") for m in moves]
-    if reasons is not None:
-        df["why"] = list(reasons)
-    return df
-
-
 @st.fragment
 def live_section(ds: Dataset, model: Any, user: str, k: int) -> None:
     st.subheader(f"Live re-ranking for user {user}")
     w = weight_sliders()
     items, ts = recs.user_history(ds, user)
     res = recs.recommend(ds, model, items, ts, k, w, user=user)
-    try:
-        from ui import panel_lab
-    except ImportError:
-        panel_lab = None
-    fn = getattr(panel_lab, "before_after_panel", None) if panel_lab is not None else None
-    if fn is not None:
-        _call_with_supported(fn, ds=ds, result=res, res=res, model=model, user=user, k=k, key="lab.ba")
-    else:
-        keys = ("ild", "long_tail_share", "miscalibration", "avg_popularity")
-        mc = st.columns(len(keys))
-        for col, m in zip(mc, keys):
-            if m in res.metrics:
-                col.metric(m.replace("_", " "), f"{res.metrics[m]:.3f}",
-                           delta=f"{res.metrics[m] - res.baseline_metrics[m]:+.3f}")
-        c1, c2 = st.columns(2)
-        c1.markdown("**Model order**")
-        c1.dataframe(_list_table(ds, res.baseline_items), hide_index=True)
-        c2.markdown("**Re-ranked**")
-        c2.dataframe(_list_table(ds, res.items, res.moves, res.reasons), hide_index=True)
+    panel_lab.before_after_panel(ds, res, key="lab.ba")
     table = recs.rec_frame(ds, res)
     components.csv_download(table, "Re-ranked list (CSV)", f"reranked_{user}.csv", "dl.lab")
     state.write_url()
@@ -84,13 +46,4 @@ def live_section(ds: Dataset, model: Any, user: str, k: int) -> None:
 
 def population_section(ds: Dataset, model: Any, k: int) -> None:
     st.subheader("Population trade-offs")
-    try:
-        from ui import panel_lab
-    except ImportError:
-        panel_lab = None
-    fn = getattr(panel_lab, "population_panel", None) if panel_lab is not None else None
-    if fn is None:
-        components.empty_state("Population trade-offs not available in this build",
-                               "ui/panel_lab.py (population_panel) is missing.")
-        return
-    _call_with_supported(fn, ds=ds, model=model, k=k, weights=recs.to_weights(state.weights()), key="lab.pop")
+    panel_lab.population_panel(ds, model, k=k, weights=recs.to_weights(state.weights()), key="lab.pop")

@@ -10,24 +10,17 @@ weight sliders and the session/URL state and passes the weights in.
   NDCG@10 per user group. The curves are read from ``rerank_sweep.json`` beside the
   model when it was stored at training time; otherwise they are computed on request
   (one click) and stored there for next time.
-* :func:`weight_sliders` — optional stand-alone sliders (weights in, weights out).
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 import pandas as pd
 import streamlit as st
 
 from recsys.data.types import Dataset
 from ui import charts_lab
-
-SLIDERS = (
-    ("diversity", "Diversity (MMR novelty)"),
-    ("calibration", "Calibration (history's category mix)"),
-    ("fairness", "Fairness (long-tail exposure)"),
-)
 
 
 def _as_rerank_weights(weights: Any) -> Any:
@@ -79,36 +72,6 @@ def before_after_panel(ds: Dataset, result: Any, key: str = "lab.ba") -> None:
                  column_config={"why": st.column_config.TextColumn("why", width="large")})  # fmt: skip
     with st.expander("Per-term contributions (they add up to each item's combined score)"):
         st.plotly_chart(charts_lab.contributions_figure(result, ds.titles), key=f"{key}.contrib", width="stretch")
-
-
-def weight_sliders(weights: Any = None, key: str = "lab.w", on_change: Callable[[Any], None] | None = None) -> Any:
-    """Three sliders (0..1, step 0.05) initialised from ``weights``; returns the chosen
-    :class:`recsys.rerank.Weights`. When the sum would exceed 1 the last moved slider's
-    value is reduced to fit. ``on_change(weights)`` is called after a change."""
-    from recsys.rerank import Weights
-
-    w = _as_rerank_weights(weights)
-    cols = st.columns(len(SLIDERS))
-    values = {}
-    for col, (name, label) in zip(cols, SLIDERS):
-        wk = f"{key}.{name}"
-        if wk not in st.session_state:
-            st.session_state[wk] = float(getattr(w, name))
-        values[name] = col.slider(label, 0.0, 1.0, step=0.05, key=wk,
-                                  on_change=_fit_sum, args=(key, name, on_change))  # fmt: skip
-    return Weights(**{n: min(values[n], 1.0) for n in values}) if sum(values.values()) <= 1.0 + 1e-9 else w
-
-
-def _fit_sum(key: str, moved: str, on_change: Callable[[Any], None] | None) -> None:
-    from recsys.rerank import Weights
-
-    vals = {n: float(st.session_state.get(f"{key}.{n}", 0.0)) for n, _ in SLIDERS}
-    excess = sum(vals.values()) - 1.0
-    if excess > 1e-9:
-        vals[moved] = round(max(0.0, vals[moved] - excess), 2)
-        st.session_state[f"{key}.{moved}"] = vals[moved]
-    if on_change is not None:
-        on_change(Weights(**vals))
 
 
 # ---------------------------------------------------------------------------------------

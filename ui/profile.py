@@ -1,8 +1,7 @@
-"""User profile summaries and the timeline section (glue to the interests panel)."""
+"""User profile summaries and the timeline sections of the User explorer."""
 
 from __future__ import annotations
 
-import inspect
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -11,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from recsys.data.types import Dataset
-from ui import components
+from ui import components, panel_timeline
 
 
 @dataclass(frozen=True)
@@ -60,40 +59,11 @@ def history_table(ds: Dataset, user: str) -> pd.DataFrame:
     return df.iloc[::-1].reset_index(drop=True)
 
 
-def _call_with_supported(fn: Any, **kwargs: Any) -> Any:
-    """Call ``fn`` with the subset of keyword arguments it accepts."""
-    params = inspect.signature(fn).parameters
-    if any(p.kind == p.VAR_KEYWORD for p in params.values()):
-        return fn(**kwargs)
-    return fn(**{k: v for k, v in kwargs.items() if k in params})
-
-
 def population_drift_section(ds: Dataset) -> None:
-    """The interests teammate's population drift panel."""
-    try:
-        from ui import panel_timeline
-    except ImportError:
-        components.empty_state("Population drift not available in this build", "ui/panel_timeline.py is missing.")
-        return
-    fn = getattr(panel_timeline, "population_drift_panel", None)
-    if fn is None:
-        components.empty_state("Population drift not available", "ui/panel_timeline.py has no population_drift_panel().")
-        return
-    fn(ds, key="ue.drift")
+    """The population drift panel (which categories rise and fall across all users)."""
+    panel_timeline.population_drift_panel(ds, key="ue.drift")
 
 
 def timeline_section(ds: Dataset, user: str, model: Any, *, history: Any = None, key: str = "tl") -> None:
-    """The interest timeline of a user (the interests teammate's panel)."""
-    try:
-        from ui import panel_timeline
-    except ImportError:
-        components.empty_state(
-            "Interest timeline not available in this build",
-            "The timeline panel (ui/panel_timeline.py) is missing; the profile history is in the next tab.",
-        )
-        return
-    fn = getattr(panel_timeline, "timeline_panel", None) or getattr(panel_timeline, "render", None)
-    if fn is None:
-        components.empty_state("Interest timeline not available", "ui/panel_timeline.py has no timeline_panel().")
-        return
-    _call_with_supported(fn, ds=ds, user=user, model=model, history=history, key=key)
+    """The interest timeline of a user (``history``: an edited ``(items, timestamps)``)."""
+    panel_timeline.timeline_panel(ds, user=user, model=model, history=history, key=key)
