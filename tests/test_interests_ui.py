@@ -173,8 +173,8 @@ def _edited_app():
     ds, _ = make_world()
     items, ts = ds.sequence(ds.user_index("u1"))
     # the calling convention of ui.profile.timeline_section: user id, model, history=(items, ts)
-    a = timeline_panel(ds=ds, user="u1", model=ToyScorer(ds), history=(items[:25], ts[:25]), key="a")
-    b = timeline_panel(ds=ds, user="", model=None, history=(items[:12], None), key="b")
+    a = timeline_panel(ds=ds, user="u1", scorer=ToyScorer(ds), history=(items[:25], ts[:25]), key="a")
+    b = timeline_panel(ds=ds, user="", scorer=None, history=(items[:12], None), key="b")
     st.session_state["sizes"] = (a.n_interactions, b.n_interactions, b.user)
 
 

@@ -89,16 +89,14 @@ def _why_not_cached(
                             method=method, k=k, seed=seed, why_not=other, extras=False)
 
 
-def _resolve_target(ds: Dataset, target_item: int | str | None, item: str | None, item_id: str | None) -> int:
-    for cand in (target_item, item, item_id):
-        if cand is None:
-            continue
-        if isinstance(cand, (int, np.integer)):
-            if not 0 <= int(cand) < ds.n_items:
-                raise DataError(f"item index {cand} outside 0..{ds.n_items - 1}")
-            return int(cand)
-        return ds.item_index(str(cand))
-    raise DataError("no item to explain")
+def _resolve_target(ds: Dataset, target_item: int | str | None) -> int:
+    if target_item is None:
+        raise DataError("no item to explain")
+    if isinstance(target_item, (int, np.integer)):
+        if not 0 <= int(target_item) < ds.n_items:
+            raise DataError(f"item index {target_item} outside 0..{ds.n_items - 1}")
+        return int(target_item)
+    return ds.item_index(str(target_item))
 
 
 def counterfactual_profile(ds: Dataset, user: str, history: np.ndarray, timestamps: np.ndarray | None,
@@ -181,9 +179,6 @@ def explanation_panel(
     k: int = 10,
     method_default: str = "shap",
     *,
-    model: Any = None,
-    item: str | None = None,
-    item_id: str | None = None,
     user: str = "",
     key: str = "ex",
     seed: int = 0,
@@ -191,14 +186,12 @@ def explanation_panel(
     """Render the explanation of ``target_item`` (an item index or external id) for the
     given history: SHAP and LIME bars side by side, agreement and stability, the
     faithfulness badge and curves, the summary sentence, "why not …?" and the
-    counterfactual hand-over button. ``model``/``item`` are accepted as aliases of
-    ``scorer``/``target_item``. Returns the explanation of the chosen method."""
-    scorer = scorer if scorer is not None else model
+    counterfactual hand-over button. Returns the explanation of the chosen method."""
     if scorer is None:
         st.info("No model loaded: explanations need a trained model.")
         return None
     try:
-        target = _resolve_target(ds, target_item, item, item_id)
+        target = _resolve_target(ds, target_item)
         h = np.asarray(history if history is not None else ds.sequence(ds.user_index(user))[0], dtype=np.int64)
         ts = None if timestamps is None else np.asarray(timestamps, dtype=np.int64)
         if h.size == 0:

@@ -168,7 +168,6 @@ def timeline_panel(
     timestamps: Any = None,
     *,
     user: str | None = None,
-    model: Any = None,
     k: int = 10,
     key: str = "tl",
 ) -> Timeline | None:
@@ -176,10 +175,9 @@ def timeline_panel(
 
     ``user_index`` (or ``user``, an external id) picks the user; ``history`` /
     ``timestamps`` (or ``history=(items, timestamps)``) replace the logged history, e.g.
-    an edited profile; ``scorer`` (or ``model``) adds predicted interest, a forecast and
+    an edited profile; ``scorer`` (a model) adds predicted interest, a forecast and
     the replayed recommendations. Returns the (full-history) Timeline shown.
     """
-    scorer = scorer if scorer is not None else model
     try:
         u, items_in, ts_in = _resolve(ds, user_index, user, history, timestamps)
         u, items, ts = user_history(ds, u if u >= 0 else None, items_in, ts_in)

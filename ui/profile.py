@@ -66,4 +66,4 @@ def population_drift_section(ds: Dataset) -> None:
 
 def timeline_section(ds: Dataset, user: str, model: Any, *, history: Any = None, key: str = "tl") -> None:
     """The interest timeline of a user (``history``: an edited ``(items, timestamps)``)."""
-    panel_timeline.timeline_panel(ds, user=user, model=model, history=history, key=key)
+    panel_timeline.timeline_panel(ds, model, user=user, history=history, key=key)
