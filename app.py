@@ -20,13 +20,13 @@ st.markdown(
 
 summary = charts_data.dataset_summary(ds)
 cols = st.columns(6)
-cols[0].metric("Users", f"{summary['users']:,}")
-cols[1].metric("Items", f"{summary['items']:,}")
-cols[2].metric("Interactions", f"{summary['interactions']:,}")
-cols[3].metric("Categories", f"{summary['categories']:,}")
+for col, (label, key) in zip(cols, (("Users", "users"), ("Items", "items"), ("Interactions", "interactions"),
+                                    ("Categories", "categories"))):
+    n = int(summary[key])
+    col.metric(label, charts_data.compact_count(n), help=f"{n:,}" if n >= 10_000 else None)
 cols[4].metric("Median history", f"{summary['median_history']:.0f}")
 span_days = (summary["last"] - summary["first"]).days
-cols[5].metric("Span", f"{span_days / 30.44:.0f} mo" if span_days > 60 else f"{span_days} d",
+cols[5].metric("Span", charts_data.span_text(span_days),
                help=f"{summary['first']:%Y-%m-%d} → {summary['last']:%Y-%m-%d}")
 
 # trains on first start (progress bar right here, before the tabs)

@@ -42,21 +42,45 @@ PENDING_KEY = "pending"
 ABLATION_NAME = "transformer_no_text"
 
 
-def _stage_progress(progress: Progress | None, max_epochs: int) -> Progress | None:
-    """Rewrite train_model's progress into plain-language stages for the progress bar."""
+def _minutes(seconds: float) -> str:
+    m = seconds / 60
+    return "under a minute" if m < 1 else f"{m:.0f} min"
+
+
+def _stage_progress(
+    progress: Progress | None, max_epochs: int, clock: Callable[[], float] = time.monotonic
+) -> Progress | None:
+    """Rewrite train_model's progress into plain-language stages for the progress bar.
+    While training, it also says how long training has run and the most it can still take
+    (the epochs left times the mean epoch so far; early stopping usually ends sooner)."""
     if progress is None:
         return None
+    t: dict[str, Any] = {"start": None, "training": False}
 
     def cb(f: float, msg: str) -> None:
+        is_epoch = msg.startswith("epoch")
+        if not is_epoch and not t["training"]:
+            t["start"] = clock()  # the last message before the first epoch: training starts here
         if msg.startswith(("encoding", "item text")) or f < 0.1:
             text = "Step 1 of 3 · reading item titles and descriptions with the text encoder (all-MiniLM-L6-v2)"
             if msg.startswith("encoding"):
                 text += f" — {msg.split(' ', 3)[-1]}"
-        elif msg.startswith("epoch"):
+        elif is_epoch:
             head, _, rest = msg.partition(":")
             text = f"Step 2 of 3 · training the transformer — {head} of at most {max_epochs}"
             if "valid NDCG@10" in rest:
                 text += " · validation NDCG@10 " + rest.split("valid NDCG@10", 1)[1].strip()
+            now = clock()
+            if not t["training"]:
+                t["training"] = True
+                t["start"] = now if t["start"] is None else t["start"]
+            parts = head.split()
+            done = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
+            elapsed = now - t["start"]
+            if done >= 1 and elapsed > 0:
+                left = elapsed / done * max(max_epochs - done, 0)
+                text += (f" · {_minutes(elapsed)} so far, at most ~{_minutes(left)} more"
+                         " (early stopping usually ends sooner)")
         elif msg.startswith("done"):
             text = f"Stored the model — {msg}"
         else:

@@ -205,3 +205,12 @@ def test_model_card_facts_and_protocol_read_as_words():
                                      "ties": "pessimistic", "summary": "leave-one-out by time, full ranking"})
     assert text == "leave-one-out by time, full ranking; users: all users with >= 3 interactions; ties: pessimistic"
     assert model_card.protocol_text("plain words") == "plain words"
+
+
+def test_home_cards_use_compact_counts_and_a_readable_span():
+    assert [charts_data.compact_count(n) for n in (0, 943, 9_125, 36_612, 100_004, 100_836, 1_234_567)] == [
+        "0", "943", "9,125", "36.6k", "100k", "101k", "1.2M"
+    ]
+    assert [charts_data.span_text(d) for d in (0, 45, 61, 215, 731, 7_950)] == [
+        "0 d", "45 d", "2 mo", "7 mo", "2.0 yr", "21.8 yr"
+    ]

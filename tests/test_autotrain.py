@@ -52,3 +52,23 @@ def test_main_model_first_then_ablation(tmp_path):
     assert "pending" not in ev
     m = TransformerRecommender.load(out / "no_text", ds)
     assert m.name == ABLATION_NAME and m.config.d_model == 16
+
+
+def test_training_progress_says_how_long_it_has_run_and_the_most_it_can_still_take():
+    from recsys.autotrain import _stage_progress
+
+    now = [0.0]
+    shown: list[str] = []
+    cb = _stage_progress(lambda f, m: shown.append(m), 60, clock=lambda: now[0])
+    cb(0.05, "encoding item texts 10/10")
+    now[0] = 100.0
+    cb(0.2, "training the transformer")  # training starts at t = 100 s
+    now[0] = 160.0
+    cb(0.3, "epoch 1: loss 7.5")
+    now[0] = 700.0
+    cb(0.4, "epoch 10: loss 6.1, valid NDCG@10 0.0500 (best 0.0500)")
+    assert "epoch 1 of at most 60 · 1 min so far, at most ~59 min more" in shown[-2]
+    assert shown[-1].endswith(
+        "epoch 10 of at most 60 · validation NDCG@10 0.0500 (best 0.0500) · 10 min so far, "
+        "at most ~50 min more (early stopping usually ends sooner)"
+    )

@@ -27,6 +27,28 @@ def dataset_summary(ds: Dataset) -> dict[str, object]:
     }
 
 
+def compact_count(n: int) -> str:
+    """A count that fits a narrow metric card: ``9,125``, ``100k``, ``36.6k``, ``1.2M``."""
+    n = int(n)
+    if abs(n) < 10_000:
+        return f"{n:,}"
+    for div, suffix in ((1_000_000_000, "B"), (1_000_000, "M"), (1_000, "k")):
+        if abs(n) >= div:
+            v = n / div
+            text = f"{v:.0f}" if abs(v) >= 100 or round(v, 1) == round(v) else f"{v:.1f}"
+            return text + suffix
+    return f"{n:,}"  # pragma: no cover
+
+
+def span_text(days: int) -> str:
+    """A time span in the unit a reader expects: days, months up to two years, then years."""
+    if days <= 60:
+        return f"{days} d"
+    if days <= 730:
+        return f"{days / 30.44:.0f} mo"
+    return f"{days / 365.25:.1f} yr"
+
+
 def _freq(span_s: float) -> str:
     day = 86400.0
     if span_s <= 120 * day:
