@@ -208,11 +208,32 @@ def test_windows_and_cosine_schedule_learn(world):
     assert m._lr_scale(0, 10, 24) == pytest.approx(0.05) and m._lr_scale(10 * 24 - 1, 10, 24) < 0.01
 
 
+def test_plateau_schedule_lowers_the_rate_from_the_best_state_then_stops(world):
+    m = fit(world, lr_decay="plateau", plateau_patience=1, plateau_factor=0.5, plateau_decays=2, max_epochs=60)
+    _, split, _ = world
+    hist = m.log.history
+    decays = [h for h in hist if "lr_factor" in h]
+    assert [h["lr_factor"] for h in decays] == [0.5, 0.25]  # at most plateau_decays times
+    evals = [h for h in hist if "valid_ndcg@10" in h]
+    # each decay follows an evaluation that did not beat the best so far
+    for h in decays:
+        before = [e["valid_ndcg@10"] for e in evals if e["epoch"] < h["epoch"]]
+        assert h["valid_ndcg@10"] <= max(before)
+    # after the last decay it stops at the first evaluation without a gain (patience 1)
+    last = evals[-1]
+    assert m.log.epochs == last["epoch"] < 60
+    assert last["valid_ndcg@10"] <= max(e["valid_ndcg@10"] for e in evals if e["epoch"] < last["epoch"])
+    assert m.log.best_valid_ndcg == max(e["valid_ndcg@10"] for e in evals)
+    assert ranking_metrics(m, split, "valid")["ndcg@10"] == pytest.approx(m.log.best_valid_ndcg)
+
+
 def test_bad_schedule_options(world):
     with pytest.raises(DataError, match="long_history"):
         fit(world, long_history="all")
     with pytest.raises(DataError, match="lr_decay"):
         fit(world, lr_decay="step")
+    with pytest.raises(DataError, match="plateau_factor"):
+        fit(world, lr_decay="plateau", plateau_factor=1.5)
 
 
 def test_init_from_other_architecture_is_refused(world, trained):

@@ -91,7 +91,14 @@ class TransformerConfig:
     # "last" trains on the latest max_len items only
     long_history: str = "windows"
     warmup_epochs: int = 0  # linear learning-rate warm-up
-    lr_decay: str = "none"  # "none" or "cosine" (to 0 at max_epochs)
+    lr_decay: str = "none"  # "none", "cosine" (to 0 at max_epochs) or "plateau" (below)
+    # lr_decay="plateau": after plateau_patience evaluations without a better validation
+    # score, training goes back to the best state with the learning rate times
+    # plateau_factor, at most plateau_decays times; then it stops after plateau_patience
+    # more evaluations without a gain (patience is not used)
+    plateau_patience: int = 3
+    plateau_factor: float = 0.3
+    plateau_decays: int = 2
     # text vectors enter through their top principal components only (0 = all 384
     # dimensions): a low-rank view carries shared structure (genre, topic) without
     # becoming a second per-item id
@@ -438,8 +445,11 @@ class TransformerRecommender:
         tss = [None if train_ts is None else np.asarray(t, dtype=np.int64) for t in (train_ts or [None] * len(seqs))]
         if cfg.long_history not in ("last", "windows"):
             raise DataError(f"long_history must be 'last' or 'windows', not {cfg.long_history!r}")
-        if cfg.lr_decay not in ("none", "cosine"):
-            raise DataError(f"lr_decay must be 'none' or 'cosine', not {cfg.lr_decay!r}")
+        if cfg.lr_decay not in ("none", "cosine", "plateau"):
+            raise DataError(f"lr_decay must be 'none', 'cosine' or 'plateau', not {cfg.lr_decay!r}")
+        plateau = cfg.lr_decay == "plateau"
+        if plateau and not (cfg.plateau_patience >= 1 and 0 < cfg.plateau_factor < 1 and cfg.plateau_decays >= 0):
+            raise DataError("lr_decay='plateau' needs plateau_patience >= 1, 0 < plateau_factor < 1, plateau_decays >= 0")
         seq_lens = np.array([len(s) for s in seqs], dtype=np.int64)
         if not (seq_lens >= 1).any():
             raise DataError("no training sequences")
@@ -476,6 +486,7 @@ class TransformerRecommender:
         step = 0
         best_state = copy.deepcopy(net.state_dict())
         best, bad, log = -1.0, 0, TrainLog()
+        lr_mult, decays = 1.0, 0  # lr_decay="plateau"
         t0 = time.perf_counter()
         for epoch in range(1, max_epochs + 1):
             net.train()
@@ -489,7 +500,7 @@ class TransformerRecommender:
             if n_steps is None:
                 n_steps = len(batches)
             for idx in batches:
-                scale = self._lr_scale(step, n_steps, max_epochs)
+                scale = self._lr_scale(step, n_steps, max_epochs) * lr_mult
                 for g, lr0 in zip(opt.param_groups, base_lrs):
                     g["lr"] = lr0 * scale
                 step += 1
@@ -523,13 +534,17 @@ class TransformerRecommender:
                     log.best_epoch = epoch
                 else:
                     bad += 1
+                    if plateau and bad >= cfg.plateau_patience and decays < cfg.plateau_decays:
+                        decays, bad, lr_mult = decays + 1, 0, lr_mult * cfg.plateau_factor
+                        net.load_state_dict(best_state)
+                        rec["lr_factor"] = lr_mult
             log.history.append(rec)
             if progress is not None:
                 msg = f"epoch {epoch}: loss {rec['loss']:.3f}"
                 if "valid_ndcg@10" in rec:
                     msg += f", valid NDCG@10 {rec['valid_ndcg@10']:.4f} (best {best:.4f})"
                 progress(epoch / max_epochs, msg)
-            if evaluate and bad >= cfg.patience and epoch >= cfg.min_epochs:
+            if evaluate and bad >= (cfg.plateau_patience if plateau else cfg.patience) and epoch >= cfg.min_epochs:
                 break
         if valid is not None:
             net.load_state_dict(best_state)
