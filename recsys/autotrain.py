@@ -147,7 +147,9 @@ def train_ablation(
 
     def cb(f: float, msg: str) -> None:
         if progress is not None:
-            progress(0.95 * f, f"no-text ablation — {msg.split(',')[0]} of at most {max_epochs}")
+            if msg.startswith("epoch"):  # "epoch 3: loss …" -> "epoch 3 of at most 60"
+                msg = f"{msg.split(':')[0]} of at most {max_epochs}"
+            progress(0.95 * f, f"no-text ablation — {msg.split(',')[0]}")
 
     t0 = time.perf_counter()
     abl = fit_transformer(ds, split, None, cfg, seed=main.seed, epochs=epochs, progress=cb)

@@ -44,7 +44,9 @@ def test_main_model_first_then_ablation(tmp_path):
     assert ABLATION_NAME not in ev["models"]
     TransformerRecommender.load(out, ds)  # usable right away
 
-    abl = train_ablation(ds, out, epochs=2)
+    shown: list[str] = []
+    abl = train_ablation(ds, out, epochs=2, progress=lambda f, m: shown.append(m))
+    assert "no-text ablation — epoch 1 of at most 2" in shown
     assert 0.0 <= abl["test"]["ndcg@10"] <= 1.0
     assert pending(out) == []
     ev = json.loads((out / "evaluation.json").read_text())
