@@ -12,9 +12,12 @@ from ui import components
 
 
 def warm_up() -> None:
-    """Start the explainers' one-time warm-up (shap's JIT compile) in a background thread."""
-    from ui import panel_explain
-
+    """Start the explainers' one-time warm-up (shap's JIT compile) in a background thread;
+    nothing if they cannot be imported (the Recommendations page then says so)."""
+    try:
+        from ui import panel_explain
+    except ImportError:
+        return
     panel_explain.start_warm_up()
 
 
