@@ -105,3 +105,29 @@ def test_panel_renders_and_stores_the_counterfactual():
         assert prof["user"] and len(prof["history"]) >= 1
     at.selectbox(key="t.whynot").select_index(1).run()
     assert not at.exception
+
+
+def _missing_explainers_script():
+    import numpy as np
+
+    from recsys.data import load
+    from ui import explain_glue
+
+    ds = load("demo-small")
+    explain_glue.warm_up()
+    explain_glue.explanation_section(ds, None, ds.user_ids[0], ds.item_ids[0], history=np.array([0, 1]))
+
+
+def test_without_importable_explainers_the_page_says_so_instead_of_failing(monkeypatch):
+    import sys
+
+    from streamlit.testing.v1 import AppTest
+
+    import ui
+
+    monkeypatch.setitem(sys.modules, "ui.panel_explain", None)  # importing it raises ImportError
+    monkeypatch.delattr(ui, "panel_explain", raising=False)  # even if an earlier test imported it
+    at = AppTest.from_function(_missing_explainers_script, default_timeout=60)
+    at.run()
+    assert not at.exception, at.exception
+    assert any("Explanations are not available" in m.value for m in at.markdown)
