@@ -32,12 +32,9 @@ def compact_count(n: int) -> str:
     n = int(n)
     if abs(n) < 10_000:
         return f"{n:,}"
-    for div, suffix in ((1_000_000_000, "B"), (1_000_000, "M"), (1_000, "k")):
-        if abs(n) >= div:
-            v = n / div
-            text = f"{v:.0f}" if abs(v) >= 100 or round(v, 1) == round(v) else f"{v:.1f}"
-            return text + suffix
-    return f"{n:,}"  # pragma: no cover
+    div, suffix = next((d, x) for d, x in ((10**9, "B"), (10**6, "M"), (10**3, "k")) if abs(n) >= d)
+    v = n / div
+    return (f"{v:.0f}" if abs(v) >= 100 or round(v, 1) == round(v) else f"{v:.1f}") + suffix
 
 
 def span_text(days: int) -> str:
