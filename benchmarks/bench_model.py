@@ -143,7 +143,8 @@ def cold_metrics(ranks: list[int], targets_cold: list[bool]) -> dict[str, Any]:
 
 
 def worker(data: str, seed: int, threads: int, epochs: int | None, ablation: bool,
-           overrides: dict[str, Any] | None = None, world: dict[str, Any] | None = None) -> dict[str, Any]:
+           overrides: dict[str, Any] | None = None, world: dict[str, Any] | None = None,
+           ablation_only: bool = False) -> dict[str, Any]:
     """Train + evaluate one seed in this process."""
     import torch
 
@@ -160,6 +161,8 @@ def worker(data: str, seed: int, threads: int, epochs: int | None, ablation: boo
     out: dict[str, Any] = {"seed": seed, "text_seconds": round(text_seconds, 1), "users": ds.n_users,
                            "items": ds.n_items, "interactions": ds.n_interactions, "models": {}}
     variants = [("transformer", True)] + ([("transformer_no_text", False)] if ablation else [])
+    if ablation_only:  # completes an earlier --no-ablation run of this seed
+        variants = [("transformer_no_text", False)]
     for name, use_text in variants:
         cfg = make_config(**{**(overrides or {}), "use_text": use_text})
         w0, c0 = time.perf_counter(), time.process_time()
@@ -453,11 +456,12 @@ def main(argv: list[str] | None = None) -> int:
                          "(same data, world and seeds) — for runs made with --no-ablation")
     ap.add_argument("--worker", type=int, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--out", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--ablation-only", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     world = {k: getattr(a, k) for k in WORLD_DEFAULTS}
     if a.worker is not None:
         res = worker(a.data or default_data(), a.worker, a.threads, a.epochs, not a.no_ablation,
-                     parse_overrides(a.set), world)
+                     parse_overrides(a.set), world, ablation_only=a.ablation_only)
         Path(a.out).write_text(json.dumps(res))
         return 0
     if a.resummarise:
