@@ -18,33 +18,24 @@ PAGES = [
 ]
 
 
-def ensure_tiny_model(home: Path, source: str = "demo-small") -> Path:
-    """Train (once) a tiny model for ``source`` under ``home`` with few epochs.
-    Returns the artifact directory (the app's default location for that data)."""
+def ensure_tiny_model(home: Path, source: str = "demo-small", min_count: int | None = None) -> Path:
+    """Train (once) a tiny model for ``source`` (N-core filtered with ``min_count``) under
+    ``home`` with few epochs. Returns the artifact directory (the app's default location
+    for that data)."""
     os.environ["RECSYS_HOME"] = str(home)
     import torch
 
     from recsys.data import load
     from recsys.paths import default_model_dir
+    from recsys.train import train_model
 
     torch.set_num_threads(1)
-    ds = load(source)
+    ds = load(source, min_count=min_count)
     out = default_model_dir(ds)
     if (out / "manifest.json").is_file():
         return out
-    try:
-        from recsys.train import train_model
-    except ImportError:  # before the training module exists: the model wrapper directly
-        from recsys.models.transformer import TransformerConfig, TransformerRecommender
-        from recsys.text import item_embeddings
-
-        cfg = TransformerConfig(d_model=32, n_layers=1, n_heads=1, max_len=50, max_epochs=2, min_epochs=1)
-        m = TransformerRecommender(ds.item_ids, cfg, item_embeddings(ds), seed=0)
-        m.fit(ds.sequences(), [ds.sequence(u)[1] for u in range(ds.n_users)], epochs=2)
-        m.save(out, ds)
-        return out
     train_model(ds, out, seed=0, epochs=2, ablation=False, d_model=32, n_layers=1, n_heads=1, max_len=50,
-                min_epochs=1)
+                min_epochs=1, min_count=min_count)
     return out
 
 

@@ -335,3 +335,61 @@ def test_evaluation_page_groups_users_by_target_popularity(small_ds):
     shown = at.dataframe[-1].value
     assert set(shown["attribute"]) == {"target item popularity"}
     assert set(shown["group"]) <= {"0-9", "10-49", "50-199", "200+"} and len(shown) > 0
+
+
+def test_min_count_parsing():
+    from ui.state import MIN_COUNT_MAX, parse_min_count
+
+    assert [parse_min_count(v) for v in ("5", 5, "5.0", 12.7)] == [5, 5, 5, 12]
+    assert [parse_min_count(v) for v in (None, "", "abc", "0", "1", "-3", "nan", "1e400")] == [None] * 8
+    assert parse_min_count("99999") == MIN_COUNT_MAX
+
+
+def test_min_count_filter_from_the_sidebar_reaches_the_data_the_header_and_the_url(small_ds, tiny_model):
+    ensure_tiny_model(tiny_model.parents[1], "demo-small", min_count=5)  # the filtered data's own model
+    at = open_page("app.py")
+    assert_clean(at)
+    assert {m.label: m.value for m in at.metric}["Items"] == str(small_ds.n_items)
+    at.number_input(key="w.min_count").set_value(5).run()
+    assert_clean(at)
+    assert at.session_state["rl.min_count"] == 5
+    assert {m.label: m.value for m in at.metric}["Items"] == "297"  # 103 items with < 5 interactions dropped
+    assert "demo-small (5-core)" in "".join(m.value for m in at.markdown)
+    assert at.query_params["min_count"] in ("5", ["5"])
+    at.number_input(key="w.min_count").set_value(0).run()
+    assert at.session_state["rl.min_count"] is None
+    assert "min_count" not in at.query_params
+    assert {m.label: m.value for m in at.metric}["Items"] == str(small_ds.n_items)
+
+
+def test_min_count_that_leaves_nothing_is_a_message_with_a_way_back(small_ds):
+    at = open_page("app.py", data="demo-small", min_count="500")
+    assert not at.exception
+    assert any("leaves no interactions" in e.value for e in at.error)
+    at.button(key="w.drop_min_count").click().run()
+    assert_clean(at)
+    assert at.session_state["rl.min_count"] is None
+    assert {m.label: m.value for m in at.metric}["Items"] == str(small_ds.n_items)
+
+
+def test_model_trained_with_min_count_opens_on_the_same_filtered_data(monkeypatch, tmp_path, small_ds):
+    """`python -m recsys train --min-count 5` then `RECSYS_MODEL=DIR`: the app loads the
+    data as the model saw it (5-core) and opens that model, instead of training anew."""
+    import torch
+
+    from recsys.data import load
+    from recsys.train import train_model
+
+    torch.set_num_threads(1)
+    out = tmp_path / "cli_model"
+    train_model(load("demo-small"), out, seed=0, epochs=1, ablation=False, baselines=False, d_model=32,
+                n_layers=1, n_heads=1, max_len=50, min_epochs=1, min_count=5)
+    monkeypatch.delenv("RECSYS_DATA", raising=False)
+    monkeypatch.setenv("RECSYS_HOME", str(tmp_path / "empty_home"))  # nothing to fall back on
+    monkeypatch.setenv("RECSYS_MODEL", str(out))
+    at = open_page("pages/2_Recommendations.py", k="10")
+    assert_clean(at)
+    assert at.session_state["rl.data"] == "demo-small" and at.session_state["rl.min_count"] == 5
+    assert not any("different data" in c.value for c in at.caption)
+    assert len(at.dataframe[0].value) == 10
+    assert not (tmp_path / "empty_home").exists() or not any((tmp_path / "empty_home").rglob("manifest.json"))

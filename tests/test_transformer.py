@@ -131,6 +131,14 @@ def test_load_fingerprint_mismatch(saved):
         TransformerRecommender.load(d, other)
 
 
+def test_load_fingerprint_mismatch_names_the_training_filter(saved):
+    d, ds = saved
+    man = json.loads((d / "manifest.json").read_text())
+    (d / "manifest.json").write_text(json.dumps({**man, "min_count": 5}))
+    with pytest.raises(DataError, match=r"trained with --min-count 5: pass the same filter"):
+        TransformerRecommender.load(d, chain_world(seed=5))
+
+
 def test_load_damaged_json(saved):
     d, ds = saved
     (d / "manifest.json").write_text('{"schema_version": 1, "kind": ')

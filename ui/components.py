@@ -37,6 +37,7 @@ PAGES = {
 class PageContext:
     ds: Dataset
     source: str
+    min_count: int | None = None  # the N-core filter applied to the source
 
 
 def esc(x: Any) -> str:
@@ -120,7 +121,7 @@ def header(title: str, ctx: PageContext | None = None, subtitle: str | None = No
     st.title(title)
     parts = []
     if ctx is not None:
-        parts.append(f"Data: <b>{esc(loaders.source_label(ctx.source))}</b>")
+        parts.append(f"Data: <b>{esc(loaders.source_label(ctx.source, ctx.min_count))}</b>")
         parts.append(f"{ctx.ds.n_users:,} users · {ctx.ds.n_items:,} items · {ctx.ds.n_interactions:,} interactions")
     if subtitle:
         parts.append(esc(subtitle))
@@ -154,6 +155,10 @@ def _on_path() -> None:
         state.set_data_source(p)
 
 
+def _on_min_count() -> None:
+    state.set_min_count(st.session_state.get("w.min_count"))
+
+
 def data_source_picker() -> None:
     """Sidebar: named sources, a path box and a browser upload (several files or a zip)."""
     with st.sidebar.expander("Data source", expanded=False):
@@ -171,6 +176,15 @@ def data_source_picker() -> None:
             "…or a path on this machine", key="w.path", on_change=_on_path,
             help="A MovieLens-100K or MovieLens 'latest' directory, a directory with interactions.csv/"
             ".parquet (+ items.csv, users.csv), or the interactions file itself. Press Enter to open.",
+        )
+        st.session_state["w.min_count"] = state.min_count() or 0
+        st.number_input(
+            "Minimum interactions per user and item", min_value=0, max_value=state.MIN_COUNT_MAX, step=1,
+            key="w.min_count", on_change=_on_min_count,
+            help="Iterative N-core filter, as `python -m recsys train --min-count N`: users and items with fewer "
+            "interactions are dropped until none is left. 0 = all interactions. 5 is the usual benchmark "
+            "setting; it makes training on a large catalogue of rarely rated items much faster, and a model "
+            "trained with the same filter on the command line opens directly.",
         )
         files = st.file_uploader(
             "…or upload files (several at once, or one .zip)", accept_multiple_files=True, key="w.upload",
@@ -192,23 +206,22 @@ def load_context() -> PageContext | None:
     """Sidebar picker + the selected dataset. On bad input shows the DataError as a
     readable message (never a traceback), offers the demo world, returns None."""
     data_source_picker()
-    src = state.data_source()
+    src, n = state.data_source(), state.min_count()
     try:
-        ds = loaders.load_dataset(src)
-    except DataError as e:
-        st.error(f"Could not load **{esc(loaders.source_label(src))}**: {esc(e)}")
+        ds = loaders.load_dataset(src, n)
+    except (DataError, OSError, ValueError) as e:  # OSError/ValueError: defensive, loaders raise DataError
+        st.error(f"Could not load **{esc(loaders.source_label(src, n))}**: {esc(e)}")
+        if n and st.button("Use all interactions (no minimum count)", key="w.drop_min_count"):
+            state.set_min_count(None)
+            st.rerun()
         if st.button("Back to the demo world", key="w.back_demo"):
             state.set_data_source("demo")
             st.rerun()
         state.write_url()
         return None
-    except (OSError, ValueError) as e:  # defensive: loaders should raise DataError
-        st.error(f"Could not load **{esc(loaders.source_label(src))}**: {esc(e)}")
-        state.write_url()
-        return None
     for w in ds.warnings[:3]:
         st.sidebar.caption(f"Warning: {md(w)}")
-    return PageContext(ds=ds, source=src)
+    return PageContext(ds=ds, source=src, min_count=n)
 
 
 # ---- model gate ----------------------------------------------------------------------------
@@ -234,6 +247,7 @@ def model_gate(ds: Dataset, *, train_if_missing: bool = True) -> Any | None:
     if not train_if_missing:
         empty_state("No model yet", "No trained model for this dataset yet — open Home to train one.", "home")
         return None
+    _rare_items_hint(ds)
     big = ds.n_interactions > loaders.AUTO_TRAIN_MAX_INTERACTIONS
     if big:
         st.warning(
@@ -242,10 +256,22 @@ def model_gate(ds: Dataset, *, train_if_missing: bool = True) -> Any | None:
         )
         if not st.button("Train the model now", key="w.train_big", type="primary"):
             return None
-    return _train_here(ds, loc.path)
+    return _train_here(ds, loc.path, state.min_count())
 
 
-def _train_here(ds: Dataset, out_dir: Path) -> Any | None:
+def _rare_items_hint(ds: Dataset, n: int = 5) -> None:
+    """Before training on a large catalogue that is mostly rarely rated items, point at
+    the N-core filter (every such item widens the softmax and slows each epoch)."""
+    rare = loaders.rare_items(ds, n)
+    if ds.n_items >= 2000 and rare >= 0.3 * ds.n_items:
+        st.info(
+            f"{rare:,} of the {ds.n_items:,} items have fewer than {n} interactions. To train on the {n}-core "
+            f"instead (fewer items, much faster; what the benchmarks use), set **Minimum interactions per user "
+            f"and item** to {n} in the sidebar's *Data source* panel — changing it stops this run."
+        )
+
+
+def _train_here(ds: Dataset, out_dir: Path, min_count: int | None = None) -> Any | None:
     lock = loaders.train_lock(ds.fingerprint)
     if lock.locked():
         st.info("Another session is training the model for this dataset — this page continues when it is done.")
@@ -263,7 +289,7 @@ def _train_here(ds: Dataset, out_dir: Path) -> Any | None:
         bar.progress(f, text=message[:200])
 
     try:
-        loaders.train(ds, out_dir, progress)
+        loaders.train(ds, out_dir, progress, min_count=min_count)
     except DataError as e:
         box.empty()
         st.error(f"Training failed: {esc(e)}")

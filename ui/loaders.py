@@ -36,13 +36,21 @@ UPLOAD_SUFFIXES = (".csv", ".parquet", ".data", ".item", ".user", ".genre", ".tx
 
 # ---- datasets -------------------------------------------------------------------------
 @st.cache_resource(max_entries=6, show_spinner="Loading data…")
-def load_dataset(src: str) -> Dataset:
-    """``recsys.data.load(src)`` once per source per process (raises DataError)."""
+def load_dataset(src: str, min_count: int | None = None) -> Dataset:
+    """``recsys.data.load(src, min_count)`` once per source and filter per process
+    (raises DataError). The N-core filter is the CLI's ``--min-count``, so a model trained
+    with it matches (same fingerprint)."""
     from recsys.data import load
 
     if src.startswith("upload:"):
         src = src.split(":", 1)[1].split("#", 1)[0]
-    return load(src)
+    return load(src, min_count=min_count)
+
+
+def rare_items(ds: Dataset, n: int) -> int:
+    """How many items have fewer than ``n`` interactions (what an ``n``-core filter
+    would drop first)."""
+    return int((np.bincount(ds.item, minlength=ds.n_items) < n).sum())
 
 
 def featured_users(ds: Dataset, n: int = 6) -> list[str]:
@@ -140,10 +148,9 @@ def save_uploads(files: Sequence[Any], session_dir: str | None) -> tuple[UploadR
     return UploadResult(f"upload:{target}#{h.hexdigest()[:16]}", tuple(names)), str(root)
 
 
-def source_label(src: str) -> str:
-    if src.startswith("upload:"):
-        return "uploaded files"
-    return src
+def source_label(src: str, min_count: int | None = None) -> str:
+    label = "uploaded files" if src.startswith("upload:") else src
+    return f"{label} ({min_count}-core)" if min_count else label
 
 
 # ---- models -----------------------------------------------------------------------------
@@ -224,10 +231,12 @@ def train_lock(fingerprint: str) -> threading.Lock:
         return locks.setdefault(fingerprint, threading.Lock())
 
 
-def train(ds: Dataset, out_dir: Path, progress: Callable[[float, str], None], epochs: int | None = None) -> dict:
+def train(ds: Dataset, out_dir: Path, progress: Callable[[float, str], None], epochs: int | None = None,
+          min_count: int | None = None) -> dict:
     """Train and store the main model for ``ds`` (blocking; serialised per dataset) with
     the app's first-start schedule (:mod:`recsys.autotrain`), on the idle cores. The
-    no-text ablation follows in the background (:func:`start_ablation`)."""
+    no-text ablation follows in the background (:func:`start_ablation`). ``min_count``:
+    the N-core filter ``ds`` was loaded with (recorded in the manifest)."""
     from recsys.autotrain import train_main
     from recsys.runtime import torch_threads, training_threads
 
@@ -236,7 +245,7 @@ def train(ds: Dataset, out_dir: Path, progress: Callable[[float, str], None], ep
             return {}
         out_dir.parent.mkdir(parents=True, exist_ok=True)
         with torch_threads(training_threads()):
-            result = train_main(ds, out_dir, seed=0, progress=progress, epochs=epochs)
+            result = train_main(ds, out_dir, seed=0, progress=progress, epochs=epochs, min_count=min_count)
     read_manifest.clear()
     read_evaluation.clear()
     start_ablation(ds, out_dir)

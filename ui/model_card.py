@@ -179,6 +179,7 @@ def manifest_facts(man: dict[str, Any]) -> list[tuple[str, str]]:
     if isinstance(new, dict) and new.get("mode") == "text":
         facts.append(("New items", f"{new.get('items', '?')} without a training interaction, placed by their "
                                    f"text (newcomer offset {float(new.get('offset', 0.0)):g})"))
+    add("Data filter", "min_count", fmt=lambda v: f"{v}-core (users and items with at least {v} interactions)")
     add("Dataset fingerprint", "dataset_fingerprint", "fingerprint", "data_fingerprint")
     add("Schema", "schema_version", "schema")
     cfg = man.get("config") if isinstance(man.get("config"), dict) else {}

@@ -93,6 +93,7 @@ def case_file_html(
     meta = {
         "User": user,
         "Data": ds.source if not str(ds.source).startswith("upload") else "uploaded files",
+        **({"Data filter": f"{man['min_count']}-core"} if man.get("min_count") else {}),
         "Data fingerprint": ds.fingerprint[:16],
         "Model": man.get("model", getattr(model, "name", "transformer")),
         "Model fingerprint": str(man.get("dataset_fingerprint", ""))[:16] or "—",

@@ -2,8 +2,8 @@
 
 Every page calls :func:`init_page` first. The selected data source, user, item, list
 length ``k`` and re-ranking weights live here (per browser session, never shared) and
-are mirrored in the URL query parameters ``data``, ``user``, ``item``, ``k``, ``div``,
-``cal``, ``fair`` so a copied URL reproduces the view.
+are mirrored in the URL query parameters ``data``, ``min_count``, ``user``, ``item``,
+``k``, ``div``, ``cal``, ``fair`` so a copied URL reproduces the view.
 
 Rules:
 - the canonical values live under the ``rl.*`` keys below; widgets use their own keys
@@ -25,6 +25,7 @@ import streamlit as st
 
 # ---- canonical keys -------------------------------------------------------------
 DATA = "rl.data"  # source string: "demo", a path, or "upload:<token>"
+MIN_COUNT = "rl.min_count"  # N-core filter applied to the source (None = all interactions)
 USER = "rl.user"  # external user id
 ITEM = "rl.item"  # external item id or None
 K = "rl.k"
@@ -42,8 +43,9 @@ USER_NOTE = "rl.user_note"  # message when the requested user was unknown / miss
 _INIT = "rl._init"
 _URL_SEEN = "rl._url_seen"
 
-URL_KEYS = ("data", "user", "item", "k", "div", "cal", "fair")
+URL_KEYS = ("data", "min_count", "user", "item", "k", "div", "cal", "fair")
 K_MIN, K_MAX, K_DEFAULT = 5, 50, 10
+MIN_COUNT_MAX = 1000
 WEIGHT_KEYS = (DIV, CAL, FAIR)
 
 
@@ -62,7 +64,7 @@ class Weights:
 
 def startup_arg(name: str) -> str | None:
     """``--<name> VALUE`` from ``streamlit run app.py -- --<name> VALUE``, else env
-    ``RECSYS_<NAME>``."""
+    ``RECSYS_<NAME>`` (``min-count`` -> ``--min-count`` / ``RECSYS_MIN_COUNT``)."""
     argv = sys.argv[1:]
     flag = f"--{name}"
     for k, a in enumerate(argv):
@@ -70,8 +72,23 @@ def startup_arg(name: str) -> str | None:
             return argv[k + 1]
         if a.startswith(flag + "="):
             return a.split("=", 1)[1]
-    env = os.environ.get(f"RECSYS_{name.upper()}")
+    env = os.environ.get(f"RECSYS_{name.upper().replace('-', '_')}")
     return env or None
+
+
+def _startup_manifest() -> dict:
+    """The manifest of the ``--model``/``RECSYS_MODEL`` artifact ({} when none/unreadable)."""
+    model = startup_arg("model")
+    if not model:
+        return {}
+    import json
+    from pathlib import Path
+
+    try:
+        man = json.loads((Path(model) / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return man if isinstance(man, dict) else {}
 
 
 def default_source() -> str:
@@ -80,19 +97,33 @@ def default_source() -> str:
     src = startup_arg("data")
     if src:
         return src
-    model = startup_arg("model")
-    if model:
-        import json
-        from pathlib import Path
-
-        try:
-            man = json.loads((Path(model) / "manifest.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            man = {}
-        trained_on = man.get("dataset_source") if isinstance(man, dict) else None
-        if isinstance(trained_on, str) and trained_on:
-            return trained_on
+    trained_on = _startup_manifest().get("dataset_source")
+    if isinstance(trained_on, str) and trained_on:
+        return trained_on
     return "demo"
+
+
+def parse_min_count(v: Any) -> int | None:
+    """An N-core threshold from a URL, widget or start-up flag: an integer 2 … 1000, else
+    None (no filter; 0 and 1 filter nothing)."""
+    try:
+        n = int(float(v))
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return min(n, MIN_COUNT_MAX) if n >= 2 else None
+
+
+def default_min_count() -> int | None:
+    """``--min-count``/``RECSYS_MIN_COUNT``; else, when the app opens the data a
+    ``--model`` artifact was trained on, that artifact's own ``min_count`` (so a model
+    trained with ``python -m recsys train --min-count 5`` opens on the same 5-core data)."""
+    arg = startup_arg("min-count")
+    if arg is not None:
+        return parse_min_count(arg)
+    man = _startup_manifest()
+    if man and default_source() == man.get("dataset_source"):
+        return parse_min_count(man.get("min_count"))
+    return None
 
 
 def _parse_float(v: Any, default: float = 0.0) -> float:
@@ -133,6 +164,9 @@ def _adopt_url(qp: Mapping[str, str]) -> None:
     ss = st.session_state
     if "data" in qp and qp["data"]:
         ss[DATA] = str(qp["data"])
+        ss[MIN_COUNT] = parse_min_count(qp.get("min_count"))  # a link names its filter (absent = none)
+    elif "min_count" in qp:
+        ss[MIN_COUNT] = parse_min_count(qp["min_count"])
     if "user" in qp:
         ss[USER] = str(qp["user"])
     if "item" in qp:
@@ -150,6 +184,7 @@ def init_page() -> None:
     qp = {k: st.query_params.get(k) for k in URL_KEYS if st.query_params.get(k) is not None}
     if not ss.get(_INIT):
         ss[DATA] = default_source()
+        ss[MIN_COUNT] = default_min_count()
         ss[USER] = None
         ss[ITEM] = None
         ss[K] = K_DEFAULT
@@ -169,6 +204,8 @@ def write_url() -> None:
     data = ss.get(DATA) or "demo"
     if not str(data).startswith("upload:"):
         want["data"] = str(data)
+    if ss.get(MIN_COUNT):
+        want["min_count"] = str(ss[MIN_COUNT])
     if ss.get(USER) is not None:
         want["user"] = str(ss[USER])
     if ss.get(ITEM):
@@ -192,15 +229,34 @@ def data_source() -> str:
     return str(st.session_state.get(DATA) or default_source())
 
 
+def min_count() -> int | None:
+    return parse_min_count(st.session_state.get(MIN_COUNT))
+
+
+def set_min_count(value: Any) -> None:
+    """Change the N-core filter: a different dataset, so the selection is reset."""
+    n = parse_min_count(value)
+    if min_count() != n:
+        st.session_state[MIN_COUNT] = n
+        _reset_selection()
+
+
 def set_data_source(src: str) -> None:
-    """Switch dataset: the user and item selection belong to the old data and are reset."""
+    """Switch dataset: the user and item selection belong to the old data and are reset,
+    and so is the N-core filter (the start-up source gets its start-up filter back)."""
     ss = st.session_state
     if ss.get(DATA) != src:
         ss[DATA] = src
-        ss[USER] = None
-        ss[ITEM] = None
-        ss.pop(WHATIF, None)
-        ss.pop(COUNTERFACTUAL, None)
+        ss[MIN_COUNT] = default_min_count() if src == default_source() else None
+        _reset_selection()
+
+
+def _reset_selection() -> None:
+    ss = st.session_state
+    ss[USER] = None
+    ss[ITEM] = None
+    ss.pop(WHATIF, None)
+    ss.pop(COUNTERFACTUAL, None)
 
 
 def k() -> int:

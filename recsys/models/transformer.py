@@ -771,9 +771,12 @@ class TransformerRecommender:
         if check_fingerprint and ds is not None:
             fp = manifest["dataset_fingerprint"]
             if fp != ds.fingerprint:
+                mc = manifest.get("min_count")
+                hint = (f" (it was trained with --min-count {mc}: pass the same filter)"
+                        if isinstance(mc, int) and not isinstance(mc, bool) else "")
                 raise DataError(
                     f"model was trained on data {str(fp)[:12]}, current data {ds.fingerprint[:12]} "
-                    f"({ds.source}); retrain with `python -m recsys train` or pick the matching data",
+                    f"({ds.source}); retrain with `python -m recsys train` or pick the matching data{hint}",
                     file=str(d),
                 )
             if ds.n_items != len(item_ids) or tuple(ds.item_ids) != tuple(item_ids):
