@@ -177,15 +177,6 @@ def data_source_picker() -> None:
             help="A MovieLens-100K or MovieLens 'latest' directory, a directory with interactions.csv/"
             ".parquet (+ items.csv, users.csv), or the interactions file itself. Press Enter to open.",
         )
-        st.session_state["w.min_count"] = state.min_count() or 0
-        st.number_input(
-            "Minimum interactions per user and item", min_value=0, max_value=state.MIN_COUNT_MAX, step=1,
-            key="w.min_count", on_change=_on_min_count,
-            help="Iterative N-core filter, as `python -m recsys train --min-count N`: users and items with fewer "
-            "interactions are dropped until none is left. 0 = all interactions. 5 is the usual benchmark "
-            "setting; it makes training on a large catalogue of rarely rated items much faster, and a model "
-            "trained with the same filter on the command line opens directly.",
-        )
         files = st.file_uploader(
             "…or upload files (several at once, or one .zip)", accept_multiple_files=True, key="w.upload",
             type=["csv", "parquet", "zip", "data", "item", "user", "genre", "tsv", "dat", "txt"],
@@ -200,6 +191,16 @@ def data_source_picker() -> None:
             else:
                 state.set_data_source(res.source)
                 st.rerun()
+        st.divider()
+        st.session_state["w.min_count"] = state.min_count() or 0
+        st.number_input(
+            "Minimum interactions per user and item", min_value=0, max_value=state.MIN_COUNT_MAX, step=1,
+            key="w.min_count", on_change=_on_min_count,
+            help="Iterative N-core filter, as `python -m recsys train --min-count N`: users and items with fewer "
+            "interactions are dropped, repeatedly, until every one left has at least N. 0 = all interactions. 5 is the usual benchmark "
+            "setting; it makes training on a large catalogue of rarely rated items much faster, and a model "
+            "trained with the same filter on the command line opens directly.",
+        )
 
 
 def load_context() -> PageContext | None:
