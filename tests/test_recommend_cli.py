@@ -163,3 +163,31 @@ def test_train_command_new_items_by_text(tmp_path):
     # a bad offset is one clear error, before any work
     p = cli("train", "--data", str(data), "--out", str(tmp_path / "m2"), "--newcomer-offset", "nan")
     assert p.returncode == 2 and p.stderr.strip() == "error: --newcomer-offset must be a number between -20 and 20, not nan"
+
+
+def test_commands_take_the_filter_a_model_was_trained_with(tmp_path):
+    # an artifact trained with --min-count opens on the same filtered data in recommend,
+    # timeline and evaluate without repeating the flag; --min-count 0 asks for the raw data
+    data = write_chain_dir(tmp_path / "data")
+    with open(data / "items.csv", "a", encoding="utf-8") as f:
+        f.write('zz_never,Never watched,Drama,"A drama nobody saw"\n')  # --min-count 1 drops it
+    out = tmp_path / "m"
+    p = cli("train", "--data", str(data), "--out", str(out), "--epochs", "1", "--no-ablation", "--no-progress",
+            "--min-count", "1")
+    assert p.returncode == 0, p.stderr
+    assert json.loads((out / "manifest.json").read_text())["min_count"] == 1
+    filtered = load(str(data), min_count=1)
+    user = filtered.user_ids[0]
+    p = cli("recommend", "--data", str(data), "--model", str(out), "--user", user, "--json")
+    r = last_json(p)
+    assert f"using --min-count 1, the filter {out} was trained with" in p.stderr
+    assert len(r["items"]) == 10 and "zz_never" not in {it["item_id"] for it in r["items"]}
+    t = last_json(cli("timeline", "--data", str(data), "--model", str(out), "--user", user, "--json"))
+    assert t["user"] == user
+    e = last_json(cli("evaluate", "--data", str(data), "--model", str(out), "--json"))
+    assert e["items"] == filtered.n_items and e["protocol"]["min_count"] == 1
+    p = cli("recommend", "--data", str(data), "--model", str(out), "--user", user, "--min-count", "0")
+    assert p.returncode == 2 and "Traceback" not in p.stderr
+    assert "trained with --min-count 1: pass the same filter" in p.stderr
+    p = cli("recommend", "--data", str(data), "--model", str(out), "--user", user, "--min-count", "-1")
+    assert p.returncode == 2 and p.stderr.strip() == "error: --min-count must be 0 or more, got -1"

@@ -22,6 +22,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from recsys.commands.options import add_min_count, resolve_min_count
 from recsys.data.types import DataError, Dataset
 
 WEIGHTS = (0.25, 0.25, 0.25)  # the setting timed for recommend/rerank
@@ -42,6 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the user sample (default 0)")
     parser.add_argument("--sweep", action="store_true", help="also run and print the population λ-sweep")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    add_min_count(parser)
 
 
 def _p50(xs: list[float]) -> float | None:
@@ -127,7 +129,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         torch.set_num_threads(args.threads)
     except ImportError:  # pragma: no cover
         pass
-    ds = load(args.data)
+    ds = load(args.data, min_count=resolve_min_count(args))
     scorer, model_desc = load_scorer(ds, args.model)
     emb = getattr(scorer, "text_emb", None)
     ctx = build_context(ds, emb=None if emb is None else np.asarray(emb))

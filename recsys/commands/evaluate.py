@@ -20,6 +20,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from recsys.commands.options import add_min_count, resolve_min_count
 from recsys.data.types import DataError, Dataset
 from recsys.evaluation import PROTOCOL, Split, baseline_scorers, evaluate_scorer, leave_one_out
 from recsys.models.base import Scorer
@@ -30,7 +31,7 @@ TABLE_KEYS = ("ndcg@10", "hr@10", "mrr@10", "coverage@10", "long_tail_share", "g
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default=None, metavar="DIR", help="evaluate this trained artifact")
-    parser.add_argument("--min-count", type=int, default=None, metavar="N", help="iterative N-core filter first")
+    add_min_count(parser)
     parser.add_argument("--seeds", type=int, default=1, metavar="K", help="train and average K seeds (default 1)")
     parser.add_argument("--epochs", type=int, default=None, metavar="N", help="max epochs when training here")
     parser.add_argument(
@@ -152,7 +153,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.model is not None and not Path(args.model).is_dir():
         raise DataError("model directory not found", file=args.model)
     t_start = time.perf_counter()
-    ds = load(args.data, min_count=args.min_count)
+    min_count = resolve_min_count(args)
+    ds = load(args.data, min_count=min_count)
     split = leave_one_out(ds)
     _say(f"{ds.source}: {ds.n_users} users, {ds.n_items} items, {ds.n_interactions} interactions; "
          f"{split.n_eval} users evaluated")
@@ -209,7 +211,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "items": ds.n_items,
         "interactions": ds.n_interactions,
         "evaluated_users": split.n_eval,
-        "protocol": {**PROTOCOL, "seeds": n_seeds, "min_count": args.min_count,
+        "protocol": {**PROTOCOL, "seeds": n_seeds, "min_count": min_count,
                      "baselines": "fitted on every interaction before each user's test item"},
         "models": ordered,
         "seconds": round(time.perf_counter() - t_start, 2),

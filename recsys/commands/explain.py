@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from recsys.commands.options import add_min_count, resolve_min_count
 from recsys.data.types import DataError, Dataset
 
 
@@ -42,6 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="explain the most recent N history items; older ones are fixed context (default 50)")
     parser.add_argument("--value", choices=("logprob", "rr"), default="logprob",
                         help="explained value: log-probability (default) or reciprocal rank of the item")
+    add_min_count(parser)
 
 
 def _item(ds: Dataset, item_id: str, what: str) -> int:
@@ -191,7 +193,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         raise DataError(f"--budget must be positive, got {args.budget}")
     if args.max_features < 1:
         raise DataError(f"--max-features must be at least 1, got {args.max_features}")
-    ds = load(args.data)
+    ds = load(args.data, min_count=resolve_min_count(args))
     user, hist, ts = resolve_history(ds, args.user, args.history)
     target = _item(ds, args.item, "--item")
     if target in set(hist.tolist()):

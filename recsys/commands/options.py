@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
+import json
+import sys
 from datetime import datetime, timezone
+from pathlib import Path
 
 from recsys.data.types import DataError
 
@@ -23,3 +27,37 @@ def parse_as_of(value: str | None) -> int | None:
     if d.tzinfo is None:
         d = d.replace(tzinfo=timezone.utc)
     return int(d.timestamp())
+
+
+MIN_COUNT_HELP = ("iterative N-core filter first (0 = none; default: the filter the --model artifact was "
+                  "trained with, else none)")
+
+
+def add_min_count(parser: argparse.ArgumentParser) -> None:
+    """``--min-count N`` for a command that opens a model artifact on some data."""
+    parser.add_argument("--min-count", type=int, default=None, metavar="N", help=MIN_COUNT_HELP)
+
+
+def resolve_min_count(args: argparse.Namespace) -> int | None:
+    """The N-core filter a command applies to ``--data``: ``--min-count`` when given
+    (0 = none); else the ``min_count`` recorded in the ``--model`` artifact's manifest, so
+    a model trained with ``train --min-count 5`` opens on the same filtered data without
+    repeating the flag (said on stderr); else None. An unreadable manifest is left to the
+    model loader, which reports it."""
+    n = getattr(args, "min_count", None)
+    if n is not None:
+        if n < 0:
+            raise DataError(f"--min-count must be 0 or more, got {n}")
+        return n or None
+    model = getattr(args, "model", None)
+    if not model:
+        return None
+    try:
+        man = json.loads((Path(model) / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    mc = man.get("min_count") if isinstance(man, dict) else None
+    if isinstance(mc, int) and not isinstance(mc, bool) and mc >= 1:
+        print(f"using --min-count {mc}, the filter {model} was trained with", file=sys.stderr)
+        return mc
+    return None

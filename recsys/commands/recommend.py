@@ -18,7 +18,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from recsys.commands.options import parse_as_of
+from recsys.commands.options import add_min_count, parse_as_of, resolve_min_count
 from recsys.data import load
 from recsys.data.types import DataError, Dataset
 from recsys.models.base import top_k
@@ -37,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="replace the user's history by these item ids (oldest first)")
     parser.add_argument("--as-of", default=None, metavar="TIMESTAMP",
                         help="use only interactions up to this time (seconds or ISO date)")
-    parser.add_argument("--min-count", type=int, default=None, metavar="N", help="iterative N-core filter first")
+    add_min_count(parser)
     add_rerank_arguments(parser)  # --diversity/--calibration/--fairness W, --fair-group, --candidates (recsys.rerank)
 
 
@@ -123,7 +123,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     t0 = time.perf_counter()
     if args.k < 1:
         raise DataError(f"-k must be at least 1, not {args.k}")
-    ds = load(args.data, min_count=args.min_count)
+    ds = load(args.data, min_count=resolve_min_count(args))
     model = load_model(ds, args.model)
     as_of = parse_as_of(args.as_of)
     profile = user_profile(ds, str(args.user), args.history, as_of)

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from recsys.commands.options import parse_as_of
+from recsys.commands.options import add_min_count, parse_as_of, resolve_min_count
 from recsys.data.types import DataError
 
 
@@ -29,6 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--windowing", choices=("auto", "time", "count"), default="auto",
                         help="calendar windows, every-n-interactions windows, or auto (default)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the permutation test (default 0)")
+    add_min_count(parser)
 
 
 def _date(ts: int) -> str:
@@ -59,7 +60,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from recsys.interests import user_timeline
 
     as_of = parse_as_of(args.as_of)
-    ds = load(args.data)
+    ds = load(args.data, min_count=resolve_min_count(args))
     if not ds.has_user(args.user):
         raise DataError(f"unknown user id {args.user!r} (the dataset has {ds.n_users} users)")
     scorer = None

@@ -93,6 +93,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             out,
             seed=args.seed,
             epochs=args.epochs,
+            min_count=args.min_count,  # already applied (an N-core is stable); recorded in the manifest
             ablation=not args.no_ablation,
             progress=progress,
             init_from=args.init_from,
