@@ -201,6 +201,16 @@ def test_model_card_facts_and_protocol_read_as_words():
     assert new["New items"] == "25 without a training interaction, placed by their text (newcomer offset -2)"
     assert dict(model_card.manifest_facts({"train_seconds": 42.4, "epochs": 3, "best_epoch": 3})) == {
         "Training time": "42 s", "Epochs": "3"}
+    cfg = {"d_model": 64, "n_layers": 2, "n_heads": 2, "max_len": 50, "use_text": True, "lr": 0.003,
+           "lr_decay": "plateau"}
+    hist = [{"epoch": 40, "valid_ndcg@10": 0.13}, {"epoch": 56, "valid_ndcg@10": 0.12, "lr_factor": 0.3}]
+    polished = dict(model_card.manifest_facts({"config": cfg, "history": hist, "best_epoch": 62}))
+    assert polished["Architecture"] == "2 layers × 2 heads, width 64, the last 50 items as context; item text on"
+    assert polished["Learning rate"] == ("0.003; ×0.3 at epoch 56, restarting from the best state — "
+                                         "it improved validation")
+    kept = dict(model_card.manifest_facts({"config": cfg, "history": hist, "best_epoch": 40}))
+    assert kept["Learning rate"].endswith("— no gain, the earlier best state was kept")
+    assert dict(model_card.manifest_facts({"config": {**cfg, "lr_decay": "none"}}))["Learning rate"] == "0.003 (constant)"
     text = model_card.protocol_text({"split": "leave-one-out", "users": "all users with >= 3 interactions",
                                      "ties": "pessimistic", "summary": "leave-one-out by time, full ranking"})
     assert text == "leave-one-out by time, full ranking; users: all users with >= 3 interactions; ties: pessimistic"

@@ -235,6 +235,27 @@ def test_plateau_schedule_lowers_the_rate_from_the_best_state_then_stops(world):
     assert ranking_metrics(m, split, "valid")["ndcg@10"] == pytest.approx(m.log.best_valid_ndcg)
 
 
+def test_default_schedule_is_one_polish_pass_at_the_patience(world):
+    # the default: the constant-rate run until `patience` evaluations without a gain, then
+    # one pass from the best state at 0.3x the rate, then stop after `patience` more
+    cfg = TransformerConfig()
+    assert (cfg.lr_decay, cfg.plateau_patience, cfg.plateau_factor, cfg.plateau_decays) == ("plateau", 0, 0.3, 1)
+    m = fit(world, lr_decay=cfg.lr_decay, plateau_patience=0, plateau_factor=0.3, plateau_decays=1,
+            patience=2, min_epochs=1, max_epochs=80, lr=2e-2)
+    hist = m.log.history
+    decays = [h for h in hist if "lr_factor" in h]
+    assert [h["lr_factor"] for h in decays] == [0.3]
+    evals = [h["valid_ndcg@10"] for h in hist if "valid_ndcg@10" in h]
+    i = next(n for n, h in enumerate([h for h in hist if "valid_ndcg@10" in h]) if "lr_factor" in h)
+    assert all(v <= max(evals[: i - 1]) for v in evals[i - 1 : i + 1])  # two evaluations without a gain
+    assert m.log.epochs < 80 and m.log.best_valid_ndcg == max(evals)
+
+
+def test_stored_configs_without_a_schedule_keep_the_constant_rate():
+    assert TransformerConfig.from_dict({"d_model": 32}).lr_decay == "none"
+    assert TransformerConfig.from_dict({"lr_decay": "plateau"}).plateau_decays == 1
+
+
 def test_bad_schedule_options(world):
     with pytest.raises(DataError, match="long_history"):
         fit(world, long_history="all")

@@ -187,11 +187,20 @@ def locate_model(ds: Dataset) -> ModelLocation:
 
 @st.cache_data(show_spinner=False, ttl=60)
 def read_manifest(model_dir: str) -> dict:
+    """The artifact's manifest.json with its model configuration (config.json's "model")
+    under "config" — the model card shows both; {} when unreadable."""
     p = Path(model_dir) / "manifest.json"
     try:
-        return json.loads(p.read_text(encoding="utf-8"))
+        man = json.loads(p.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
+    if not isinstance(man, dict):
+        return {}
+    try:
+        cfg = json.loads((Path(model_dir) / "config.json").read_text(encoding="utf-8")).get("model")
+    except (OSError, ValueError, AttributeError):
+        cfg = None
+    return {**man, "config": cfg} if isinstance(cfg, dict) and "config" not in man else man
 
 
 @st.cache_data(show_spinner=False, ttl=60)

@@ -154,6 +154,30 @@ def _duration(seconds: Any) -> str:
     return f"{m} min {s:02d} s" if m < 90 else f"{m // 60} h {m % 60:02d} min"
 
 
+def _schedule_fact(man: dict[str, Any]) -> str | None:
+    """The learning-rate schedule as run: the constant rate, and for the plateau schedule
+    where the rate was lowered and whether that pass beat the best state before it."""
+    cfg = man.get("config") if isinstance(man.get("config"), dict) else {}
+    lr, mode = cfg.get("lr"), cfg.get("lr_decay", "none")
+    if not isinstance(lr, (int, float)) or isinstance(lr, bool):
+        return None
+    text = f"{lr:g}"
+    if mode == "cosine":
+        return text + ", cosine decay"
+    hist = man.get("history") if isinstance(man.get("history"), list) else []
+    cuts = [h for h in hist if isinstance(h, dict) and isinstance(h.get("lr_factor"), (int, float))
+            and isinstance(h.get("epoch"), int)]
+    if mode == "plateau" and not cuts and hist and isinstance(hist[0], dict) and hist[0].get("epoch", 1) != 1:
+        return text + ", lowered on validation plateaus (the stored history is too short to say where)"
+    if mode != "plateau" or not cuts:
+        return text + " (constant)"
+    best = man.get("best_epoch")
+    steps = ", ".join(f"×{h['lr_factor']:g} at epoch {h['epoch']}" for h in cuts)
+    gained = isinstance(best, int) and best > cuts[0]["epoch"]
+    verdict = "it improved validation" if gained else "no gain, the earlier best state was kept"
+    return f"{text}; {steps}, restarting from the best state — {verdict}"
+
+
 def manifest_facts(man: dict[str, Any]) -> list[tuple[str, str]]:
     """(label, value) pairs worth showing from a manifest.json, in words a reader
     expects (durations in minutes, the best epoch beside the epochs run)."""
@@ -175,6 +199,9 @@ def manifest_facts(man: dict[str, Any]) -> list[tuple[str, str]]:
     if epochs not in (None, ""):
         facts.append(("Epochs", f"{epochs} (best {best})" if best not in (None, "", epochs) else str(epochs)))
     add("Training time", "train_seconds", fmt=_duration)
+    sched = _schedule_fact(man)
+    if sched:
+        facts.append(("Learning rate", sched))
     new = man.get("new_items")
     if isinstance(new, dict) and new.get("mode") == "text":
         facts.append(("New items", f"{new.get('items', '?')} without a training interaction, placed by their "
@@ -183,9 +210,12 @@ def manifest_facts(man: dict[str, Any]) -> list[tuple[str, str]]:
     add("Dataset fingerprint", "dataset_fingerprint", "fingerprint", "data_fingerprint")
     add("Schema", "schema_version", "schema")
     cfg = man.get("config") if isinstance(man.get("config"), dict) else {}
-    for k in ("d_model", "n_layers", "n_heads", "max_len", "use_text"):
-        if k in cfg:
-            facts.append((k, str(cfg[k])))
+    if all(k in cfg for k in ("d_model", "n_layers", "n_heads", "max_len")):
+        arch = (f"{cfg['n_layers']} layers × {cfg['n_heads']} heads, width {cfg['d_model']}, "
+                f"the last {cfg['max_len']} items as context")
+        if "use_text" in cfg:
+            arch += "; item text on" if cfg["use_text"] else "; no item text (ablation)"
+        facts.append(("Architecture", arch))
     vers = man.get("versions") or man.get("package_versions")
     if isinstance(vers, dict):
         facts.append(("Versions", ", ".join(f"{k} {v}" for k, v in list(vers.items())[:6])))
