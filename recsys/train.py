@@ -208,6 +208,8 @@ def train_model(
         "epochs": model.log.epochs,
         "best_epoch": model.log.best_epoch,
         "train_seconds": round(model.log.train_seconds, 3),
+        # epochs after which the plateau schedule went back to the best state at a lower rate
+        "lr_lowered_at": [int(h["epoch"]) for h in model.log.history if "lr_factor" in h],
         "total_seconds": round(time.perf_counter() - t_start, 3),
         "valid": accuracy(valid),
         "test": accuracy(test),

@@ -48,6 +48,7 @@ def test_train_command(tmp_path, world):
     p = cli("train", "--data", str(data), "--out", str(out), "--epochs", "2", "--no-ablation", "--json")
     r = last_json(p)
     assert r["model_dir"] == str(out) and r["epochs"] == 2 and r["train_seconds"] > 0
+    assert r["lr_lowered_at"] == []  # two epochs: no plateau to lower the rate on
     assert {"ndcg@10", "hr@10"} <= set(r["valid"])
     assert (out / "manifest.json").is_file() and not (out / "no_text").exists()
     assert "%" in p.stderr  # progress bar on stderr

@@ -106,7 +106,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     v, t = result["valid"], result["test"]
     lines = [
         f"model: {result['model_dir']}",
-        f"epochs: {result['epochs']} (best {result['best_epoch']}), {result['train_seconds']:.1f} s training",
+        f"epochs: {result['epochs']} (best {result['best_epoch']}"
+        + "".join(f"; rate lowered from the best state after epoch {e}" for e in result.get("lr_lowered_at", []))
+        + f"), {result['train_seconds']:.1f} s training",
         f"valid NDCG@10 {v['ndcg@10']:.4f}  HR@10 {v['hr@10']:.4f}",
         f"test  NDCG@10 {t['ndcg@10']:.4f}  HR@10 {t['hr@10']:.4f}",
     ]
