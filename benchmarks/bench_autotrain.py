@@ -1,6 +1,6 @@
 """First start of the dashboard: the app's auto-training, timed stage by stage.
 
-    .venv/bin/python -m benchmarks.bench_autotrain [--data demo] [--home DIR] [--planted] [--json]
+    .venv/bin/python -m benchmarks.bench_autotrain [--data demo] [--min-count N] [--home DIR] [--planted] [--json]
 
 Runs exactly what the app runs on a dataset without a model (``ui.loaders.train``
 without streamlit): stage 1 (:func:`recsys.autotrain.train_main`: text embeddings,
@@ -34,7 +34,7 @@ def _clock() -> tuple[float, float]:
 
 
 def run(data: str = "demo", home: str | None = None, planted: bool = False, ablation: bool = True,
-        threads: int | None = None) -> dict[str, Any]:
+        threads: int | None = None, min_count: int | None = None) -> dict[str, Any]:
     home = home or tempfile.mkdtemp(prefix="reclens-first-start-")
     os.environ["RECSYS_HOME"] = home
     from recsys.autotrain import APP_OVERRIDES, train_ablation, train_main
@@ -42,10 +42,11 @@ def run(data: str = "demo", home: str | None = None, planted: bool = False, abla
     from recsys.paths import default_model_dir
     from recsys.runtime import set_threads, torch_threads, training_threads
 
-    out: dict[str, Any] = {"data": data, "home": home, "cpus": os.cpu_count(),
+    out: dict[str, Any] = {"data": data, "min_count": min_count, "home": home, "cpus": os.cpu_count(),
                            "load_average_before": [round(x, 2) for x in os.getloadavg()],
                            "app_overrides": APP_OVERRIDES}
-    ds = load(data)
+    ds = load(data, min_count=min_count)  # the app's sidebar filter, as ui.loaders.load_dataset applies it
+    out.update(users=ds.n_users, items=ds.n_items, interactions=ds.n_interactions)
     model_dir = default_model_dir(ds)
     n = threads or training_threads()
     out["training_threads"] = n
@@ -58,7 +59,7 @@ def run(data: str = "demo", home: str | None = None, planted: bool = False, abla
             print(f"{time.perf_counter() - t0:7.1f}s {f:5.1%} {msg}", file=sys.stderr, flush=True)
 
     with torch_threads(n):
-        res = train_main(ds, model_dir, seed=0, progress=progress)
+        res = train_main(ds, model_dir, seed=0, progress=progress, min_count=min_count)
     t1, c1 = _clock()
     out["stage1"] = {"wall_s": round(t1 - t0, 1), "cpu_s": round(c1 - c0, 1), "epochs": res["epochs"],
                      "best_epoch": res["best_epoch"], "valid_ndcg@10": round(res["valid"]["ndcg@10"], 4),
@@ -85,13 +86,14 @@ def run(data: str = "demo", home: str | None = None, planted: bool = False, abla
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", default="demo")
+    p.add_argument("--min-count", type=int, default=None, help="N-core filter (the app's sidebar box)")
     p.add_argument("--home", default=None, help="RECSYS_HOME (default: a fresh temporary directory)")
     p.add_argument("--planted", action="store_true", help="also measure the planted-cause explanation rates")
     p.add_argument("--no-ablation", action="store_true", help="skip stage 2")
     p.add_argument("--threads", type=int, default=None, help="training threads (default: the idle cores)")
     p.add_argument("--json", action="store_true", help="print one JSON line only")
     a = p.parse_args()
-    r = run(a.data, a.home, a.planted, not a.no_ablation, a.threads)
+    r = run(a.data, a.home, a.planted, not a.no_ablation, a.threads, a.min_count)
     print(json.dumps(r) if a.json else json.dumps(r, indent=2))
 
 
