@@ -15,7 +15,8 @@ sparser world in which items have half the interactions — nearer ml-latest-sma
 ``--set`` overrides a model configuration default (e.g. ``--set dropout=0.3``);
 ``--write`` stores the full result as JSON (the committed table is
 ``benchmarks/results/model_ml100k.json``, written by the default 3-seed run with
-``--write benchmarks/results/model_ml100k.json``).
+``--write benchmarks/results/model_ml100k.json``; the current file was assembled from
+single-seed workers with the same code path — its ``run_note`` says how).
 
 Each seed trains the transformer and its no-text ablation on the leave-one-out
 training split (early stopping on validation NDCG@10) and evaluates on the test

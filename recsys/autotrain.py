@@ -37,6 +37,9 @@ Progress = Callable[[float, str], None]
 #: defaults; evaluating every 2 epochs and stopping after 3 evaluations without a gain
 #: stops around epoch 20 instead of ~40, at the same best state. The cap only guards
 #: against data that keeps improving slowly: ML-100K was still improving at epoch 30.
+#: The model's polish schedule follows the same patience: after those 3 evaluations it
+#: goes back to the best state for one pass at 0.3x the rate (3 more evaluations at most
+#: without a gain), kept only where validation improves.
 APP_OVERRIDES: dict[str, Any] = {"max_epochs": 60, "patience": 3, "eval_every": 2, "min_epochs": 10}
 PENDING_KEY = "pending"
 ABLATION_NAME = "transformer_no_text"
