@@ -60,9 +60,8 @@ with tab_model:
             st.subheader("Training facts")
             facts = model_card.manifest_facts(man)
             facts.append(("Artifact", str(loc.path)))
-            st.dataframe(
-                {"": [f for f, _ in facts], "value": [v for _, v in facts]}, hide_index=True,
-            )
+            # a list, not a table: long values (schedule, filter, paths) wrap instead of being cut
+            st.markdown("\n".join(f"- **{components.md(f)}:** {components.md(v)}" for f, v in facts))
             mm = model_card.manifest_metrics(man)
             if mm:
                 st.caption("Recorded metrics: " + ", ".join(f"{k} {v:.4f}" for k, v in list(mm.items())[:6]))

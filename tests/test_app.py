@@ -87,6 +87,8 @@ def test_home_shows_summary_and_model_card(small_ds):
     assert metrics["Interactions"] == f"{small_ds.n_interactions:,}"
     # charts: activity, long tail, category mix, history lengths (+ model card chart when evaluated)
     assert len(at.get("plotly_chart")) >= 4
+    facts = " ".join(m.value for m in at.markdown)
+    assert "**Architecture:**" in facts and "**Learning rate:** 0\\.003" in facts and "**Artifact:**" in facts
 
 
 def test_state_persists_across_pages(small_ds):
