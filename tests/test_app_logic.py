@@ -206,7 +206,7 @@ def test_model_card_facts_and_protocol_read_as_words():
     hist = [{"epoch": 40, "valid_ndcg@10": 0.13}, {"epoch": 56, "valid_ndcg@10": 0.12, "lr_factor": 0.3}]
     polished = dict(model_card.manifest_facts({"config": cfg, "history": hist, "best_epoch": 62}))
     assert polished["Architecture"] == "2 layers × 2 heads, width 64, the last 50 items as context; item text on"
-    assert polished["Learning rate"] == ("0.003; ×0.3 at epoch 56, restarting from the best state — "
+    assert polished["Learning rate"] == ("0.003; ×0.3 after epoch 56, restarting from the best state — "
                                          "it improved validation")
     kept = dict(model_card.manifest_facts({"config": cfg, "history": hist, "best_epoch": 40}))
     assert kept["Learning rate"].endswith("— no gain, the earlier best state was kept")

@@ -172,7 +172,7 @@ def _schedule_fact(man: dict[str, Any]) -> str | None:
     if mode != "plateau" or not cuts:
         return text + " (constant)"
     best = man.get("best_epoch")
-    steps = ", ".join(f"×{h['lr_factor']:g} at epoch {h['epoch']}" for h in cuts)
+    steps = ", ".join(f"×{h['lr_factor']:g} after epoch {h['epoch']}" for h in cuts)
     gained = isinstance(best, int) and best > cuts[0]["epoch"]
     verdict = "it improved validation" if gained else "no gain, the earlier best state was kept"
     return f"{text}; {steps}, restarting from the best state — {verdict}"
