@@ -128,6 +128,31 @@ def test_weights_summing_to_one_are_fine_and_relevance_gets_the_rest():
     assert Weights(0.25, 0.25).relevance == pytest.approx(0.5)
 
 
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ((0.3, 0.2, 0.1), (0.3, 0.2, 0.1)),
+        ((0.123, 0.456, 0.0), (0.12, 0.46, 0.0)),  # rounded to 2 decimals
+        ((-1, "x", 2), (0.0, 0.0, 1.0)),  # clamped; a non-number becomes 0
+        ((float("nan"), None, 0.5), (0.0, 0.0, 0.5)),
+        ((0.8, 0.8, 0.4), (0.4, 0.4, 0.2)),  # scaled down to sum 1
+        ((1, 1, 1), (0.33, 0.33, 0.33)),
+        ((0.5, 0.5, 0.01), (0.49, 0.5, 0.01)),  # rounding overshoot trimmed from the largest
+        (("0.25", "0.25", "0.25"), (0.25, 0.25, 0.25)),
+    ],
+)
+def test_weights_clamped_known_answers(raw, expected):
+    w = Weights.clamped(*raw)
+    assert (w.diversity, w.calibration, w.fairness) == pytest.approx(expected)
+    assert w.diversity + w.calibration + w.fairness <= 1.0 + 1e-9
+
+
+def test_weights_any_is_the_negation_of_is_zero():
+    assert not Weights().any and Weights().is_zero
+    assert Weights(fairness=0.01).any
+    assert not Weights.clamped("nope", -3, float("nan")).any
+
+
 def test_fair_group_parsing_and_unknown_category(world):
     _, ctx, *_ = world
     assert FairGroup.parse("longtail").kind == "longtail"

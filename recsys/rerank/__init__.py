@@ -20,9 +20,7 @@ from recsys.rerank.core import (
     DEFAULT_CANDIDATES,
     TERMS,
     BatchRerank,
-    FairGroup,
     RerankContext,
-    Weights,
     build_context,
     long_tail_mask,
     rerank_batch,
@@ -55,6 +53,7 @@ from recsys.rerank.population import (
     sweep_for_model,
 )
 from recsys.rerank.user import RerankResult, rerank
+from recsys.rerank.weights import FairGroup, Weights
 
 __all__ = [
     "ALPHA",

@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from recsys.data.types import DataError
-from recsys.rerank.core import DEFAULT_CANDIDATES, FairGroup, RerankContext, Weights, build_context
+from recsys.rerank.core import DEFAULT_CANDIDATES, RerankContext, build_context
 from recsys.rerank.user import rerank
+from recsys.rerank.weights import FairGroup, Weights
 
 if TYPE_CHECKING:  # pragma: no cover
     from recsys.data.types import Dataset

@@ -34,6 +34,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recsys.data.types import DataError
+from recsys.rerank.weights import FairGroup, Weights
 
 if TYPE_CHECKING:  # pragma: no cover
     from recsys.data.types import Dataset
@@ -43,92 +44,6 @@ ALPHA = 0.01
 DEFAULT_CANDIDATES = 200
 HEAD_FRACTION = 0.2  # the long tail is the bottom 80% of items by popularity
 SIM_MATRIX_MAX_ITEMS = 6000  # precompute the item×item cosine matrix up to this catalogue size
-_WEIGHT_TOL = 1e-9
-
-
-# ---------------------------------------------------------------------------------------
-# weights and groups
-# ---------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Weights:
-    """Re-ranking weights, each in [0, 1] with ``diversity + calibration + fairness ≤ 1``.
-    Relevance gets the rest. Invalid weights raise :class:`DataError` on construction."""
-
-    diversity: float = 0.0
-    calibration: float = 0.0
-    fairness: float = 0.0
-
-    def __post_init__(self) -> None:
-        for name in ("diversity", "calibration", "fairness"):
-            v = getattr(self, name)
-            try:
-                f = float(v)
-            except (TypeError, ValueError):
-                raise DataError(f"{name} weight must be a number, not {v!r}") from None
-            if not math.isfinite(f) or f < 0.0 or f > 1.0:
-                raise DataError(f"{name} weight must be between 0 and 1, not {v!r}")
-            object.__setattr__(self, name, f)
-        total = self.diversity + self.calibration + self.fairness
-        if total > 1.0 + _WEIGHT_TOL:
-            raise DataError(
-                f"weights must add up to at most 1 (diversity {self.diversity:g} + calibration "
-                f"{self.calibration:g} + fairness {self.fairness:g} = {total:g})"
-            )
-
-    @property
-    def relevance(self) -> float:
-        return max(0.0, 1.0 - self.diversity - self.calibration - self.fairness)
-
-    def as_array(self) -> np.ndarray:
-        """(4,) float64 in :data:`TERMS` order."""
-        return np.array([self.relevance, self.diversity, self.calibration, self.fairness])
-
-    @property
-    def is_zero(self) -> bool:
-        return self.diversity == 0.0 and self.calibration == 0.0 and self.fairness == 0.0
-
-    def to_dict(self) -> dict[str, float]:
-        return {"diversity": self.diversity, "calibration": self.calibration, "fairness": self.fairness}
-
-
-@dataclass(frozen=True)
-class FairGroup:
-    """The item group whose exposure the fairness term raises: ``longtail`` (the bottom
-    80% of items by training popularity) or ``category=<name>``. ``target`` is the share
-    of the list the group should reach (default: its share of the catalogue)."""
-
-    kind: str = "longtail"
-    category: str | None = None
-    target: float | None = None
-
-    def __post_init__(self) -> None:
-        if self.kind not in ("longtail", "category"):
-            raise DataError(f"fair group must be 'longtail' or 'category=NAME', not {self.kind!r}")
-        if self.kind == "category" and not self.category:
-            raise DataError("fair group 'category=NAME' needs a category name")
-        if self.target is not None and not (0.0 <= float(self.target) <= 1.0):
-            raise DataError(f"fair group target share must be between 0 and 1, not {self.target!r}")
-
-    @classmethod
-    def parse(cls, spec: str | None) -> FairGroup:
-        """Parse ``longtail`` or ``category=NAME`` (the ``--fair-group`` syntax)."""
-        s = (spec or "longtail").strip()
-        if s.lower() in ("longtail", "long-tail", "long_tail", "tail"):
-            return cls("longtail")
-        if s.lower().startswith("category="):
-            name = s.split("=", 1)[1].strip()
-            if not name:
-                raise DataError("fair group 'category=NAME' needs a category name")
-            return cls("category", name)
-        raise DataError(f"fair group must be 'longtail' or 'category=NAME', not {spec!r}")
-
-    @property
-    def spec(self) -> str:
-        return "longtail" if self.kind == "longtail" else f"category={self.category}"
-
-    @property
-    def label(self) -> str:
-        return "long-tail" if self.kind == "longtail" else str(self.category)
 
 
 # ---------------------------------------------------------------------------------------

@@ -23,13 +23,12 @@ import pandas as pd
 from recsys.data.types import DataError
 from recsys.rerank.core import (
     DEFAULT_CANDIDATES,
-    FairGroup,
     RerankContext,
-    Weights,
     rerank_batch,
     select_candidates,
 )
 from recsys.rerank.metrics import coverage, exposure_gini, group_share, list_metrics_batch, ndcg_at_k
+from recsys.rerank.weights import FairGroup, Weights
 
 if TYPE_CHECKING:  # pragma: no cover
     from recsys.data.types import Dataset

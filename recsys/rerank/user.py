@@ -18,13 +18,12 @@ from recsys.data.types import DataError
 from recsys.rerank.core import (
     DEFAULT_CANDIDATES,
     TERMS,
-    FairGroup,
     RerankContext,
-    Weights,
     rerank_batch,
     select_candidates,
 )
 from recsys.rerank.metrics import list_metrics
+from recsys.rerank.weights import FairGroup, Weights
 
 _MIN_DELTA = 1e-9
 
