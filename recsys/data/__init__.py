@@ -33,6 +33,14 @@ kept; users.csv rows for users without interactions are ignored.
 
 from recsys.data.filtering import filter_min_count, sample_users
 from recsys.data.loaders import load
-from recsys.data.types import DataError, Dataset, build_dataset
+from recsys.data.types import DataError, Dataset, History, build_dataset
 
-__all__ = ["DataError", "Dataset", "build_dataset", "filter_min_count", "load", "sample_users"]
+__all__ = [
+    "DataError",
+    "Dataset",
+    "History",
+    "build_dataset",
+    "filter_min_count",
+    "load",
+    "sample_users",
+]

@@ -58,6 +58,49 @@ def _readonly(a: np.ndarray) -> np.ndarray:
     return a
 
 
+def _index_array(values: Any, what: str) -> np.ndarray:
+    """A read-only int64 1-D copy of ``values``; DataError when not integers."""
+    a = np.asarray(values)
+    if a.ndim != 1:
+        raise DataError(f"{what} must be one-dimensional, got shape {a.shape}")
+    if a.size and not np.issubdtype(a.dtype, np.integer):
+        raise DataError(f"{what} must be integers, got {a.dtype}")
+    out = np.array(a, dtype=np.int64)  # always a copy: the caller's array stays theirs
+    out.setflags(write=False)
+    return out
+
+
+@dataclass(frozen=True, eq=False)  # holds arrays: identity equality, no hashing
+class History:
+    """One user's history: item indices, oldest first, and their timestamps.
+
+    ``user`` is the user id, or ``""`` for an anonymous or edited profile. ``items``
+    are int64 item indices; ``timestamps`` int64 seconds aligned with ``items``, or
+    None when unknown. The constructor stores read-only int64 copies and raises
+    :class:`DataError` for mismatched lengths, non-integer values or negative items.
+    """
+
+    user: str
+    items: np.ndarray
+    timestamps: np.ndarray | None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.user, str):
+            raise DataError(f"history user must be a str, got {type(self.user).__name__}")
+        items = _index_array(self.items, "history items")
+        if items.size and int(items.min()) < 0:
+            raise DataError("history items must be non-negative item indices")
+        object.__setattr__(self, "items", items)
+        if self.timestamps is not None:
+            ts = _index_array(self.timestamps, "history timestamps")
+            if ts.shape != items.shape:
+                raise DataError(f"history has {items.size} items but {ts.size} timestamps")
+            object.__setattr__(self, "timestamps", ts)
+
+    def __len__(self) -> int:
+        return int(self.items.shape[0])
+
+
 @dataclass(frozen=True, eq=False)
 class Dataset:
     """An interaction log with item and user metadata.
@@ -131,6 +174,11 @@ class Dataset:
         a, b = self.user_offsets[u], self.user_offsets[u + 1]
         return self.item[a:b], self.timestamp[a:b]
 
+    def history(self, user_id: str) -> History:
+        """The :class:`History` of a user id (read-only copies, oldest first)."""
+        items, ts = self.sequence(self.user_index(user_id))
+        return History(str(user_id), items, ts)
+
     def sequences(self) -> list[np.ndarray]:
         off = self.user_offsets
         return [self.item[off[u] : off[u + 1]] for u in range(self.n_users)]
@@ -157,10 +205,6 @@ class Dataset:
     def item_popularity(self) -> np.ndarray:
         """Interactions per item over the whole log (int64)."""
         return _readonly(np.bincount(self.item, minlength=self.n_items).astype(np.int64))
-
-    def describe_item(self, i: int) -> str:
-        cats = ", ".join(self.item_categories[i])
-        return f"{self.titles[i]} ({cats})" if cats else self.titles[i]
 
 
 def fingerprint_of(
