@@ -191,7 +191,7 @@ def test_init_from_with_grown_items(world, trained):
 def test_training_windows_cover_long_histories():
     import torch
 
-    from recsys.models.transformer import _windows
+    from recsys.models.transformer.recommender import _windows
 
     lengths = np.array([0, 3, 10, 25], dtype=np.int64)
     gen = torch.Generator().manual_seed(0)

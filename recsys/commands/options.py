@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from datetime import datetime, timezone
-from pathlib import Path
 
 from recsys.data.types import DataError
 
@@ -42,8 +40,8 @@ def resolve_min_count(args: argparse.Namespace) -> int | None:
     """The N-core filter a command applies to ``--data``: ``--min-count`` when given
     (0 = none); else the ``min_count`` recorded in the ``--model`` artifact's manifest, so
     a model trained with ``train --min-count 5`` opens on the same filtered data without
-    repeating the flag (said on stderr); else None. An unreadable manifest is left to the
-    model loader, which reports it."""
+    repeating the flag (said on stderr); else None. A missing artifact is left to the
+    model loader, which reports it; a damaged manifest is a DataError naming it."""
     n = getattr(args, "min_count", None)
     if n is not None:
         if n < 0:
@@ -52,11 +50,9 @@ def resolve_min_count(args: argparse.Namespace) -> int | None:
     model = getattr(args, "model", None)
     if not model:
         return None
-    try:
-        man = json.loads((Path(model) / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    mc = man.get("min_count") if isinstance(man, dict) else None
+    from recsys.models.transformer.artifact import read_manifest
+
+    mc = read_manifest(model, missing_ok=True).get("min_count")
     if isinstance(mc, int) and not isinstance(mc, bool) and mc >= 1:
         print(f"using --min-count {mc}, the filter {model} was trained with", file=sys.stderr)
         return mc

@@ -26,12 +26,8 @@ owns the item id map, configuration, training loop, scoring, save and load.
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
 import math
-import os
 import platform
-import shutil
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -42,13 +38,18 @@ import torch
 from torch import nn
 
 from recsys.data.types import DataError, Dataset
-from recsys.jsonutil import json_default
-
-SCHEMA_VERSION = 1
-MODEL_FILE = "model.safetensors"
-CONFIG_FILE = "config.json"
-MANIFEST_FILE = "manifest.json"
-ARTIFACT_KIND = "reclens-transformer"
+from recsys.models.transformer.artifact import (  # noqa: F401  (re-exported)
+    ARTIFACT_KIND,
+    CONFIG_FILE,
+    MANIFEST_FILE,
+    MODEL_FILE,
+    SCHEMA_VERSION,
+    item_ids_hash,
+    read_config,
+    read_manifest,
+    replace_dir,
+)
+from recsys.models.transformer.artifact import write_json as _write_json
 
 Progress = Callable[[float, str], None]
 # (histories, timestamps, targets) of a validation stage
@@ -325,15 +326,6 @@ def _versions() -> dict[str, str]:
         "numpy": np.__version__,
         "python": platform.python_version(),
     }
-
-
-def item_ids_hash(item_ids: Sequence[str]) -> str:
-    h = hashlib.sha256()
-    for x in item_ids:
-        b = x.encode("utf-8", "surrogatepass")
-        h.update(len(b).to_bytes(4, "little"))
-        h.update(b)
-    return h.hexdigest()
 
 
 @dataclass
@@ -750,8 +742,8 @@ class TransformerRecommender:
         for f in (MODEL_FILE, CONFIG_FILE, MANIFEST_FILE):
             if not (d / f).is_file():
                 raise DataError(f"artifact is incomplete: {f} is missing", file=str(d))
-        manifest = _read_json(d / MANIFEST_FILE)
-        cfg = _read_json(d / CONFIG_FILE)
+        manifest = read_manifest(d)
+        cfg = read_config(d)
         sv = manifest.get("schema_version")
         if sv != SCHEMA_VERSION:
             raise DataError(
@@ -823,32 +815,3 @@ class TransformerRecommender:
             train_seconds=float(manifest.get("train_seconds", 0.0)),
         )
         return model, manifest
-
-
-def _write_json(path: Path, obj: Any) -> None:
-    tmp = path.with_suffix(path.suffix + f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(obj, indent=1, allow_nan=False, default=json_default))
-    os.replace(tmp, path)
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        obj = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise DataError(f"damaged JSON: {e.msg}", file=str(path), line=e.lineno) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise DataError(f"cannot read: {e}", file=str(path)) from None
-    if not isinstance(obj, dict):
-        raise DataError("damaged JSON: expected an object", file=str(path))
-    return obj
-
-
-def replace_dir(src: Path, dst: Path) -> None:
-    """Atomically-ish replace directory ``dst`` by ``src`` (same filesystem)."""
-    dst = Path(dst)
-    old = dst.with_name(dst.name + f".old{os.getpid()}")
-    if dst.exists():
-        os.replace(dst, old)
-    os.replace(src, dst)
-    if old.exists():
-        shutil.rmtree(old, ignore_errors=True)
