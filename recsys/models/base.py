@@ -7,6 +7,8 @@ speaks only this contract, so any model can be explained and re-ranked.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from typing import Protocol, Sequence, runtime_checkable
 
@@ -37,6 +39,26 @@ def context_length(scorer: object) -> int | None:
     them all (a scorer may declare a ``context_length`` attribute)."""
     n = getattr(scorer, "context_length", None)
     return int(n) if isinstance(n, (int, np.integer)) and n > 0 else None
+
+
+def model_key(scorer: object) -> str:
+    """One stable key for a model, for caches and provenance.
+
+    A saved artifact's key is its fingerprint: the ``model_fingerprint`` its manifest
+    records (the sha256 of the weights file and config.json, written by
+    ``TransformerRecommender.save``); a manifest without one (e.g. a stand-in scorer's)
+    is keyed by the sha256 of the manifest itself. A scorer with no manifest (not
+    saved, not loaded) gets ``unsaved:<name>@<id>``, unique among the objects alive at
+    the same time.
+    """
+    man = getattr(scorer, "manifest", None)
+    if isinstance(man, dict) and man:
+        fp = man.get("model_fingerprint")
+        if isinstance(fp, str) and fp:
+            return fp
+        blob = json.dumps(man, sort_keys=True, default=str).encode("utf-8")
+        return hashlib.sha256(blob).hexdigest()
+    return f"unsaved:{getattr(scorer, 'name', type(scorer).__name__)}@{id(scorer)}"
 
 
 @dataclass(frozen=True)

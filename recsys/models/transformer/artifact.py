@@ -81,6 +81,20 @@ def item_ids_hash(item_ids: Sequence[str]) -> str:
     return h.hexdigest()
 
 
+def artifact_fingerprint(model_dir: str | Path) -> str:
+    """The model's fingerprint: sha256 of the weights file's bytes followed by the
+    canonical JSON of ``config.json`` (configuration and item ids). Recorded in the
+    manifest as ``model_fingerprint``; :func:`recsys.models.base.model_key` reads it."""
+    d = Path(model_dir)
+    h = hashlib.sha256()
+    with open(d / MODEL_FILE, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    cfg = read_config(d)
+    h.update(json.dumps(cfg, sort_keys=True, separators=(",", ":"), default=json_default).encode("utf-8"))
+    return h.hexdigest()
+
+
 def replace_dir(src: Path, dst: Path) -> None:
     """Atomically-ish replace directory ``dst`` by ``src`` (same filesystem)."""
     dst = Path(dst)

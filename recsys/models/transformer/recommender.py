@@ -44,6 +44,7 @@ from recsys.models.transformer.artifact import (  # noqa: F401  (re-exported)
     MANIFEST_FILE,
     MODEL_FILE,
     SCHEMA_VERSION,
+    artifact_fingerprint,
     item_ids_hash,
     read_config,
     read_manifest,
@@ -713,6 +714,7 @@ class TransformerRecommender:
         }
         if extra:
             manifest.update(extra)
+        manifest["model_fingerprint"] = artifact_fingerprint(out)
         _write_json(out / MANIFEST_FILE, manifest)
         self.manifest = manifest
         return out
