@@ -1,4 +1,4 @@
-"""Split, ranking metrics, beyond-accuracy metrics and evaluate_scorer (DESIGN §4)."""
+"""Split, ranking metrics, beyond-accuracy metrics and evaluate_scorer."""
 
 from __future__ import annotations
 
@@ -153,6 +153,40 @@ def test_top_k_lists_excludes_and_pads():
     lists = top_k_lists(s, 3, [np.array([3]), np.array([0, 1, 2])])
     assert lists[0].tolist() == [1, 2, 0]  # tie 0.5 -> smaller index first
     assert lists[1].tolist() == [3, -1, -1]
+
+
+def test_top_k_lists_breaks_ties_at_the_kth_place_by_item_index():
+    # four items tie for the last two places: the two smaller indices win, in every row
+    s = np.array([[5.0, 1.0, 1.0, 3.0, 1.0, 1.0], [1.0, 1.0, 1.0, 1.0, 9.0, 1.0]])
+    assert top_k_lists(s, 3).tolist() == [[0, 3, 1], [4, 0, 1]]
+    assert top_k_lists(s, 3, [np.array([1]), None]).tolist() == [[0, 3, 2], [4, 0, 1]]
+    # NaN ranks last; skip_unscored leaves NaN and -inf out (padding instead)
+    t = np.array([[np.nan, 2.0, -np.inf, 1.0]])
+    assert top_k_lists(t, 4).tolist() == [[1, 3, 0, 2]]
+    assert top_k_lists(t, 4, skip_unscored=True).tolist() == [[1, 3, -1, -1]]
+    assert top_k_lists(t, 0).shape == (1, 0)
+
+
+def test_one_top_k_for_models_and_metrics():
+    from recsys.evaluation.metrics import top_k_mask
+    from recsys.models.base import top_k
+
+    s = np.array([0.2, 0.7, 0.7, np.nan, 0.7, -np.inf, 0.1])
+    assert top_k(s, 2).tolist() == [1, 2]  # tie at 0.7: smaller indices
+    assert top_k(s, 10, np.array([2])).tolist() == [1, 4, 0, 6]  # NaN / -inf never recommended
+    assert top_k(s, 0).tolist() == []
+    m = top_k_mask(np.array([[3.0, 1.0, 1.0, 1.0]]), 2)
+    assert m.tolist() == [[True, True, False, False]]
+
+
+def test_calibration_kl_known_answers():
+    from recsys.evaluation.metrics import calibration_kl
+
+    p = np.array([[0.5, 0.5, 0.0], [1.0, 0.0, 0.0]])
+    q = np.array([[0.5, 0.5, 0.0], [0.0, 0.0, 1.0]])
+    np.testing.assert_allclose(calibration_kl(p, q), [0.0, math.log(100)])  # q~ = 0.01 p for the 2nd
+    # p broadcasts against a batch of candidate mixes (the re-ranker's use)
+    np.testing.assert_allclose(calibration_kl(p[1], q, alpha=0.5), [math.log(1 / 0.75), math.log(2)])
 
 
 # ---- beyond accuracy -------------------------------------------------------------------

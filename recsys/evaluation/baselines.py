@@ -15,6 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recsys.data.types import DataError
+from recsys.evaluation.metrics import top_k_mask
 from recsys.evaluation.split import Split, Stage
 
 EASE_MAX_ITEMS = 20_000  # the dense (n_items x n_items) inverse beyond this would not fit in memory
@@ -47,25 +48,6 @@ def history_matrix(histories: Sequence[np.ndarray], n_items: int) -> sp.csr_matr
     m.sum_duplicates()
     m.data[:] = 1.0
     return m
-
-
-def _top_k_mask(s: np.ndarray, k: int) -> np.ndarray:
-    """Boolean mask of each row's k largest entries; ties at the k-th value go to the
-    smaller column index (deterministic). Vectorised, O(rows * cols)."""
-    n = s.shape[1]
-    if k >= n:
-        return np.ones_like(s, dtype=bool)
-    part = np.argpartition(-s, k - 1, axis=1)[:, :k]
-    kth = np.take_along_axis(s, part, axis=1).min(axis=1, keepdims=True)
-    greater = s > kth
-    equal = s == kth
-    room = k - greater.sum(axis=1)
-    mask = greater | equal
-    crowded = np.flatnonzero(equal.sum(axis=1) > room)  # only these rows need the tie-break
-    if crowded.size:
-        eq = equal[crowded]
-        mask[crowded] = greater[crowded] | (eq & (np.cumsum(eq, axis=1) <= room[crowded, None]))
-    return mask
 
 
 class _Fitted:
@@ -138,7 +120,7 @@ class ItemKNN(_Fitted):
             s[np.arange(b - a), np.arange(a, b)] = 0.0
             if k == 0:
                 continue
-            sel = _top_k_mask(s, k) & (s > 0)
+            sel = top_k_mask(s, k) & (s > 0)
             r, c = np.nonzero(sel)
             rows.append(r + a)
             cols.append(c)

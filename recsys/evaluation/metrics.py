@@ -1,4 +1,7 @@
-"""Ranking and beyond-accuracy metrics (DESIGN §4). Full ranking only — never sampled negatives.
+"""Ranking and beyond-accuracy metrics. Full ranking only — never sampled negatives.
+
+The one home of every metric primitive (top-k, coverage, Gini, calibration KL, ILD,
+long tail); :mod:`recsys.rerank.metrics` adapts them to the re-ranker's context.
 
 Conventions used throughout:
 
@@ -27,16 +30,22 @@ from recsys.data.types import DataError
 Ties = Literal["pessimistic", "optimistic"]
 
 
-def _exclusion_mask(n_rows: int, n_items: int, exclude: Sequence[np.ndarray] | None) -> np.ndarray:
-    """Boolean (B, n_items): True where an item may be ranked/recommended."""
+CALIBRATION_ALPHA = 0.01  # the q~ = (1 - alpha) q + alpha p smoothing of miscalibration (Steck 2018)
+
+
+def _exclusion_mask(
+    n_rows: int, n_items: int, exclude: Sequence[np.ndarray | Sequence[int] | None] | None
+) -> np.ndarray:
+    """Boolean (B, n_items): True where an item may be ranked/recommended (``None``
+    rows of ``exclude`` exclude nothing)."""
     mask = np.ones((n_rows, n_items), dtype=bool)
     if exclude is not None:
         if len(exclude) != n_rows:
             raise ValueError(f"exclude has {len(exclude)} rows, scores have {n_rows}")
-        lens = np.fromiter((len(e) for e in exclude), dtype=np.int64, count=n_rows)
+        lens = np.fromiter((0 if e is None else len(e) for e in exclude), dtype=np.int64, count=n_rows)
         if lens.sum():
             rows = np.repeat(np.arange(n_rows), lens)
-            cols = np.concatenate([np.asarray(e, dtype=np.int64).ravel() for e in exclude])
+            cols = np.concatenate([np.asarray(e, dtype=np.int64).ravel() for e in exclude if e is not None])
             mask[rows, cols] = False
     return mask
 
@@ -91,35 +100,96 @@ def accuracy_metrics(ranks: np.ndarray, ks: Sequence[int] = (5, 10)) -> dict[str
     return out
 
 
-def top_k_lists(scores: np.ndarray, k: int, exclude: Sequence[np.ndarray] | None = None) -> np.ndarray:
-    """(B, k) best items per row, best first, excluded items never included; ties go to
-    the smaller item index; rows with fewer than k rankable items are padded with -1."""
-    s = np.array(scores, dtype=np.float64, copy=True)
+def top_k_mask(scores: np.ndarray, k: int) -> np.ndarray:
+    """Boolean mask of each row's ``k`` largest entries of a 2-D array; ties at the k-th
+    value go to the smaller column index (deterministic). Vectorised, O(rows * cols).
+    NaN must be replaced by the caller (it compares false with everything)."""
+    s = np.asarray(scores)
+    n = s.shape[1]
+    if k >= n:
+        return np.ones(s.shape, dtype=bool)
+    if k <= 0:
+        return np.zeros(s.shape, dtype=bool)
+    kth = np.partition(s, n - k, axis=1)[:, n - k][:, None]  # the k-th largest value
+    greater = s > kth
+    equal = s == kth
+    room = k - greater.sum(axis=1)
+    mask = greater | equal
+    crowded = np.flatnonzero(equal.sum(axis=1) > room)  # only these rows need the tie-break
+    if crowded.size:
+        eq = equal[crowded]
+        mask[crowded] = greater[crowded] | (eq & (np.cumsum(eq, axis=1) <= room[crowded, None]))
+    return mask
+
+
+def top_k_lists(
+    scores: np.ndarray,
+    k: int,
+    exclude: Sequence[np.ndarray | Sequence[int] | None] | None = None,
+    *,
+    skip_unscored: bool = False,
+) -> np.ndarray:
+    """(B, k) best items per row of ``scores`` (B, n_items), best first; excluded items
+    never included; ties go to the smaller item index, at the k-th place too; rows
+    with fewer than k rankable items are padded with -1. NaN scores rank last; with
+    ``skip_unscored`` items scoring NaN or -inf are not rankable (padding instead).
+
+    The one top-k of the project: :func:`recsys.models.base.top_k` (one row) and the
+    re-ranker's candidate pools use it."""
+    s = np.array(scores, dtype=np.float64, ndmin=2, copy=True)
     b, n = s.shape
+    kk = min(max(int(k), 0), n)
+    if kk == 0 or b == 0:
+        return np.full((b, max(int(k), 0)), -1, dtype=np.int64)
     s[np.isnan(s)] = -np.inf
-    mask = _exclusion_mask(b, n, exclude)
-    s[~mask] = -np.inf
-    kk = min(k, n)
-    if kk <= 0 or b == 0:
-        return np.full((b, max(k, 0)), -1, dtype=np.int64)
-    part = np.argpartition(-s, kk - 1, axis=1)[:, :kk] if kk < n else np.tile(np.arange(n), (b, 1))
-    vals = np.take_along_axis(s, part, axis=1)
-    order = np.lexsort((part, -vals), axis=1)
-    lists = np.take_along_axis(part, order, axis=1).astype(np.int64)
-    rankable = np.take_along_axis(mask, lists, axis=1)
-    lists[~rankable] = -1
-    if kk < k:
-        lists = np.concatenate([lists, np.full((b, k - kk), -1, dtype=np.int64)], axis=1)
+    rankable = _exclusion_mask(b, n, exclude)
+    if skip_unscored:
+        rankable &= s > -np.inf
+    # a rankable -inf still beats every excluded item
+    s = np.where(rankable, np.maximum(s, -np.finfo(np.float64).max), -np.inf)
+    sel = top_k_mask(s, kk) & rankable
+    rows, cols = np.nonzero(sel)
+    order = np.lexsort((cols, -s[rows, cols], rows))  # by row, score descending, item index
+    rows, cols = rows[order], cols[order]
+    counts = sel.sum(axis=1)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    lists = np.full((b, int(k)), -1, dtype=np.int64)
+    lists[rows, np.arange(rows.shape[0]) - np.repeat(starts, counts)] = cols
     return lists
 
 
 # ---- beyond accuracy ---------------------------------------------------------------
+# Lists are (U, k) int arrays (a single list may be 1-D); entries < 0 are padding.
 
 
-def coverage(lists: np.ndarray, n_items: int) -> float:
-    """Distinct items recommended across all lists / n_items."""
-    v = lists[lists >= 0]
-    return float(np.unique(v).size / n_items) if n_items else 0.0
+def _valid_entries(lists: np.ndarray | Sequence[int]) -> np.ndarray:
+    a = np.asarray(lists, dtype=np.int64)
+    return a[a >= 0]
+
+
+def coverage(lists: np.ndarray | Sequence[int], n_items: int) -> float:
+    """Distinct items recommended across all lists / n_items (0 for an empty catalogue)."""
+    return float(np.unique(_valid_entries(lists)).size / n_items) if n_items else 0.0
+
+
+def ild_per_list(lists: np.ndarray, unit_emb: np.ndarray, sim: np.ndarray | None = None) -> np.ndarray:
+    """(U,) mean pairwise ``1 - cosine`` within each list (0 for lists of < 2 items).
+
+    ``unit_emb`` (n_items, d) has L2-normalised rows; ``sim`` is an optional precomputed
+    (n_items, n_items) cosine matrix (then the embeddings are not read)."""
+    a = np.asarray(lists, dtype=np.int64)
+    a = a[None, :] if a.ndim == 1 else a
+    valid = a >= 0
+    safe = np.maximum(a, 0)
+    if sim is not None:
+        s = sim[safe[:, :, None], safe[:, None, :]].astype(np.float64)
+    else:
+        e = np.asarray(unit_emb)[safe].astype(np.float64)
+        s = np.einsum("ukd,ujd->ukj", e, e)
+    pair = valid[:, :, None] & valid[:, None, :] & ~np.eye(a.shape[1], dtype=bool)
+    n_pairs = pair.sum(axis=(1, 2))
+    dist = np.where(pair, 1.0 - s, 0.0).sum(axis=(1, 2))
+    return np.divide(dist, n_pairs, out=np.zeros(a.shape[0]), where=n_pairs > 0)
 
 
 def intra_list_diversity(lists: np.ndarray, emb: np.ndarray) -> float:
@@ -127,22 +197,27 @@ def intra_list_diversity(lists: np.ndarray, emb: np.ndarray) -> float:
     e = np.asarray(emb, dtype=np.float64)
     norms = np.linalg.norm(e, axis=1, keepdims=True)
     e = e / np.where(norms > 0, norms, 1.0)
-    valid = lists >= 0
-    x = e[np.where(valid, lists, 0)]  # (B, k, d)
-    sim = np.einsum("bid,bjd->bij", x, x)
-    k = lists.shape[1]
-    pair = valid[:, :, None] & valid[:, None, :] & ~np.eye(k, dtype=bool)[None]
-    n_pairs = pair.sum(axis=(1, 2))
-    ok = n_pairs > 0
+    a = np.asarray(lists, dtype=np.int64)
+    ok = (a >= 0).sum(axis=-1) >= 2
     if not ok.any():
         return 0.0
-    per_list = ((1.0 - sim) * pair).sum(axis=(1, 2))[ok] / n_pairs[ok]
-    return float(per_list.mean())
+    return float(ild_per_list(a, e)[np.atleast_1d(ok)].mean())
+
+
+def list_mean(item_values: np.ndarray, lists: np.ndarray) -> np.ndarray:
+    """(U,) mean of a per-item value (popularity, a 0/1 group mask, …) over each list's
+    items (0 for an empty list)."""
+    a = np.asarray(lists, dtype=np.int64)
+    a = a[None, :] if a.ndim == 1 else a
+    valid = a >= 0
+    tot = np.where(valid, np.asarray(item_values)[np.maximum(a, 0)], 0).sum(axis=1).astype(np.float64)
+    n = valid.sum(axis=1)
+    return np.divide(tot, n, out=np.zeros(a.shape[0]), where=n > 0)
 
 
 def average_popularity(lists: np.ndarray, popularity: np.ndarray) -> float:
     """Mean training popularity of the recommended items (over all list slots)."""
-    v = lists[lists >= 0]
+    v = _valid_entries(lists)
     return float(np.asarray(popularity, dtype=np.float64)[v].mean()) if v.size else 0.0
 
 
@@ -152,7 +227,7 @@ def long_tail_items(popularity: np.ndarray, head_share: float = 0.2) -> np.ndarr
     pop = np.asarray(popularity)
     n = pop.shape[0]
     n_head = int(np.ceil(head_share * n))
-    order = np.lexsort((np.arange(n), -pop))
+    order = np.lexsort((np.arange(n), -pop.astype(np.float64)))
     tail = np.ones(n, dtype=bool)
     tail[order[:n_head]] = False
     return tail
@@ -160,7 +235,7 @@ def long_tail_items(popularity: np.ndarray, head_share: float = 0.2) -> np.ndarr
 
 def long_tail_share(lists: np.ndarray, popularity: np.ndarray) -> float:
     """Share of recommended slots holding a long-tail item (bottom 80% by popularity)."""
-    v = lists[lists >= 0]
+    v = _valid_entries(lists)
     return float(long_tail_items(popularity)[v].mean()) if v.size else 0.0
 
 
@@ -175,10 +250,20 @@ def gini(values: np.ndarray) -> float:
     return float(((2 * i - n - 1) * x).sum() / (n * total))
 
 
-def exposure_gini(lists: np.ndarray, n_items: int) -> float:
+def exposure_gini(lists: np.ndarray | Sequence[int], n_items: int) -> float:
     """Gini of how often each of the n_items items is recommended (all items count)."""
-    v = lists[lists >= 0]
-    return gini(np.bincount(v, minlength=n_items))
+    return gini(np.bincount(_valid_entries(lists), minlength=n_items))
+
+
+def calibration_kl(p: np.ndarray, q: np.ndarray, alpha: float = CALIBRATION_ALPHA) -> np.ndarray:
+    """KL(p || (1 - alpha) q + alpha p) over the last axis (natural log, 0 log 0 = 0);
+    ``p`` broadcasts against ``q``. The miscalibration of a list with category mix q for
+    a history with mix p (Steck 2018); alpha keeps it finite when q misses a category."""
+    p = np.asarray(p, dtype=np.float64)
+    qt = (1.0 - alpha) * np.asarray(q, dtype=np.float64) + alpha * p
+    pos = p > 0
+    terms = np.where(pos, p * (np.log(np.where(pos, p, 1.0)) - np.log(np.where(pos, qt, 1.0))), 0.0)
+    return terms.sum(axis=-1)
 
 
 def _rows_matrix(rows: Sequence[np.ndarray], n_items: int) -> sp.csr_matrix:
@@ -195,11 +280,11 @@ def miscalibration(
     histories: Sequence[np.ndarray],
     lists: np.ndarray,
     category_matrix: np.ndarray,
-    alpha: float = 0.01,
+    alpha: float = CALIBRATION_ALPHA,
 ) -> float | None:
-    """Mean KL(p || q~) (Steck 2018): p = category distribution of the user's history, q
-    of the list, q~ = (1 - alpha) q + alpha p. Users whose history has no category are
-    skipped; returns None when no user has one (or there are no categories)."""
+    """Mean :func:`calibration_kl` of the lists: p = category distribution of the user's
+    history, q of the list. Users whose history has no category are skipped; returns
+    None when no user has one (or there are no categories)."""
     cm = np.asarray(category_matrix, dtype=np.float64)
     if cm.ndim != 2 or cm.shape[1] == 0:
         return None
@@ -212,6 +297,4 @@ def miscalibration(
         return None
     p = p[ok] / ps[ok]
     q = np.divide(q[ok], qs[ok], out=np.zeros_like(q[ok]), where=qs[ok] > 0)
-    qt = (1.0 - alpha) * q + alpha * p
-    terms = np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0) / np.where(p > 0, qt, 1.0)), 0.0)
-    return float(terms.sum(axis=1).mean())
+    return float(calibration_kl(p, q, alpha).mean())

@@ -75,17 +75,14 @@ class RecList:
 
 
 def top_k(scores: np.ndarray, k: int, exclude: np.ndarray | None = None) -> np.ndarray:
-    """Indices of the k best scores (best first), never any index in ``exclude``.
-    Ties are broken by the smaller item index, so results are deterministic."""
-    s = np.asarray(scores, dtype=np.float64).copy()
-    if exclude is not None and len(exclude):
-        s[np.asarray(exclude, dtype=np.int64)] = -np.inf
-    k = int(min(k, np.isfinite(s).sum()))
-    if k <= 0:
-        return np.zeros(0, dtype=np.int64)
-    part = np.argpartition(-s, k - 1)[:k] if k < s.shape[0] else np.arange(s.shape[0])
-    order = np.lexsort((part, -s[part]))
-    return part[order].astype(np.int64)
+    """Indices of the k best scores (best first), never any index in ``exclude`` nor
+    one scoring NaN or -inf. Ties are broken by the smaller item index, so results are
+    deterministic (one row of :func:`recsys.evaluation.metrics.top_k_lists`)."""
+    from recsys.evaluation.metrics import top_k_lists  # lazy: recsys.evaluation imports this module
+
+    ex = None if exclude is None else [np.asarray(exclude, dtype=np.int64)]
+    row = top_k_lists(np.asarray(scores, dtype=np.float64)[None, :], k, ex, skip_unscored=True)[0]
+    return row[row >= 0]
 
 
 def recommend(

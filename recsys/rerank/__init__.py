@@ -1,4 +1,4 @@
-"""Fairness & diversity re-ranking (DESIGN §5): greedy MMR + calibration + exposure
+"""Fairness & diversity re-ranking: greedy MMR + calibration + exposure
 fairness over the model's top-N candidates, list and population metrics, λ-sweeps.
 
 Typical use::
@@ -15,18 +15,8 @@ No streamlit here; chart builders live in ``ui/charts_lab.py``.
 """
 
 from recsys.rerank.cli import add_rerank_arguments, rerank_from_args, rerank_options
-from recsys.rerank.core import (
-    ALPHA,
-    DEFAULT_CANDIDATES,
-    TERMS,
-    BatchRerank,
-    RerankContext,
-    build_context,
-    long_tail_mask,
-    rerank_batch,
-    select_candidates,
-    training_popularity,
-)
+from recsys.rerank.context import RerankContext, build_context, long_tail_mask, training_popularity
+from recsys.rerank.core import ALPHA, DEFAULT_CANDIDATES, TERMS, BatchRerank, rerank_batch, select_candidates
 from recsys.rerank.metrics import (
     LIST_METRICS,
     avg_popularity,

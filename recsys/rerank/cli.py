@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from recsys.data.types import DataError
-from recsys.rerank.core import DEFAULT_CANDIDATES, RerankContext, build_context
+from recsys.rerank.context import RerankContext, build_context
+from recsys.rerank.core import DEFAULT_CANDIDATES
 from recsys.rerank.user import rerank
 from recsys.rerank.weights import FairGroup, Weights
 

@@ -21,9 +21,9 @@ import numpy as np
 import pandas as pd
 
 from recsys.data.types import DataError
+from recsys.rerank.context import RerankContext
 from recsys.rerank.core import (
     DEFAULT_CANDIDATES,
-    RerankContext,
     rerank_batch,
     select_candidates,
 )
@@ -250,7 +250,7 @@ def sweep_for_model(
     """Score the evaluation split, run the λ-sweep and (with ``model_dir``) store it beside
     the model, tagged with the model's ``manifest["created"]`` and the data fingerprint —
     what training calls so the lab shows the curves without computing them on first view."""
-    from recsys.rerank.core import build_context
+    from recsys.rerank.context import build_context
 
     if emb is None and getattr(scorer, "text_emb", None) is not None:
         emb = np.asarray(scorer.text_emb)

@@ -15,10 +15,10 @@ from typing import Any, Sequence
 import numpy as np
 
 from recsys.data.types import DataError
+from recsys.rerank.context import RerankContext
 from recsys.rerank.core import (
     DEFAULT_CANDIDATES,
     TERMS,
-    RerankContext,
     rerank_batch,
     select_candidates,
 )
