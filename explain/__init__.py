@@ -18,7 +18,6 @@ from explain.api import (
     MethodComparison,
     attribute,
     compare_methods,
-    default_cache,
     explain_item,
     model_fingerprint,
     warm_up,
@@ -27,7 +26,7 @@ from explain.cache import LRUCache
 from explain.counterfactual import counterfactual
 from explain.explanation import Attribution, Counterfactual, Explanation, Faithfulness, Summary
 from explain.faithfulness import faithfulness
-from explain.lime_explain import agreement, explain_lime, lime_stability, stability
+from explain.lime_explain import agreement, explain_lime, stability
 from explain.masked import MaskedScorer
 from explain.shap_explain import explain_shap
 from explain.summary import summarise
@@ -46,12 +45,10 @@ __all__ = [
     "attribute",
     "compare_methods",
     "counterfactual",
-    "default_cache",
     "explain_item",
     "explain_lime",
     "explain_shap",
     "faithfulness",
-    "lime_stability",
     "model_fingerprint",
     "stability",
     "summarise",

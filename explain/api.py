@@ -15,7 +15,7 @@ import hashlib
 import json
 import time
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Sequence, TypeAlias, TypedDict, Unpack, overload
 
 import numpy as np
 
@@ -27,18 +27,13 @@ from explain.lime_explain import DEFAULT_LIME_SAMPLES, STABILITY_SEEDS, agreemen
 from explain.masked import DEFAULT_MAX_FEATURES, MaskedScorer
 from explain.shap_explain import DEFAULT_SHAP_BUDGET, _GlobalRNGGuard, explain_shap
 from explain.summary import summarise
-from recsys.data.types import DataError, Dataset
+from recsys.data.types import DataError, Dataset, History
 from recsys.models.base import Scorer
 
 METHODS = ("shap", "lime")
 DEFAULT_BUDGETS = {"shap": DEFAULT_SHAP_BUDGET, "lime": DEFAULT_LIME_SAMPLES}
 
 _CACHE = LRUCache(maxsize=256)
-
-
-def default_cache() -> LRUCache:
-    """The process-wide explanation cache."""
-    return _CACHE
 
 
 # ---- provenance ---------------------------------------------------------------------
@@ -92,8 +87,64 @@ def provenance(ds: Dataset, scorer: Scorer, a: Attribution, **extra: Any) -> dic
     return p
 
 
-# ---- validation -----------------------------------------------------------------------
-def _check_inputs(ds: Dataset, scorer: Scorer, history: np.ndarray, target: int, method: str, k: int) -> None:
+# ---- inputs ---------------------------------------------------------------------------
+ItemsLike: TypeAlias = "Sequence[int] | np.ndarray"
+
+
+class ExplainOptions(TypedDict, total=False):
+    """Keyword options of :func:`explain_item` (see its docstring)."""
+
+    method: str
+    k: int
+    budget: int | None
+    seed: int
+    value: str
+    max_features: int
+    why_not: int | None
+    user: str
+    extras: bool
+    n_random: int
+    cf_budget: int
+    cache: LRUCache | None
+
+
+class CompareOptions(TypedDict, total=False):
+    """Keyword options of :func:`compare_methods` (see its docstring)."""
+
+    k: int
+    seed: int
+    shap_budget: int | None
+    lime_budget: int | None
+    stability_seeds: Sequence[int]
+    value: str
+    max_features: int
+    user: str
+    cache: LRUCache | None
+
+
+def as_history(history: History | ItemsLike, timestamps: ItemsLike | None = None, user: str = "") -> History:
+    """``history`` itself when it is a :class:`History`, else one built from item
+    indices and optional timestamps (DataError when they do not fit together)."""
+    if isinstance(history, History):
+        return history
+    items = np.asarray(history).reshape(-1)
+    ts = None if timestamps is None else np.asarray(timestamps).reshape(-1)
+    return History(user, items, ts)
+
+
+def _history_and_target(history: History | ItemsLike, where: tuple[Any, ...], user: str) -> tuple[History, int]:
+    """Read the positional arguments after the scorer: ``(History, target)`` or the
+    older ``(items, timestamps, target)``."""
+    if isinstance(history, History):
+        if len(where) != 1:
+            raise TypeError("pass (history: History, target); timestamps come from the History")
+        return history, int(where[0])
+    if len(where) != 2:
+        raise TypeError("pass (history: History, target) or (items, timestamps, target)")
+    return as_history(history, where[0], user), int(where[1])
+
+
+def _check_inputs(ds: Dataset, scorer: Scorer, history: History, target: int, method: str, k: int) -> None:
     if method not in METHODS:
         raise DataError(f"unknown explanation method {method!r} (choose from {', '.join(METHODS)})")
     if int(scorer.n_items) != ds.n_items:
@@ -102,7 +153,7 @@ def _check_inputs(ds: Dataset, scorer: Scorer, history: np.ndarray, target: int,
         raise DataError(f"item index {target} outside 0..{ds.n_items - 1}")
     if k < 1:
         raise DataError(f"k must be at least 1, got {k}")
-    if history.size == 0:
+    if len(history) == 0:
         raise DataError("cannot explain an empty history: there is nothing to attribute to")
 
 
@@ -114,13 +165,86 @@ def attribute(f: MaskedScorer, method: str, *, budget: int | None = None, seed: 
     return explain_lime(f, samples=b, seed=seed)
 
 
+@dataclass(frozen=True, eq=False)
+class _Request:
+    """One validated explanation request."""
+
+    history: History
+    user: str
+    target: int
+    method: str
+    k: int
+    budget: int
+    seed: int
+    value: str
+    max_features: int
+    why_not: int | None
+    extras: bool
+    n_random: int
+    cf_budget: int
+
+    def key(self, ds: Dataset, scorer: Scorer) -> tuple[Any, ...]:
+        """The cache key: model, data, history and every option that changes the result."""
+        h = self.history
+        ts = None if h.timestamps is None else tuple(h.timestamps.tolist())
+        return (_model_key(scorer), ds.fingerprint, tuple(h.items.tolist()), ts, self.target, self.method,
+                self.budget, self.seed, self.value, self.max_features, self.k, self.why_not, self.extras,
+                self.n_random, self.cf_budget)
+
+
+def _run(ds: Dataset, scorer: Scorer, r: _Request, t0: float) -> Explanation:
+    """Compute the explanation of a request (no cache)."""
+    f = MaskedScorer(scorer, r.history, r.target, value=r.value, max_features=r.max_features)
+    attr = attribute(f, r.method, budget=r.budget, seed=r.seed)
+    faith = cf = summ = None
+    if r.extras:
+        faith = faithfulness(f, attr, n_random=r.n_random, seed=r.seed)
+        cf = counterfactual(f, attr, r.k, budget=r.cf_budget)
+        summ = summarise(ds, attr, len(r.history))
+    wn = None
+    if r.why_not is not None:
+        g = MaskedScorer(scorer, r.history, r.target, value="margin", contrast=r.why_not, max_features=r.max_features)
+        wn = attribute(g, r.method, budget=r.budget, seed=r.seed)
+        wn = dataclasses.replace(wn, params={**wn.params, "contrast": r.why_not})
+    total = (time.perf_counter() - t0) * 1000.0
+    prov = provenance(
+        ds, scorer, attr, n_features=f.n_features, n_context=f.n_context, total_ms=round(total, 3), cache_hit=False
+    )
+    return Explanation(
+        user=r.user,
+        target=r.target,
+        k=r.k,
+        attribution=attr,
+        faithfulness=faith,
+        counterfactual=cf,
+        summary=summ,
+        why_not=wn,
+        provenance=prov,
+        note=f.note(),
+        n_context=f.n_context,
+        total_ms=total,
+    )
+
+
+@overload
+def explain_item(
+    ds: Dataset, scorer: Scorer, history: History, target: int, /, **options: Unpack[ExplainOptions]
+) -> Explanation: ...
+@overload
 def explain_item(
     ds: Dataset,
     scorer: Scorer,
-    history: Sequence[int] | np.ndarray,
-    timestamps: Sequence[int] | np.ndarray | None,
+    history: ItemsLike,
+    timestamps: ItemsLike | None,
     target: int,
-    *,
+    /,
+    **options: Unpack[ExplainOptions],
+) -> Explanation: ...
+def explain_item(
+    ds: Dataset,
+    scorer: Scorer,
+    history: History | ItemsLike,
+    *where: Any,
     method: str = "shap",
     k: int = 10,
     budget: int | None = None,
@@ -136,78 +260,41 @@ def explain_item(
 ) -> Explanation:
     """Explain why ``target`` (an item index) is recommended after ``history``.
 
+    Call as ``explain_item(ds, scorer, history, target, ...)`` with a
+    :class:`~recsys.data.types.History`, or as ``explain_item(ds, scorer, items,
+    timestamps, target, ...)`` with item indices and timestamps (or None).
     ``method``: "shap" (budget = model evaluations, default 1000) or "lime" (budget =
     samples, default 500). ``extras`` adds faithfulness, the top-``k`` counterfactual
     and the summary; ``why_not`` (an item index) adds attributions of the score
-    difference target − why_not. Pass ``cache=None`` to bypass the cache.
+    difference target − why_not. ``user`` names the user in the result (default: the
+    History's user). Pass ``cache=None`` to bypass the cache.
     """
     t0 = time.perf_counter()
-    hist = np.asarray(history, dtype=np.int64).reshape(-1)
-    ts = None if timestamps is None else np.asarray(timestamps, dtype=np.int64).reshape(-1)
-    _check_inputs(ds, scorer, hist, int(target), method, int(k))
+    hist, target = _history_and_target(history, where, user)
+    user = user or hist.user
+    _check_inputs(ds, scorer, hist, target, method, int(k))
     if why_not is not None and not 0 <= int(why_not) < ds.n_items:
         raise DataError(f"why-not item index {why_not} outside 0..{ds.n_items - 1}")
-    b = DEFAULT_BUDGETS[method] if budget is None else int(budget)
-    key = (
-        _model_key(scorer),
-        ds.fingerprint,
-        tuple(hist.tolist()),
-        None if ts is None else tuple(ts.tolist()),
-        int(target),
-        method,
-        b,
-        int(seed),
-        value,
-        int(max_features),
-        int(k),
-        None if why_not is None else int(why_not),
-        bool(extras),
-        int(n_random),
-        int(cf_budget),
-    )
-    if cache is not None:
-        hit = cache.get(key)
-        if hit is not None:
-            return dataclasses.replace(hit, user=user, provenance={**hit.provenance, "cache_hit": True})
-
-    f = MaskedScorer(scorer, hist, ts, int(target), value=value, max_features=max_features)
-    attr = attribute(f, method, budget=b, seed=seed)
-    faith = cf = summ = None
-    if extras:
-        faith = faithfulness(f, attr, n_random=n_random, seed=seed)
-        cf = counterfactual(f, attr, int(k), budget=cf_budget)
-        summ = summarise(ds, attr, hist.size)
-    wn = None
-    if why_not is not None:
-        g = MaskedScorer(
-            scorer, hist, ts, int(target), value="margin", contrast=int(why_not), max_features=max_features
-        )
-        wn = attribute(g, method, budget=b, seed=seed)
-        wn = dataclasses.replace(wn, params={**wn.params, "contrast": int(why_not)})
-    total = (time.perf_counter() - t0) * 1000.0
-    prov = provenance(
-        ds,
-        scorer,
-        attr,
-        n_features=f.n_features,
-        n_context=f.n_context,
-        total_ms=round(total, 3),
-        cache_hit=False,
-    )
-    expl = Explanation(
+    req = _Request(
+        history=hist,
         user=user,
-        target=int(target),
+        target=target,
+        method=method,
         k=int(k),
-        attribution=attr,
-        faithfulness=faith,
-        counterfactual=cf,
-        summary=summ,
-        why_not=wn,
-        provenance=prov,
-        note=f.note(),
-        n_context=f.n_context,
-        total_ms=total,
+        budget=DEFAULT_BUDGETS[method] if budget is None else int(budget),
+        seed=int(seed),
+        value=value,
+        max_features=int(max_features),
+        why_not=None if why_not is None else int(why_not),
+        extras=bool(extras),
+        n_random=int(n_random),
+        cf_budget=int(cf_budget),
     )
+    key = req.key(ds, scorer)
+    hit = None if cache is None else cache.get(key)
+    if hit is not None:
+        return dataclasses.replace(hit, user=user, provenance={**hit.provenance, "cache_hit": True})
+    expl = _run(ds, scorer, req, t0)
     if cache is not None:
         cache.put(key, expl)
     return expl
@@ -224,13 +311,25 @@ class MethodComparison:
     stability_seeds: tuple[int, ...]
 
 
+@overload
+def compare_methods(
+    ds: Dataset, scorer: Scorer, history: History, target: int, /, **options: Unpack[CompareOptions]
+) -> MethodComparison: ...
+@overload
 def compare_methods(
     ds: Dataset,
     scorer: Scorer,
-    history: Sequence[int] | np.ndarray,
-    timestamps: Sequence[int] | np.ndarray | None,
+    history: ItemsLike,
+    timestamps: ItemsLike | None,
     target: int,
-    *,
+    /,
+    **options: Unpack[CompareOptions],
+) -> MethodComparison: ...
+def compare_methods(
+    ds: Dataset,
+    scorer: Scorer,
+    history: History | ItemsLike,
+    *where: Any,
     k: int = 10,
     seed: int = 0,
     shap_budget: int | None = None,
@@ -241,26 +340,18 @@ def compare_methods(
     user: str = "",
     cache: LRUCache | None = _CACHE,
 ) -> MethodComparison:
-    """Both explanations (cached individually), their agreement and LIME's stability."""
-    common = dict(k=k, seed=seed, value=value, max_features=max_features, user=user, cache=cache)
-    s = explain_item(ds, scorer, history, timestamps, target, method="shap", budget=shap_budget, **common)
-    ln = explain_item(ds, scorer, history, timestamps, target, method="lime", budget=lime_budget, **common)
-    runs: list[Attribution] = [ln.attribution]
-    for sd in stability_seeds:
-        if int(sd) == int(seed):
-            continue
-        other = explain_item(
-            ds,
-            scorer,
-            history,
-            timestamps,
-            target,
-            method="lime",
-            budget=lime_budget,
-            extras=False,
-            **{**common, "seed": int(sd)},
-        )
-        runs.append(other.attribution)
+    """Both explanations (cached individually), their agreement and LIME's stability.
+    Positional arguments as for :func:`explain_item`."""
+    h, target = _history_and_target(history, where, user)
+
+    def run(method: str, budget: int | None, sd: int, extras: bool = True) -> Explanation:
+        return explain_item(ds, scorer, h, target, method=method, budget=budget, seed=sd, extras=extras,
+                            k=k, value=value, max_features=max_features, user=user, cache=cache)
+
+    s, ln = run("shap", shap_budget, int(seed)), run("lime", lime_budget, int(seed))
+    runs = [ln.attribution] + [
+        run("lime", lime_budget, int(sd), extras=False).attribution for sd in stability_seeds if int(sd) != int(seed)
+    ]
     return MethodComparison(
         shap=s,
         lime=ln,
@@ -275,8 +366,9 @@ def warm_up() -> float:
     """Pay shap's one-time just-in-time compilation (numba) and lime/sklearn imports
     now, so the first real explanation is not slowed down. Returns elapsed ms; cheap
     after the first call in a process."""
-    import shap
     from lime.lime_base import LimeBase
+    from shap.explainers import Exact, Permutation
+    from shap.maskers import Independent
 
     from explain.lime_explain import _kernel
 
@@ -286,12 +378,12 @@ def warm_up() -> float:
     def toy(x: np.ndarray) -> np.ndarray:
         return x.sum(axis=1) + x[:, 0] * x[:, 1]
 
-    masker = shap.maskers.Independent(np.zeros((1, n)), max_samples=1)
+    masker = Independent(np.zeros((1, n)), max_samples=1)
     with _GlobalRNGGuard():
-        shap.explainers.Permutation(toy, masker, seed=0)(
+        Permutation(toy, masker, seed=0)(
             np.ones((1, n)), max_evals=2 * (2 * n + 1), silent=True
         )
-        shap.explainers.Exact(toy, masker)(np.ones((1, n)), max_evals=2**n, silent=True)
+        Exact(toy, masker)(np.ones((1, n)), max_evals=2**n, silent=True)
     rng = np.random.RandomState(0)
     data = (rng.rand(20, n) > 0.5).astype(float)
     data[0] = 1.0

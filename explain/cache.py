@@ -14,16 +14,12 @@ class LRUCache:
         self.maxsize = max(1, int(maxsize))
         self._data: OrderedDict[Hashable, Any] = OrderedDict()
         self._lock = threading.Lock()
-        self.hits = 0
-        self.misses = 0
 
     def get(self, key: Hashable) -> Any | None:
         with self._lock:
             if key in self._data:
                 self._data.move_to_end(key)
-                self.hits += 1
                 return self._data[key]
-            self.misses += 1
             return None
 
     def put(self, key: Hashable, value: Any) -> None:
@@ -32,11 +28,6 @@ class LRUCache:
             self._data.move_to_end(key)
             while len(self._data) > self.maxsize:
                 self._data.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._data.clear()
-            self.hits = self.misses = 0
 
     def __len__(self) -> int:
         return len(self._data)

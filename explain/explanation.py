@@ -80,13 +80,6 @@ class Faithfulness:
         """Deletion beats random (lower area) and insertion beats random (higher)."""
         return self.deletion_auc < self.random_deletion_auc and self.insertion_auc > self.random_insertion_auc
 
-    def badge(self) -> str:
-        """A short label for the UI."""
-        gain = self.random_deletion_auc - self.deletion_auc
-        if self.faithful:
-            return f"faithful (deletion AUC {self.deletion_auc:.2f} vs random {self.random_deletion_auc:.2f})"
-        return f"weak (deletion AUC {self.deletion_auc:.2f} vs random {self.random_deletion_auc:.2f}, Δ={gain:+.2f})"
-
 
 @dataclass(frozen=True)
 class Counterfactual:

@@ -45,9 +45,9 @@ def neighbourhood(n: int, samples: int, rng: np.random.RandomState) -> np.ndarra
 
 
 def _cosine_distance_to_first(data: np.ndarray) -> np.ndarray:
-    import sklearn.metrics
+    from sklearn.metrics.pairwise import pairwise_distances
 
-    return sklearn.metrics.pairwise.pairwise_distances(data, data[:1], metric="cosine").ravel() * 100
+    return pairwise_distances(data, data[:1], metric="cosine").ravel() * 100
 
 
 def lime_values(
@@ -69,9 +69,10 @@ def lime_values(
     values = f(np.vstack([data, np.zeros((1, n))]))
     labels, empty_value = values[:-1, None], float(values[-1])
     distances = _cosine_distance_to_first(data)
-    intercept, exp, score, local_pred = base.explain_instance_with_data(
+    fit: Any = base.explain_instance_with_data(  # lime is untyped: (intercept, [(j, w)], r2, pred)
         data, labels, distances, label=0, num_features=n, feature_selection="none"
     )
+    intercept, exp, score, local_pred = fit
     weights = np.zeros(n)
     for j, w in exp:
         weights[int(j)] = float(w)
@@ -107,18 +108,6 @@ def stability(attrs: Sequence[Attribution], n: int = 5) -> float:
     return float(np.mean([len(x & y) / m for x, y in itertools.combinations(sets, 2)]))
 
 
-def lime_stability(
-    f: MaskedScorer,
-    *,
-    samples: int = DEFAULT_LIME_SAMPLES,
-    seeds: Sequence[int] = STABILITY_SEEDS,
-    n: int = 5,
-) -> tuple[float, list[Attribution]]:
-    """Stability of LIME across ``seeds`` (top-``n`` overlap) and the runs themselves."""
-    runs = [explain_lime(f, samples=samples, seed=s) for s in seeds]
-    return stability(runs, n), runs
-
-
 def agreement(a: Attribution, b: Attribution) -> float:
     """Kendall tau between two attributions of the same features (nan if undefined)."""
     from scipy.stats import kendalltau
@@ -127,5 +116,5 @@ def agreement(a: Attribution, b: Attribution) -> float:
         raise ValueError("attributions explain different features")
     if a.n_features < 2:
         return float("nan")
-    tau = kendalltau(a.values, b.values).statistic
-    return float(tau)
+    res: Any = kendalltau(a.values, b.values)  # scipy's result type is not visible to type checkers
+    return float(res.statistic)

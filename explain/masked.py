@@ -24,12 +24,10 @@ Value of a mask (``value=``):
 
 from __future__ import annotations
 
-from typing import Sequence
-
 import numpy as np
 
 from explain.explanation import VALUE_KINDS
-from recsys.data.types import DataError
+from recsys.data.types import DataError, History
 from recsys.models.base import Scorer, context_length
 
 DEFAULT_MAX_FEATURES = 50
@@ -51,8 +49,8 @@ class MaskedScorer:
     Parameters
     ----------
     scorer: any :class:`recsys.models.base.Scorer`.
-    history, timestamps: the user's full history (item indices, oldest first) and
-        optional timestamps (same length).
+    history: the user's full :class:`~recsys.data.types.History` (items oldest first,
+        optional timestamps).
     target: the item index being explained.
     value: ``"logprob"``, ``"rr"`` or ``"margin"`` (needs ``contrast``).
     max_features: explain at most this many most recent items; older ones are fixed
@@ -63,8 +61,7 @@ class MaskedScorer:
     def __init__(
         self,
         scorer: Scorer,
-        history: Sequence[int] | np.ndarray,
-        timestamps: Sequence[int] | np.ndarray | None,
+        history: History,
         target: int,
         *,
         value: str = "logprob",
@@ -79,22 +76,18 @@ class MaskedScorer:
         if max_features < 1:
             raise DataError(f"max_features must be at least 1, got {max_features}")
         n_items = int(scorer.n_items)
-        hist = np.asarray(history, dtype=np.int64).reshape(-1)
-        if hist.size and (hist.min() < 0 or hist.max() >= n_items):
+        hist = history.items
+        if hist.size and hist.max() >= n_items:
             raise DataError(f"history holds item indices outside 0..{n_items - 1}")
         if not 0 <= int(target) < n_items:
             raise DataError(f"target item index {target} outside 0..{n_items - 1}")
         if contrast is not None and not 0 <= int(contrast) < n_items:
             raise DataError(f"contrast item index {contrast} outside 0..{n_items - 1}")
-        ts = None
-        if timestamps is not None:
-            ts = np.asarray(timestamps, dtype=np.int64).reshape(-1)
-            if ts.shape != hist.shape:
-                raise DataError(f"history has {hist.size} items but {ts.size} timestamps")
         self.scorer = scorer
         self.n_items = n_items
-        self.history = hist
-        self.timestamps = ts
+        self.history = history
+        self.items = hist
+        self.timestamps = history.timestamps
         self.target = int(target)
         self.contrast = None if contrast is None else int(contrast)
         self.value_kind = value
@@ -129,7 +122,7 @@ class MaskedScorer:
 
     def note(self) -> str:
         """Says what was explained and what was kept as context."""
-        n = self.history.size
+        n = len(self.history)
         if self.n_context == 0:
             return f"explained all {n} history items"
         window = context_length(self.scorer)
@@ -163,7 +156,7 @@ class MaskedScorer:
             for part in length_groups(lengths[order], self.chunk):
                 rows = order[part]
                 keep = [self.kept_positions(r) for r in uniq[rows]]
-                hists = [self.history[k] for k in keep]
+                hists = [self.items[k] for k in keep]
                 tss = None if self.timestamps is None else [self.timestamps[k] for k in keep]
                 s = np.asarray(self.scorer.score(hists, tss), dtype=np.float32)
                 if s.shape != (len(hists), self.n_items):
@@ -269,14 +262,8 @@ class MaskedScorer:
         would: excluding only the items that remain in that profile."""
         m = self._as_masks(masks)
         s = self.scores(m)
-        excl = [self.history[self.kept_positions(r)] for r in m]
+        excl = [self.items[self.kept_positions(r)] for r in m]
         return self.ranks_from_scores(s, exclude_rows=excl)
-
-    def full_mask(self) -> np.ndarray:
-        return np.ones(self.n_features, dtype=np.float64)
-
-    def empty_mask(self) -> np.ndarray:
-        return np.zeros(self.n_features, dtype=np.float64)
 
 
 def length_groups(sorted_lengths: np.ndarray, chunk: int,

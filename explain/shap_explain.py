@@ -77,19 +77,21 @@ def shap_values(
     f: MaskedScorer, *, budget: int = DEFAULT_SHAP_BUDGET, seed: int = 0
 ) -> tuple[np.ndarray, float, float, dict[str, Any]]:
     """(values (n,), base_value, value, params) of the masked scorer ``f``."""
-    import shap
+    from shap.explainers import Exact, Permutation
+    from shap.maskers import Independent
 
     n = f.n_features
     background = np.zeros((1, n))
     x = np.ones((1, n))
-    masker = shap.maskers.Independent(background, max_samples=1)
+    masker = Independent(background, max_samples=1)
     start_evals = f.evaluations
     if n == 0:
         v = float(f(x)[0])
         return np.zeros(0), v, v, {"explainer": "none", "budget": budget, "seed": seed, "evaluations": 1}
+    res: Any  # a shap.Explanation (shap's annotations also allow a list of them)
     with _GlobalRNGGuard():
         if n <= EXACT_MAX_FEATURES:
-            explainer = shap.explainers.Exact(f, masker)
+            explainer = Exact(f, masker)
             res = explainer(x, max_evals=2**n, silent=True)
             name = "shap.explainers.Exact"
             n_perm = None
@@ -98,7 +100,7 @@ def shap_values(
             min_budget = 2 * n + 1
             if budget < min_budget:
                 budget = min_budget  # one antithetic permutation is the least shap accepts
-            explainer = shap.explainers.Permutation(f, masker, seed=seed)  # seeds numpy's global RNG
+            explainer = Permutation(f, masker, seed=seed)  # seeds numpy's global RNG
             n_perm = int(budget) // (2 * n + 1)
             f.prefetch(permutation_masks(n, n_perm))
             try:

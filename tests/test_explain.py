@@ -21,12 +21,17 @@ from explain import (
     explain_item,
     explain_lime,
     explain_shap,
-    lime_stability,
     model_fingerprint,
+    stability,
 )
 from explain.cache import LRUCache
-from recsys.data.types import DataError, Dataset
+from recsys.data.types import DataError, Dataset, History
 from recsys.models.base import recommend
+
+
+def hist_of(items) -> History:
+    """An anonymous history without timestamps."""
+    return History("", np.asarray(items), None)
 
 
 class LinearScorer:
@@ -106,7 +111,7 @@ def planted_cases(ds: Dataset, scorer, k: int = 10, near_end: int = 2, limit: in
 def test_masked_scorer_removes_masked_items_and_keeps_context():
     sc = LinearScorer(12)
     hist = np.arange(8)
-    f = MaskedScorer(sc, hist, None, target=10, value="margin", contrast=11, max_features=5)
+    f = MaskedScorer(sc, hist_of(hist), target=10, value="margin", contrast=11, max_features=5)
     assert f.n_context == 3 and f.n_features == 5
     assert list(f.features) == [3, 4, 5, 6, 7]
     assert "3 older items are kept as fixed context" in f.note()
@@ -120,7 +125,7 @@ def test_masked_scorer_batches_in_chunks():
     import itertools
 
     sc = LinearScorer(12)
-    f = MaskedScorer(sc, np.arange(6), None, target=10, chunk=4)
+    f = MaskedScorer(sc, hist_of(np.arange(6)), target=10, chunk=4)
     masks = np.zeros((10, 6))
     for r, keep in enumerate(itertools.islice(itertools.combinations(range(6), 3), 10)):
         masks[r, list(keep)] = 1
@@ -130,7 +135,7 @@ def test_masked_scorer_batches_in_chunks():
 
 def test_masked_scorer_scores_identical_rows_once():
     sc = LinearScorer(12)
-    f = MaskedScorer(sc, np.arange(6), None, target=10)
+    f = MaskedScorer(sc, hist_of(np.arange(6)), target=10)
     masks = np.vstack([np.ones((5, 6)), np.zeros((3, 6)), np.ones((2, 6))])
     v = f(masks)
     assert f.evaluations == 10 and f.calls == 1
@@ -153,7 +158,7 @@ def test_length_groups_trade_padding_against_calls():
 def test_length_grouped_scoring_keeps_row_order():
     sc = LinearScorer(30, seed=2)
     hist = np.arange(20)
-    f = MaskedScorer(sc, hist, None, target=25)
+    f = MaskedScorer(sc, hist_of(hist), target=25)
     masks = (np.random.default_rng(0).random((100, 20)) < np.linspace(0, 1, 100)[:, None]).astype(float)
     got = f.scores(masks)
     assert sc.calls >= 2  # rows ranging from empty to full: several length groups
@@ -166,12 +171,12 @@ def test_shap_prefetch_predicts_every_mask_and_changes_nothing(monkeypatch):
 
     sc = LinearScorer(40, seed=3)
     hist = np.arange(15)
-    f = MaskedScorer(sc, hist, None, target=30, value="margin", contrast=31)
+    f = MaskedScorer(sc, hist_of(hist), target=30, value="margin", contrast=31)
     v1, b1, val1, p1 = shap_values(f, budget=200, seed=4)
     assert f.memo_hits == p1["evaluations"] == (200 // 31) * 31  # every mask shap asked for was prefetched
     assert f._memo is None  # cleared after the run
     monkeypatch.setattr(MaskedScorer, "prefetch", lambda self, masks: None)
-    g = MaskedScorer(sc, hist, None, target=30, value="margin", contrast=31)
+    g = MaskedScorer(sc, hist_of(hist), target=30, value="margin", contrast=31)
     v2, b2, val2, p2 = shap_values(g, budget=200, seed=4)
     assert g.memo_hits == 0 and p2["evaluations"] == p1["evaluations"]
     np.testing.assert_allclose(v1, v2, atol=1e-5)
@@ -180,7 +185,7 @@ def test_shap_prefetch_predicts_every_mask_and_changes_nothing(monkeypatch):
 
 def test_prefetched_values_equal_values_on_demand():
     sc = LinearScorer(30, seed=5)
-    f = MaskedScorer(sc, np.arange(12), None, target=20)
+    f = MaskedScorer(sc, hist_of(np.arange(12)), target=20)
     masks = (np.random.default_rng(1).random((40, 12)) < 0.5).astype(float)
     want = f(masks)
     f.prefetch(masks[:25])
@@ -192,25 +197,25 @@ def test_prefetched_values_equal_values_on_demand():
 def test_logprob_is_over_items_outside_the_full_history():
     sc = LinearScorer(12)
     hist = np.array([0, 1, 2])
-    f = MaskedScorer(sc, hist, None, target=5)
+    f = MaskedScorer(sc, hist_of(hist), target=5)
     s = sc.score([hist])[0].astype(np.float64)
     cand = np.setdiff1d(np.arange(12), hist)
     expect = s[5] - np.log(np.exp(s[cand]).sum())
     assert f(np.ones((1, 3)))[0] == pytest.approx(expect, rel=1e-6)
-    rr = MaskedScorer(sc, hist, None, target=5, value="rr")(np.ones((1, 3)))[0]
+    rr = MaskedScorer(sc, hist_of(hist), target=5, value="rr")(np.ones((1, 3)))[0]
     assert rr == pytest.approx(1.0 / (1 + (s[cand] > s[5]).sum()))
 
 
 def test_bad_inputs_raise_data_error():
     sc = LinearScorer(5)
     with pytest.raises(DataError):
-        MaskedScorer(sc, [0, 9], None, target=1)
+        MaskedScorer(sc, hist_of([0, 9]), target=1)
     with pytest.raises(DataError):
-        MaskedScorer(sc, [0, 1], None, target=7)
+        MaskedScorer(sc, hist_of([0, 1]), target=7)
     with pytest.raises(DataError):
-        MaskedScorer(sc, [0, 1], None, target=2, value="nope")
+        MaskedScorer(sc, hist_of([0, 1]), target=2, value="nope")
     with pytest.raises(DataError):
-        MaskedScorer(sc, [0, 1], [5], target=2)
+        History("", np.array([0, 1]), np.array([5]))  # the History refuses it
 
 
 # ---- SHAP ------------------------------------------------------------------------------
@@ -218,7 +223,7 @@ def test_bad_inputs_raise_data_error():
 def test_shap_recovers_known_shapley_values_of_an_additive_margin(n):
     sc = LinearScorer(40, seed=n)
     hist = np.arange(n)
-    f = MaskedScorer(sc, hist, None, target=35, value="margin", contrast=36)
+    f = MaskedScorer(sc, hist_of(hist), target=35, value="margin", contrast=36)
     a = explain_shap(f, budget=500, seed=0)
     truth = sc.W[hist, 35] - sc.W[hist, 36]
     np.testing.assert_allclose(a.values, truth, rtol=1e-4, atol=1e-4)
@@ -231,7 +236,7 @@ def test_shap_additivity_sums_to_full_minus_empty(demo, markov, n):
     h, ts = demo.sequence(u)
     h, ts = h[-n:], ts[-n:]
     target = int(recommend(markov, h, 1, ts).items[0])
-    f = MaskedScorer(markov, h, ts, target)
+    f = MaskedScorer(markov, History("", h, ts), target)
     a = explain_shap(f, budget=1000, seed=3)
     full, empty = f(np.ones((1, n)))[0], f(np.zeros((1, n)))[0]
     assert a.value == pytest.approx(full, abs=1e-6)
@@ -242,7 +247,7 @@ def test_shap_additivity_sums_to_full_minus_empty(demo, markov, n):
 def test_shap_is_seeded_and_leaves_global_rng_alone(demo, markov):
     h, ts = demo.sequence(3)
     target = int(recommend(markov, h, 1, ts).items[0])
-    f = MaskedScorer(markov, h, ts, target)
+    f = MaskedScorer(markov, History("", h, ts), target)
     np.random.seed(123)
     before = np.random.get_state()[1].copy()
     a1 = explain_shap(f, budget=300, seed=7)
@@ -255,7 +260,7 @@ def test_shap_is_seeded_and_leaves_global_rng_alone(demo, markov):
 def test_lime_repeatable_with_a_seed_and_varies_across_seeds(demo, markov):
     h, ts = demo.sequence(5)
     target = int(recommend(markov, h, 1, ts).items[0])
-    f = MaskedScorer(markov, h, ts, target)
+    f = MaskedScorer(markov, History("", h, ts), target)
     a1 = explain_lime(f, samples=300, seed=11)
     a2 = explain_lime(f, samples=300, seed=11)
     a3 = explain_lime(f, samples=300, seed=12)
@@ -268,14 +273,14 @@ def test_lime_repeatable_with_a_seed_and_varies_across_seeds(demo, markov):
 def test_lime_recovers_an_additive_model_and_agrees_with_shap():
     sc = LinearScorer(60, seed=4)
     hist = np.arange(30)
-    f = MaskedScorer(sc, hist, None, target=50, value="margin", contrast=51)
+    f = MaskedScorer(sc, hist_of(hist), target=50, value="margin", contrast=51)
     lime_a = explain_lime(f, samples=800, seed=0)
     shap_a = explain_shap(f, budget=1000, seed=0)
     truth = sc.W[hist, 50] - sc.W[hist, 51]
     assert np.corrcoef(lime_a.values, truth)[0, 1] > 0.95
     assert agreement(shap_a, lime_a) > 0.8
-    stab, runs = lime_stability(f, samples=500, seeds=(0, 1, 2))
-    assert len(runs) == 3 and 0.0 <= stab <= 1.0 and stab >= 0.6
+    stab = stability([explain_lime(f, samples=500, seed=s) for s in (0, 1, 2)])
+    assert 0.6 <= stab <= 1.0
 
 
 # ---- planted cause, faithfulness, counterfactual ---------------------------------------------
@@ -362,39 +367,58 @@ def test_long_history_keeps_older_items_as_context(demo, markov):
 
 def test_provenance_and_cache(demo, markov):
     cache = LRUCache(maxsize=2)
-    h, ts = demo.sequence(2)
-    target = int(recommend(markov, h, 1, ts).items[0])
-    e1 = explain_item(demo, markov, h, ts, target, method="lime", seed=4, cache=cache)
+    hist = demo.history(demo.user_ids[2])
+    target = int(recommend(markov, hist.items, 1, hist.timestamps).items[0])
+    e1 = explain_item(demo, markov, hist, target, method="lime", seed=4, cache=cache)
     p = e1.provenance
     assert p["method"] == "lime" and p["seed"] == 4 and p["budget"] == 500
     assert p["data_fingerprint"] == demo.fingerprint and p["model"] == "markov"
     assert p["elapsed_ms"] > 0 and p["cache_hit"] is False
-    e2 = explain_item(demo, markov, h, ts, target, method="lime", seed=4, cache=cache)
+    e2 = explain_item(demo, markov, hist, target, method="lime", seed=4, cache=cache)
     assert e2.provenance["cache_hit"] is True and e2.attribution is e1.attribution
-    e3 = explain_item(demo, markov, h, ts, target, method="lime", seed=5, cache=cache)
+    e3 = explain_item(demo, markov, hist, target, method="lime", seed=5, cache=cache)
     assert e3.provenance["cache_hit"] is False
-    explain_item(demo, markov, h, ts, target, method="shap", cache=cache)
+    explain_item(demo, markov, hist, target, method="shap", cache=cache)
     assert len(cache) == 2  # bounded: the oldest entry was evicted
     assert model_fingerprint(markov) is None
 
 
+def test_explain_item_takes_a_history_or_items_and_timestamps(demo, markov):
+    hist = demo.history(demo.user_ids[4])
+    target = int(recommend(markov, hist.items, 1, hist.timestamps).items[0])
+    cache = LRUCache()
+    e1 = explain_item(demo, markov, hist, target, method="lime", cache=cache)
+    assert e1.user == hist.user  # the History names the user
+    e2 = explain_item(demo, markov, hist.items, hist.timestamps, target, method="lime", user="x", cache=cache)
+    assert e2.provenance["cache_hit"] is True and e2.user == "x"  # one cache key for both forms
+    with pytest.raises(TypeError, match="History"):
+        explain_item(demo, markov, hist, hist.timestamps, target)  # type: ignore[call-overload]
+    with pytest.raises(TypeError, match="items, timestamps, target"):
+        explain_item(demo, markov, hist.items, target)  # type: ignore[call-overload]
+
+
 def test_compare_methods(demo, markov):
-    h, ts = demo.sequence(9)
-    target = int(recommend(markov, h, 1, ts).items[0])
-    c = compare_methods(demo, markov, h, ts, target, cache=LRUCache())
+    hist = demo.history(demo.user_ids[9])
+    target = int(recommend(markov, hist.items, 1, hist.timestamps).items[0])
+    c = compare_methods(demo, markov, hist, target, cache=LRUCache())
     assert c.shap.method == "shap" and c.lime.method == "lime"
+    assert c.shap.user == c.lime.user == hist.user
     assert -1.0 <= c.agreement <= 1.0 and 0.0 <= c.stability <= 1.0
     assert c.stability_seeds == (0, 1, 2)
+    c2 = compare_methods(demo, markov, hist.items, hist.timestamps, target, cache=LRUCache())
+    np.testing.assert_array_equal(c2.lime.attribution.values, c.lime.attribution.values)
 
 
 def test_explain_item_rejects_bad_requests(demo, markov):
-    h, ts = demo.sequence(0)
+    hist = demo.history(demo.user_ids[0])
     with pytest.raises(DataError, match="method"):
-        explain_item(demo, markov, h, ts, 1, method="anchor")
+        explain_item(demo, markov, hist, 1, method="anchor")
     with pytest.raises(DataError, match="outside"):
-        explain_item(demo, markov, h, ts, demo.n_items + 3)
+        explain_item(demo, markov, hist, demo.n_items + 3)
     with pytest.raises(DataError, match="empty history"):
-        explain_item(demo, markov, h[:0], ts[:0], 1)
+        explain_item(demo, markov, History("", hist.items[:0], None), 1)
+    with pytest.raises(DataError, match="timestamps"):
+        explain_item(demo, markov, hist.items, hist.timestamps[:-1], 1)
 
 
 def test_concurrent_shap_runs_stay_reproducible():
@@ -403,7 +427,7 @@ def test_concurrent_shap_runs_stay_reproducible():
     from concurrent.futures import ThreadPoolExecutor
 
     sc = LinearScorer(80, seed=9)
-    f = MaskedScorer(sc, np.arange(30), None, target=70)  # logprob: not additive, so permutations matter
+    f = MaskedScorer(sc, hist_of(np.arange(30)), target=70)  # logprob: not additive, so permutations matter
     ref = explain_shap(f, budget=305, seed=1).values
     with ThreadPoolExecutor(max_workers=4) as pool:
         runs = list(pool.map(lambda s: explain_shap(f, budget=305, seed=s).values, [1, 2, 1, 2, 1, 2]))
@@ -444,9 +468,9 @@ class WindowedLinearScorer(LinearScorer):
 def test_explained_features_stop_at_the_models_window():
     s = WindowedLinearScorer(30, seed=2)
     hist = np.arange(10)
-    f = MaskedScorer(s, hist, None, 20, max_features=50)
+    f = MaskedScorer(s, hist_of(hist), 20, max_features=50)
     assert f.n_features == 4 and f.n_context == 6
     assert "the model reads the most recent 4" in f.note()
     # a scorer without a window explains everything it is asked to
-    g = MaskedScorer(LinearScorer(30, seed=2), hist, None, 20, max_features=50)
+    g = MaskedScorer(LinearScorer(30, seed=2), hist_of(hist), 20, max_features=50)
     assert g.n_features == 10 and g.n_context == 0
