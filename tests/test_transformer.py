@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 from recsys.data.types import DataError
 from recsys.evaluation import MostPopular, leave_one_out, ranking_metrics
 from recsys.models.base import Scorer
-from recsys.models.transformer import TransformerConfig, TransformerRecommender
+from recsys.models.transformer import SCHEMA_VERSION, TransformerConfig, TransformerRecommender
 from recsys.text import item_embeddings
 from tests.test_transformer_helpers import chain_world
 
@@ -109,7 +110,7 @@ def test_artifact_round_trip(tmp_path, world, trained):
     for f in ("model.safetensors", "config.json", "manifest.json"):
         assert (d / f).is_file()
     man = json.loads((d / "manifest.json").read_text())
-    assert man["schema_version"] == 1 and man["dataset_fingerprint"] == ds.fingerprint
+    assert man["schema_version"] == SCHEMA_VERSION and man["dataset_fingerprint"] == ds.fingerprint
     assert man["seed"] == 0 and man["n_items"] == ds.n_items and "torch" in man["versions"]
     loaded = TransformerRecommender.load(d, ds)
     hist, ts, _ = split.inputs("test")
@@ -191,7 +192,7 @@ def test_init_from_with_grown_items(world, trained):
 def test_training_windows_cover_long_histories():
     import torch
 
-    from recsys.models.transformer.recommender import _windows
+    from recsys.models.transformer.trainer import training_windows as _windows
 
     lengths = np.array([0, 3, 10, 25], dtype=np.int64)
     gen = torch.Generator().manual_seed(0)
@@ -213,7 +214,9 @@ def test_windows_and_cosine_schedule_learn(world):
     m = fit(world, max_len=6, long_history="windows", warmup_epochs=2, lr_decay="cosine")
     _, split, _ = world
     assert ranking_metrics(m, split, "valid")["ndcg@10"] > 0.5
-    assert m._lr_scale(0, 10, 24) == pytest.approx(0.05) and m._lr_scale(10 * 24 - 1, 10, 24) < 0.01
+    from recsys.models.transformer.trainer import lr_scale
+
+    assert lr_scale(m.config, 0, 10, 24) == pytest.approx(0.05) and lr_scale(m.config, 10 * 24 - 1, 10, 24) < 0.01
 
 
 def test_plateau_schedule_lowers_the_rate_from_the_best_state_then_stops(world):
@@ -251,9 +254,14 @@ def test_default_schedule_is_one_polish_pass_at_the_patience(world):
     assert m.log.epochs < 80 and m.log.best_valid_ndcg == max(evals)
 
 
-def test_stored_configs_without_a_schedule_keep_the_constant_rate():
-    assert TransformerConfig.from_dict({"d_model": 32}).lr_decay == "none"
-    assert TransformerConfig.from_dict({"lr_decay": "plateau"}).plateau_decays == 1
+def test_stored_configs_must_be_complete():
+    # an artifact's config holds every key: a missing one is not guessed (migrate fills it)
+    full = dataclasses.asdict(TransformerConfig())
+    assert TransformerConfig.from_dict(full) == TransformerConfig()
+    with pytest.raises(DataError, match=r"lacks key\(s\) lr_decay .*recsys migrate"):
+        TransformerConfig.from_dict({k: v for k, v in full.items() if k != "lr_decay"})
+    with pytest.raises(DataError, match="unknown model configuration key"):
+        TransformerConfig.from_dict({**full, "bogus": 1})
 
 
 def test_bad_schedule_options(world):
@@ -296,20 +304,6 @@ def test_low_rank_text_view(tmp_path, world):
     small = TransformerRecommender(ds.item_ids[:5], TransformerConfig(**{**TINY, "text_rank": 8}), te[:5])
     assert small.net.text_proj.in_features == 8  # 4 directions exist (5 centred points): the rest read 0
     assert int((small.net.text_basis.abs().sum(0) > 0).sum()) == 4
-
-
-def test_artifact_from_before_text_rank_still_loads(tmp_path, world):
-    # config.json files written before the text_rank key existed read the full text vector
-    ds, split, _ = world
-    m = fit(world, text_rank=0, max_epochs=2, min_epochs=1)
-    d = m.save(tmp_path / "old", ds)
-    cfg = json.loads((d / "config.json").read_text())
-    del cfg["model"]["text_rank"]
-    (d / "config.json").write_text(json.dumps(cfg))
-    loaded = TransformerRecommender.load(d, ds)
-    assert loaded.config.text_rank == 0 and loaded.net.text_basis is None
-    hist, ts, _ = split.inputs("test")
-    np.testing.assert_array_equal(loaded.score(hist[:5], ts[:5]), m.score(hist[:5], ts[:5]))
 
 
 def test_text_prior_weighs_rare_items_text_more(tmp_path, world):

@@ -36,21 +36,23 @@ from typing import TYPE_CHECKING, Any
 
 _EXPORTS = {
     "TransformerRecommender": "recommender",
-    "TrainLog": "recommender",
-    "TransformerConfig": "recommender",
-    "SeqRecNet": "recommender",
-    "gap_buckets": "recommender",
-    "N_GAP_BUCKETS": "recommender",
-    "TEXT_LR_SCALE": "recommender",
+    "TransformerConfig": "config",
+    "SeqRecNet": "net",
+    "gap_buckets": "net",
+    "N_GAP_BUCKETS": "net",
+    "TrainLog": "trainer",
+    "TEXT_LR_SCALE": "trainer",
     "SCHEMA_VERSION": "artifact",
     "MODEL_FILE": "artifact",
     "CONFIG_FILE": "artifact",
     "MANIFEST_FILE": "artifact",
     "ARTIFACT_KIND": "artifact",
+    "artifact_fingerprint": "artifact",
     "item_ids_hash": "artifact",
     "read_config": "artifact",
     "read_manifest": "artifact",
     "replace_dir": "artifact",
+    "migrate_artifact": "migrate",
 }
 
 __all__ = [
@@ -65,8 +67,10 @@ __all__ = [
     "TrainLog",
     "TransformerConfig",
     "TransformerRecommender",
+    "artifact_fingerprint",
     "gap_buckets",
     "item_ids_hash",
+    "migrate_artifact",
     "read_config",
     "read_manifest",
     "replace_dir",
@@ -79,20 +83,17 @@ if TYPE_CHECKING:  # pragma: no cover
         MANIFEST_FILE,
         MODEL_FILE,
         SCHEMA_VERSION,
+        artifact_fingerprint,
         item_ids_hash,
         read_config,
         read_manifest,
         replace_dir,
     )
-    from recsys.models.transformer.recommender import (
-        N_GAP_BUCKETS,
-        TEXT_LR_SCALE,
-        SeqRecNet,
-        TrainLog,
-        TransformerConfig,
-        TransformerRecommender,
-        gap_buckets,
-    )
+    from recsys.models.transformer.config import TransformerConfig
+    from recsys.models.transformer.migrate import migrate_artifact
+    from recsys.models.transformer.net import N_GAP_BUCKETS, SeqRecNet, gap_buckets
+    from recsys.models.transformer.recommender import TransformerRecommender
+    from recsys.models.transformer.trainer import TEXT_LR_SCALE, TrainLog
 
 
 def __getattr__(name: str) -> Any:
