@@ -19,7 +19,6 @@ from explain.api import (
     attribute,
     compare_methods,
     explain_item,
-    model_fingerprint,
     warm_up,
 )
 from explain.cache import LRUCache
@@ -49,7 +48,6 @@ __all__ = [
     "explain_lime",
     "explain_shap",
     "faithfulness",
-    "model_fingerprint",
     "stability",
     "summarise",
     "warm_up",

@@ -11,8 +11,6 @@ in-process by (model, data, history, item, method, budget, seed, options).
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import time
 from dataclasses import dataclass
 from typing import Any, Sequence, TypeAlias, TypedDict, Unpack, overload
@@ -28,7 +26,7 @@ from explain.masked import DEFAULT_MAX_FEATURES, MaskedScorer
 from explain.shap_explain import DEFAULT_SHAP_BUDGET, _GlobalRNGGuard, explain_shap
 from explain.summary import summarise
 from recsys.data.types import DataError, Dataset, History
-from recsys.models.base import Scorer
+from recsys.models.base import Scorer, model_key
 
 METHODS = ("shap", "lime")
 DEFAULT_BUDGETS = {"shap": DEFAULT_SHAP_BUDGET, "lime": DEFAULT_LIME_SAMPLES}
@@ -37,28 +35,6 @@ _CACHE = LRUCache(maxsize=256)
 
 
 # ---- provenance ---------------------------------------------------------------------
-def model_fingerprint(scorer: Scorer) -> str | None:
-    """A stable id of the model: its ``fingerprint`` attribute, else a fingerprint field
-    of its ``manifest``, else a sha256 of the saved manifest (unique per artifact: it
-    records data fingerprint, seed and creation time); None for unsaved models."""
-    fp = getattr(scorer, "fingerprint", None)
-    if isinstance(fp, str) and fp:
-        return fp
-    man = getattr(scorer, "manifest", None)
-    if isinstance(man, dict) and man:
-        for key in ("model_fingerprint", "weights_sha256", "fingerprint"):
-            if isinstance(man.get(key), str) and man[key]:
-                return man[key]
-        blob = json.dumps(man, sort_keys=True, default=str).encode()
-        return hashlib.sha256(blob).hexdigest()
-    return None
-
-
-def _model_key(scorer: Scorer) -> str:
-    fp = model_fingerprint(scorer)
-    return fp if fp is not None else f"unsaved:{getattr(scorer, 'name', type(scorer).__name__)}@{id(scorer)}"
-
-
 def _versions() -> dict[str, str]:
     import lime
     import shap
@@ -70,7 +46,7 @@ def provenance(ds: Dataset, scorer: Scorer, a: Attribution, **extra: Any) -> dic
     """Model and data fingerprints, method, budget, seed, evaluations, elapsed ms."""
     p = {
         "model": getattr(scorer, "name", type(scorer).__name__),
-        "model_fingerprint": model_fingerprint(scorer),
+        "model_fingerprint": model_key(scorer),  # the artifact fingerprint, or unsaved:<name>@<id>
         "data_fingerprint": ds.fingerprint,
         "data_source": ds.source,
         "method": a.method,
@@ -187,7 +163,7 @@ class _Request:
         """The cache key: model, data, history and every option that changes the result."""
         h = self.history
         ts = None if h.timestamps is None else tuple(h.timestamps.tolist())
-        return (_model_key(scorer), ds.fingerprint, tuple(h.items.tolist()), ts, self.target, self.method,
+        return (model_key(scorer), ds.fingerprint, tuple(h.items.tolist()), ts, self.target, self.method,
                 self.budget, self.seed, self.value, self.max_features, self.k, self.why_not, self.extras,
                 self.n_random, self.cf_budget)
 
