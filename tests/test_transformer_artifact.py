@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
+from recsys.cli import main
 from recsys.data.types import DataError
 from recsys.models.base import model_key
-from recsys.models.transformer import TransformerConfig, TransformerRecommender
+from recsys.models.transformer import SCHEMA_VERSION, TransformerConfig, TransformerRecommender
 from recsys.models.transformer.artifact import read_manifest
+from recsys.text import item_embeddings
 from tests.test_transformer_helpers import chain_world
 
 TINY = dict(d_model=16, n_layers=1, n_heads=1, max_len=8, use_text=False)
@@ -74,3 +78,96 @@ def test_model_key_of_a_scorer_with_a_plain_manifest():
     assert model_key(a) == model_key(b) and len(model_key(a)) == 64
     b.manifest = {"created": "2026-01-02T00:00:00Z"}
     assert model_key(a) != model_key(b)
+
+
+# ---- schema migration -------------------------------------------------------------------
+def to_schema_1(d):
+    """Rewrite a saved artifact's JSON to the shape schema 1 stored: version 1, no
+    model_fingerprint, and a config.json from before text_rank, text_prior_count and
+    lr_decay existed."""
+    man = json.loads((d / "manifest.json").read_text())
+    man["schema_version"] = 1
+    del man["model_fingerprint"]
+    (d / "manifest.json").write_text(json.dumps(man))
+    cfg = json.loads((d / "config.json").read_text())
+    for k in ("text_rank", "text_prior_count", "lr_decay"):
+        del cfg["model"][k]
+    (d / "config.json").write_text(json.dumps(cfg))
+
+
+@pytest.fixture()
+def old_artifact(tmp_path, ds):
+    # what a schema-1 artifact of that time was: full text vector, no prior, constant rate
+    te = item_embeddings(ds)
+    cfg = TransformerConfig(**{**TINY, "use_text": True, "text_rank": 0, "text_prior_count": 0.0,
+                               "lr_decay": "none"})
+    m = TransformerRecommender(ds.item_ids, cfg, te, seed=0)
+    d = m.save(tmp_path / "old", ds)
+    abl = TransformerRecommender(ds.item_ids, TransformerConfig(**{**TINY, "lr_decay": "none"}), None, seed=0)
+    abl.save(d / "no_text", ds)
+    weights = {p: (p / "model.safetensors").read_bytes() for p in (d, d / "no_text")}
+    to_schema_1(d)
+    to_schema_1(d / "no_text")
+    return d, m, weights
+
+
+def test_an_old_artifact_is_refused_with_the_command_that_upgrades_it(old_artifact, ds):
+    d, _, _ = old_artifact
+    with pytest.raises(DataError, match=rf"schema version 1 is older .*python -m recsys migrate {d}.* or retrain"):
+        TransformerRecommender.load(d, ds)
+
+
+def test_migrate_command_upgrades_config_and_manifest_and_keeps_the_weights(old_artifact, ds, capsys):
+    d, m, weights = old_artifact
+    assert main(["migrate", str(d), "--json"]) == 0
+    r = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert r["model_dir"] == str(d) and r["schema_version"] == SCHEMA_VERSION
+    main_art, abl_art = r["artifacts"]
+    assert main_art == {"path": str(d), "from_version": 1, "to_version": SCHEMA_VERSION, "migrated": True,
+                        "filled": {"text_rank": 0, "text_prior_count": 0.0, "lr_decay": "none"}}
+    assert abl_art["path"] == str(d / "no_text") and abl_art["migrated"]
+    for p, blob in weights.items():
+        assert (p / "model.safetensors").read_bytes() == blob
+    loaded = TransformerRecommender.load(d, ds)
+    assert loaded.config == m.config and read_manifest(d)["schema_version"] == SCHEMA_VERSION
+    assert model_key(loaded) == read_manifest(d)["model_fingerprint"]
+    hist = [ds.sequence(u)[0] for u in range(3)]
+    np.testing.assert_array_equal(loaded.score(hist), m.score(hist))
+    assert TransformerRecommender.load(d / "no_text", ds).config.lr_decay == "none"
+    # a second run changes nothing
+    assert main(["migrate", str(d)]) == 0
+    assert "already at schema" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("damage, message", [
+    ("nodir", "model directory not found"),
+    ("json", "manifest.json:1: damaged JSON"),
+    ("version", "cannot migrate schema version 99"),
+    ("kind", "not a RecLens transformer artifact"),
+    ("weights", "model.safetensors is missing"),
+])
+def test_migrate_bad_input_gives_one_error_line_and_exit_2(old_artifact, capsys, damage, message):
+    d, _, _ = old_artifact
+    if damage == "nodir":
+        d = d / "nope"
+    elif damage == "json":
+        (d / "manifest.json").write_text('{"schema_version": ')
+    elif damage in ("version", "kind"):
+        man = json.loads((d / "manifest.json").read_text())
+        man.update({"schema_version": 99} if damage == "version" else {"kind": "other"})
+        (d / "manifest.json").write_text(json.dumps(man))
+    else:
+        (d / "model.safetensors").unlink()
+    assert main(["migrate", str(d), "--json"]) == 2
+    out, err = capsys.readouterr()
+    lines = err.strip().splitlines()
+    assert out == "" and len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], err
+
+
+def test_migrate_in_a_subprocess(old_artifact):
+    d, _, _ = old_artifact
+    p = subprocess.run([sys.executable, "-m", "recsys", "migrate", str(d)], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    first = p.stdout.splitlines()[0]
+    assert first.startswith(f"{d}: schema 1 -> {SCHEMA_VERSION} (configuration filled: ")
+    assert 'lr_decay="none"' in first and "text_rank=0" in first and first.endswith("weights unchanged")
