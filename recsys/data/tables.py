@@ -21,7 +21,7 @@ import csv
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Hashable, Iterator, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -174,6 +174,61 @@ def _ragged(file: str, line: int, got: int, want: int, cols: list[str], delimite
     return DataError(f"{desc}, expected {want} ({sep}-separated: {', '.join(cols)})", file=file, line=line)
 
 
+class _Lines(NamedTuple):
+    """Where the lines and fields of a byte buffer (ending with a newline) are."""
+
+    nl: np.ndarray  # position of every newline
+    starts: np.ndarray  # position where every line starts
+    lengths: np.ndarray  # bytes per line, without the newline
+    is_delim: np.ndarray  # bool per byte
+    counts: np.ndarray  # fields per line (0 for a blank line)
+
+
+def _index_lines(data: bytes, delimiter: str) -> _Lines:
+    arr = np.frombuffer(data, dtype=np.uint8)
+    nl = np.flatnonzero(arr == 10)
+    starts = np.concatenate(([0], nl[:-1] + 1))
+    lengths = nl - starts  # without the newline
+    is_delim = arr == ord(delimiter)
+    counts = np.add.reduceat(is_delim.view(np.uint8), starts, dtype=np.int32) + 1
+    counts[lengths == 0] = 0  # a blank line has no fields
+    return _Lines(nl, starts, lengths, is_delim, counts)
+
+
+def _fast_header(
+    data: bytes, lines: _Lines, file: str, encoding: str, delimiter: str, header: bool, names: tuple[str, ...] | None
+) -> tuple[list[str], int]:
+    """(column names, index of the first body line): from the header line, or ``names``."""
+    if not header:
+        assert names is not None
+        return list(names), 0
+    first = data[: lines.nl[0]].decode(encoding)
+    if not first.strip():
+        raise DataError("empty header line (the first line must name the columns)", file=file, line=1)
+    return _header_names(first.split(delimiter), file), 1
+
+
+def _canonical_ints(df: pd.DataFrame, cols: list[str], int_ids: tuple[str, ...], lines: _Lines, body: int) -> set[str]:
+    """The ``int_ids`` columns parsed as int64 whose every field is written exactly as
+    ``str(int)`` (no sign, no leading zero): for those the int is the id."""
+    want, n_rows = len(cols), len(df)
+    int_cols = [c for c in int_ids if c in cols and df.iloc[:, cols.index(c)].dtype == np.int64]
+    if not int_cols:
+        return set()
+    # Byte length of every field, from the delimiter positions of the body lines.
+    body_start = int(lines.starts[body])
+    dpos = (np.flatnonzero(lines.is_delim[body_start:]) + body_start).reshape(n_rows, want - 1)
+    canonical: set[str] = set()
+    for c in int_cols:
+        k = cols.index(c)
+        fs = lines.starts[body:] if k == 0 else dpos[:, k - 1] + 1
+        fe = lines.nl[body:] if k == want - 1 else dpos[:, k]
+        v = df.iloc[:, k].to_numpy()
+        if (v >= 0).all() and np.array_equal(fe - fs, _digits(v)):
+            canonical.add(c)
+    return canonical
+
+
 def _read_fast(
     data: bytes,
     file: str,
@@ -186,83 +241,41 @@ def _read_fast(
 ) -> Table:
     # Drop trailing blank lines, make sure the last line ends with a newline.
     data = data.rstrip(b"\n") + b"\n"
-    arr = np.frombuffer(data, dtype=np.uint8)
-    nl = np.flatnonzero(arr == 10)
-    starts = np.concatenate(([0], nl[:-1] + 1))
-    lengths = nl - starts  # without the newline
-    is_delim = arr == ord(delimiter)
-    counts = np.add.reduceat(is_delim.view(np.uint8), starts, dtype=np.int32) + 1
-    counts[lengths == 0] = 0  # a blank line has no fields
-    if header:
-        first = data[: nl[0]].decode(encoding)
-        if not first.strip():
-            raise DataError("empty header line (the first line must name the columns)", file=file, line=1)
-        cols = _header_names(first.split(delimiter), file)
-        body = 1
-    else:
-        assert names is not None
-        cols = list(names)
-        body = 0
+    lines = _index_lines(data, delimiter)
+    cols, body = _fast_header(data, lines, file, encoding, delimiter, header, names)
     want = len(cols)
-    bad = np.flatnonzero(counts[body:] != want)
+    bad = np.flatnonzero(lines.counts[body:] != want)
     if bad.size:
         k = int(bad[0]) + body
-        raise _ragged(file, k + 1, int(counts[k]), want, cols, delimiter)
-    n_rows = len(starts) - body
+        raise _ragged(file, k + 1, int(lines.counts[k]), want, cols, delimiter)
+    n_rows = len(lines.starts) - body
     if n_rows == 0:
         raise DataError("no data rows (only a header)", file=file, line=1)
 
-    def parse(dtypes: dict[int, type]) -> pd.DataFrame:
+    def parse(dtypes: dict[Hashable, Any]) -> pd.DataFrame:
         return pd.read_csv(
-            io.BytesIO(data),
-            sep=delimiter,
-            header=None,
-            names=list(range(want)),
-            skiprows=body,
-            dtype=dtypes,
-            na_filter=False,
-            quoting=csv.QUOTE_NONE,
-            encoding=encoding,
-            engine="c",
-            skip_blank_lines=False,
+            io.BytesIO(data), sep=delimiter, header=None, names=list(range(want)), skiprows=body, dtype=dtypes,
+            na_filter=False, quoting=csv.QUOTE_NONE, encoding=encoding, engine="c", skip_blank_lines=False,
             index_col=False,
         )
 
     df = parse({k: object for k, c in enumerate(cols) if c not in numeric and c not in int_ids})
     if len(df) != n_rows:  # should not happen; take the careful path rather than guess
         return _read_careful(data, file, delimiter, encoding, header, names, False)
-    canonical: set[str] = set()
-    int_cols = [c for c in int_ids if c in cols and df[cols.index(c)].dtype == np.int64]
-    if int_cols:
-        # Byte length of every field, from the delimiter positions of the body lines.
-        body_start = int(starts[body])
-        dpos = (np.flatnonzero(is_delim[body_start:]) + body_start).reshape(n_rows, want - 1)
-        for c in int_cols:
-            k = cols.index(c)
-            fs = starts[body:] if k == 0 else dpos[:, k - 1] + 1
-            fe = nl[body:] if k == want - 1 else dpos[:, k]
-            v = df[k].to_numpy()
-            if (v >= 0).all() and np.array_equal(fe - fs, _digits(v)):
-                canonical.add(c)  # written exactly as str(int): the int is the id
+    canonical = _canonical_ints(df, cols, int_ids, lines, body)
 
     def reread(col: str) -> pd.Series:
-        return parse({k: object for k in range(want)})[cols.index(col)]
+        return parse({k: object for k in range(want)}).iloc[:, cols.index(col)]
 
-    columns = {c: _as_object(df[k]) for k, c in enumerate(cols)}
+    columns = {c: _as_object(df.iloc[:, k]) for k, c in enumerate(cols)}
     padded = b" " in data or (delimiter != "\t" and b"\t" in data)
     # a hinted id column that parsed as ints but not canonically ("007", "+7") is text
     for c in int_ids:
         if c in columns and c not in canonical and pd.api.types.is_numeric_dtype(columns[c].dtype):
             columns[c] = reread(c)
     return Table(
-        file=file,
-        columns=columns,
-        n_rows=n_rows,
-        first_line=body + 1,
-        padded=padded,
-        max_field=int(lengths.max()),
-        reread=reread,
-        canonical_ints=frozenset(canonical),
+        file=file, columns=columns, n_rows=n_rows, first_line=body + 1, padded=padded,
+        max_field=int(lines.lengths.max()), reread=reread, canonical_ints=frozenset(canonical),
     )
 
 
@@ -281,6 +294,40 @@ def _digits(v: np.ndarray) -> np.ndarray:
     return np.maximum(np.searchsorted(_POW10, v, side="right"), 1)
 
 
+def _csv_problem(e: csv.Error) -> str:
+    msg = str(e)
+    if "field larger than field limit" in msg:
+        return "field too long (over 131072 characters)"
+    if "unexpected end of data" in msg or "EOF" in msg:
+        return "unterminated quoted field"
+    return msg
+
+
+def _csv_rows(reader: Any, file: str) -> Iterator[tuple[int, list[str]]]:
+    """(physical line where the record starts, fields) of every record of a
+    ``csv.reader``; a malformed record raises DataError naming its line."""
+    it = iter(reader)
+    while True:
+        start = reader.line_num + 1
+        try:
+            row = next(it)
+        except StopIteration:
+            return
+        except csv.Error as e:
+            raise DataError(f"malformed CSV: {_csv_problem(e)}", file=file, line=start) from None
+        yield start, row
+
+
+def _careful_header(rows: Iterator[tuple[int, list[str]]], file: str) -> list[str]:
+    first = next(rows, None)
+    if first is None:
+        raise DataError("empty file (expected a header line)", file=file, line=1)
+    start, row = first
+    if not row or not "".join(row).strip():
+        raise DataError("empty header line (the first line must name the columns)", file=file, line=start)
+    return _header_names(row, file)
+
+
 def _read_careful(
     data: bytes,
     file: str,
@@ -297,33 +344,13 @@ def _read_careful(
         quoting=csv.QUOTE_MINIMAL if quoting else csv.QUOTE_NONE,
         strict=True,
     )
+    records = _csv_rows(reader, file)
+    cols = _careful_header(records, file) if header else list(names or ())
+    want = len(cols)
     rows: list[list[str]] = []
     lines: list[int] = []
     blank_at: int | None = None
-    cols: list[str] | None = None if header else list(names or ())
-    want = 0 if cols is None else len(cols)
-    it = iter(reader)
-    while True:
-        start = reader.line_num + 1
-        try:
-            row = next(it)
-        except StopIteration:
-            break
-        except csv.Error as e:
-            msg = str(e)
-            if "field larger than field limit" in msg:
-                msg = "field too long (over 131072 characters)"
-            elif "unexpected end of data" in msg or "EOF" in msg:
-                msg = "unterminated quoted field"
-            raise DataError(f"malformed CSV: {msg}", file=file, line=start) from None
-        if cols is None:
-            if not row or not "".join(row).strip():
-                raise DataError(
-                    "empty header line (the first line must name the columns)", file=file, line=start
-                )
-            cols = _header_names(row, file)
-            want = len(cols)
-            continue
+    for start, row in records:
         if not row:
             if blank_at is None:
                 blank_at = start
@@ -334,8 +361,6 @@ def _read_careful(
             raise _ragged(file, start, len(row), want, cols, delimiter)
         rows.append(row)
         lines.append(start)
-    if cols is None:
-        raise DataError("empty file (expected a header line)", file=file, line=1)
     if not rows:
         raise DataError("no data rows (only a header)", file=file, line=1)
     by_col = list(zip(*rows))
