@@ -47,6 +47,53 @@ def test_itemknn_known_answer():
     np.testing.assert_allclose(cand.score([np.array([1, 2]), np.array([0])]), [[c, 0, 0], [0, c, c]], atol=1e-6)
 
 
+def _brute_force_neighbours(x: np.ndarray, k: int) -> sp.csr_matrix:
+    """Reference: every cosine from the dense product, row i sorted by (-value, index),
+    the first k positive ones kept."""
+    co = x.T @ x
+    norm = np.sqrt(np.diag(co))
+    inv = np.divide(1.0, norm, out=np.zeros_like(norm), where=norm > 0)
+    s = co * inv[:, None] * inv[None, :]
+    np.fill_diagonal(s, 0.0)
+    out = np.zeros_like(s)
+    for i in range(s.shape[0]):
+        order = sorted((j for j in range(s.shape[1]) if s[i, j] > 0), key=lambda j: (-s[i, j], j))[:k]
+        out[i, order] = s[i, order]
+    return sp.csr_matrix(out.astype(np.float32))
+
+
+def _tied_world(seed: int = 0) -> np.ndarray:
+    """80 items, 120 users; items 0..3 duplicate 4..7 (tied cosines everywhere), and
+    item 8 co-occurs once with each of items 9..38, which have one user each (a 30-way tie)."""
+    rng = np.random.default_rng(seed)
+    x = (rng.random((120, 80)) < 0.06).astype(np.float64)
+    x[:, 4:8] = x[:, 0:4]
+    x[:, 8:39] = 0.0
+    x[:30] = 0.0  # users 0..29 hold item 8 and one of items 9..38 each, nothing else
+    x[np.arange(30), 8] = 1.0
+    x[np.arange(30), 9 + np.arange(30)] = 1.0
+    return x
+
+
+@pytest.mark.parametrize("k", [1, 2, 5, 15, 60])
+def test_itemknn_keeps_the_brute_force_neighbours(k, monkeypatch):
+    import recsys.evaluation.neighbours as nb
+
+    calls, exact = [], []
+    real, real_exact = nb._library_candidates, nb._exact_rows
+    monkeypatch.setattr(nb, "_library_candidates", lambda *a: calls.append(a[2]) or real(*a))
+    monkeypatch.setattr(nb, "_exact_rows", lambda x, rows, *a: exact.extend(rows.tolist()) or real_exact(x, rows, *a))
+    x = _tied_world()
+    got = ItemKNN(k=k).fit(sp.csr_matrix(x)).similarity
+    want = _brute_force_neighbours(x, k)
+    assert (got != want).nnz == 0  # same neighbours, same values
+    assert calls == ([2 * k + 1] if 2 * (2 * k + 1) <= 80 else [])  # the library searched (small k)
+    if calls:  # item 8's 30-way tie is longer than the library's list: recomputed exactly
+        assert 8 in exact
+    if k == 2:  # ... and goes to the smallest indices
+        assert got[8].indices.tolist() == [9, 10]
+
+
 def test_bad_parameters_and_unfitted():
     with pytest.raises(DataError):
         EASE(lam=0)

@@ -15,11 +15,10 @@ import numpy as np
 import scipy.sparse as sp
 
 from recsys.data.types import DataError
-from recsys.evaluation.metrics import top_k_mask
+from recsys.evaluation.neighbours import cosine_neighbours
 from recsys.evaluation.split import Split, Stage
 
 EASE_MAX_ITEMS = 20_000  # the dense (n_items x n_items) inverse beyond this would not fit in memory
-DENSE_MAX_CELLS = 50_000_000  # ItemKNN uses a dense float32 user-item matrix up to this size
 EASE_FLOAT64_MAX_ITEMS = 5_000  # above this EASE is solved in float32 to halve memory
 
 
@@ -82,7 +81,8 @@ class ItemKNN(_Fitted):
     """Item-based k-nearest neighbours with cosine similarity of binary item columns.
 
     ``sim[i, j] = |U_i ∩ U_j| / sqrt(|U_i| |U_j|)`` (0 on the diagonal). ``similarity``
-    keeps, in row i, item i's ``k`` most similar items (ties to the smaller index).
+    keeps, in row i, item i's ``k`` most similar items (ties to the smaller index;
+    found by :func:`recsys.evaluation.neighbours.cosine_neighbours`).
     A history h scores item j by ``sum_{i in h} w[i, j]`` where, with
     ``neighbourhood="candidate"`` (default; Sarwar et al. 2001, as in RecBole), ``w[:, j]``
     holds candidate j's k nearest neighbours, and with ``neighbourhood="history"``
@@ -92,47 +92,25 @@ class ItemKNN(_Fitted):
 
     name = "itemknn"
 
-    def __init__(self, k: int = 100, neighbourhood: str = "candidate", block: int = 2048) -> None:
+    def __init__(
+        self, k: int = 100, neighbourhood: str = "candidate", block: int = 2048, num_threads: int = 0
+    ) -> None:
         if k < 1:
             raise DataError(f"ItemKNN needs k >= 1, got {k}")
         if neighbourhood not in ("candidate", "history"):
             raise DataError(f"ItemKNN neighbourhood must be 'candidate' or 'history', not {neighbourhood!r}")
         self.k = k
         self.neighbourhood = neighbourhood
-        self.block = block
+        self.block = block  # rows per block when some rows are recomputed exactly
+        self.num_threads = num_threads  # for the all-pairs search; 0 = every core
         self.similarity = sp.csr_matrix((0, 0), dtype=np.float32)
         self.weights = sp.csr_matrix((0, 0), dtype=np.float32)
 
     def fit(self, data: sp.spmatrix | np.ndarray | Split, which: Stage = "test") -> "ItemKNN":
         x = _as_matrix(data, which).tocsr()
-        n = x.shape[1]
-        dense = x.shape[0] * n <= DENSE_MAX_CELLS  # dense products are faster for small matrices
-        xd = x.toarray().astype(np.float32) if dense else None
-        xt = x.T.tocsr()  # (n_items, n_users)
-        norm = np.sqrt(np.asarray(x.sum(axis=0), dtype=np.float64).ravel())  # binary: |U_i| = co[i, i]
-        inv = np.divide(1.0, norm, out=np.zeros_like(norm), where=norm > 0)
-        k = min(self.k, max(n - 1, 0))
-        rows, cols, vals = [], [], []
-        for a in range(0, n, self.block):  # co-occurrence block-wise: memory O(block * n_items)
-            b = min(n, a + self.block)
-            co = xd[:, a:b].T @ xd if xd is not None else (xt[a:b] @ x).toarray()
-            s = co * inv[a:b, None] * inv[None, :]
-            s[np.arange(b - a), np.arange(a, b)] = 0.0
-            if k == 0:
-                continue
-            sel = top_k_mask(s, k) & (s > 0)
-            r, c = np.nonzero(sel)
-            rows.append(r + a)
-            cols.append(c)
-            vals.append(s[r, c])
-        if rows:
-            r, c, v = np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)
-        else:
-            r = c = np.zeros(0, dtype=np.int64)
-            v = np.zeros(0)
-        self.similarity = sp.csr_matrix((v.astype(np.float32), (r, c)), shape=(n, n))
+        self.similarity = cosine_neighbours(x, self.k, self.num_threads, self.block)
         self.weights = self.similarity.T.tocsr() if self.neighbourhood == "candidate" else self.similarity
-        self.n_items = n
+        self.n_items = x.shape[1]
         return self
 
     def score(self, histories: Sequence[np.ndarray], timestamps: Sequence[np.ndarray] | None = None) -> np.ndarray:
