@@ -1,98 +1,109 @@
-"""What-if studio glue (needs streamlit): the per-session edited profile, edit
-actions, before/after lists, explanation deltas and scenario files."""
+"""What-if studio glue (needs streamlit): the session's working profile, the widget
+callbacks, one-off messages, the before/after lists and the explanation delta.
+
+The working profile is a :class:`ui.whatif.logic.Draft` under ``state.WHATIF``; saved
+scenarios live in ``state.scenarios()`` (name -> Scenario); the Recommendations page
+hands a counterfactual Scenario over under ``state.COUNTERFACTUAL``. Callbacks get their
+values through ``args``; a table selection, a number or a name that is read at click
+time goes through the accessors below.
+"""
 
 from __future__ import annotations
 
-import copy
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
-from recsys.data.types import DataError, Dataset
-from ui import components, recs, state
-from ui import whatif_logic as wl
+from recsys.data.types import DataError, Dataset, History
+from recsys.models.base import Scorer
+from recsys.rerank import RerankResult
+from ui.core import recs, state
+from ui.whatif import logic as wl
+from ui.whatif.logic import Draft, Scenario
+
+Slot = Literal["top", "edit", "scenarios"]  # where a one-off message is shown
 
 
-# ---- the session's working profile ---------------------------------------------------------
-def current(ds: Dataset, user: str) -> dict[str, Any]:
-    """The scenario being edited in this session. It follows the selected user until
-    the analyst edits it; then it stays until reset."""
-    ss = st.session_state
-    w = ss.get(state.WHATIF)
-    ok = isinstance(w, dict) and w.get("scenario", {}).get("data_fingerprint") == ds.fingerprint
-    if not ok or (not w.get("edited") and w["scenario"].get("base_user") != user):
-        w = {"scenario": wl.from_user(ds, user), "edited": False}
-        ss[state.WHATIF] = w
-    return w["scenario"]
+# ---- the session's working profile ---------------------------------------------------------------
+def current(ds: Dataset, user: str) -> Scenario:
+    """The scenario being edited in this session. It follows the selected user until the
+    analyst edits it; then it stays until reset (or the data changes)."""
+    d = st.session_state.get(state.WHATIF)
+    if isinstance(d, Draft) and d.scenario.data_fingerprint == ds.fingerprint:
+        if d.edited or d.scenario.base_user == user:
+            return d.scenario
+    d = Draft(wl.from_user(ds, user), edited=False)
+    st.session_state[state.WHATIF] = d
+    return d.scenario
 
 
-def put(sc: dict[str, Any], edited: bool = True) -> None:
-    st.session_state[state.WHATIF] = {"scenario": sc, "edited": edited}
+def put(sc: Scenario, edited: bool = True) -> None:
+    st.session_state[state.WHATIF] = Draft(sc, edited)
 
 
 def is_edited() -> bool:
-    w = st.session_state.get(state.WHATIF)
-    return bool(isinstance(w, dict) and w.get("edited"))
+    d = st.session_state.get(state.WHATIF)
+    return isinstance(d, Draft) and d.edited
 
 
-def base_arrays(ds: Dataset, sc: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
-    """The 'before' profile: the base user's real history, or empty (cold start)."""
-    u = sc.get("base_user")
-    if u and ds.has_user(u):
-        return recs.user_history(ds, u)
-    return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+def _working() -> Scenario:
+    d = st.session_state.get(state.WHATIF)
+    if not isinstance(d, Draft):
+        raise DataError("no what-if profile in this session yet")
+    return d.scenario
 
 
-# ---- edit actions (button callbacks) ---------------------------------------------------------
-def _selected_positions(n: int) -> list[int]:
-    sel = st.session_state.get("w.wi_table")
-    rows = getattr(getattr(sel, "selection", None), "rows", None) if sel is not None else None
+def has_counterfactual() -> bool:
+    return isinstance(st.session_state.get(state.COUNTERFACTUAL), Scenario)
+
+
+# ---- accessors of values read at click time --------------------------------------------------------
+def _selected_rows() -> list[int]:
+    """Displayed rows selected in the history table (newest first)."""
+    sel = st.session_state.get(state.WI_TABLE)
+    rows = getattr(getattr(sel, "selection", None), "rows", None)
     if rows is None and isinstance(sel, dict):
         rows = sel.get("selection", {}).get("rows")
-    return sorted(int(r) for r in (rows or []) if 0 <= int(r) < n)
+    return [int(r) for r in rows or []]
 
 
-def _displayed_to_pos(n: int, rows: list[int]) -> list[int]:
-    """The table shows the newest first; map displayed rows to history positions."""
-    return sorted(n - 1 - r for r in rows)
+def _selected_positions(sc: Scenario) -> list[int]:
+    return wl.rows_to_positions(len(sc), _selected_rows())
 
 
-def act_remove(ds: Dataset) -> None:
-    sc = current_scenario()
-    pos = _displayed_to_pos(len(sc["history"]), _selected_positions(len(sc["history"])))
-    if pos:
-        put(wl.remove_at(sc, pos))
-    else:
-        st.session_state["rl._wi_msg"] = "Select rows in the history table first."
+def _shift_days() -> float:
+    try:
+        return float(st.session_state.get(state.WI_DAYS) or 0)
+    except (TypeError, ValueError):
+        return 0.0
 
 
-def act_move(ds: Dataset, direction: int) -> None:
-    """direction +1 = later (towards the end), −1 = earlier."""
-    sc = current_scenario()
-    n = len(sc["history"])
-    pos = _displayed_to_pos(n, _selected_positions(n))
-    if len(pos) != 1:
-        st.session_state["rl._wi_msg"] = "Select exactly one row to move it."
+def _typed_name() -> str:
+    return str(st.session_state.get(state.WI_NAME) or "")
+
+
+# ---- one-off messages -------------------------------------------------------------------------------
+def _say(slot: Slot, text: str, kind: Literal["warning", "error"] = "warning") -> None:
+    msgs = st.session_state.get(state.WHATIF_MSG)
+    msgs = dict(msgs) if isinstance(msgs, dict) else {}
+    msgs.setdefault(slot, []).append((kind, text))
+    st.session_state[state.WHATIF_MSG] = msgs
+
+
+def show_messages(slot: Slot) -> None:
+    """Show (once) the messages the callbacks left for ``slot``."""
+    msgs = st.session_state.get(state.WHATIF_MSG)
+    if not isinstance(msgs, dict) or slot not in msgs:
         return
-    put(wl.move(sc, pos[0], pos[0] + direction))
+    msgs = dict(msgs)
+    for kind, text in msgs.pop(slot):
+        (st.error if kind == "error" else st.warning)(text)
+    st.session_state[state.WHATIF_MSG] = msgs
 
 
-def act_shift(ds: Dataset) -> None:
-    sc = current_scenario()
-    n = len(sc["history"])
-    pos = _displayed_to_pos(n, _selected_positions(n))
-    days = float(st.session_state.get("w.wi_days") or 0)
-    put(wl.shift_dates(sc, days, pos or None))
-
-
-def act_add(ds: Dataset) -> None:
-    iid = st.session_state.get("w.wi_add.pick")
-    if iid and ds.has_item(iid):
-        put(wl.add_item(current_scenario(), iid))
-
-
+# ---- callbacks ----------------------------------------------------------------------------------------
 def act_reset(ds: Dataset, user: str) -> None:
     put(wl.from_user(ds, user), edited=False)
 
@@ -101,107 +112,107 @@ def act_empty(ds: Dataset) -> None:
     put(wl.empty_scenario(ds))
 
 
-def act_load(sc: dict[str, Any]) -> None:
-    put(copy.deepcopy(sc))
+def act_remove() -> None:
+    sc = _working()
+    pos = _selected_positions(sc)
+    if pos:
+        put(wl.remove_at(sc, pos))
+    else:
+        _say("edit", "Select rows in the history table first.")
 
 
-def current_scenario() -> dict[str, Any]:
-    return st.session_state[state.WHATIF]["scenario"]
+def act_move(direction: int) -> None:
+    """direction +1 = later (towards the end), −1 = earlier."""
+    sc = _working()
+    pos = _selected_positions(sc)
+    if len(pos) != 1:
+        _say("edit", "Select exactly one row to move it.")
+        return
+    put(wl.move(sc, pos[0], pos[0] + direction))
 
 
-# ---- tables -------------------------------------------------------------------------------
-def history_display(ds: Dataset, sc: dict[str, Any]) -> pd.DataFrame:
-    items, ts = wl.arrays(ds, sc)
-    df = components.history_frame(ds, items, ts)
-    base = sc.get("base_user")
-    if base and ds.has_user(base):
-        orig = set(int(i) for i in recs.user_history(ds, base)[0])
-        df["edit"] = ["" if int(i) in orig else "added" for i in items]
-    return df.iloc[::-1].reset_index(drop=True)
+def act_shift() -> None:
+    sc = _working()
+    put(wl.shift_dates(sc, _shift_days(), _selected_positions(sc) or None))
 
 
-def diff_frames(ds: Dataset, before: Any, after: Any) -> tuple[pd.DataFrame, pd.DataFrame, wl.ListDiff]:
-    b = [int(i) for i in before.items]
-    a = [int(i) for i in after.items]
-    d = wl.diff_lists(b, a)
-    lb = pd.DataFrame({
-        "rank": range(1, len(b) + 1), "title": [ds.titles[i] for i in b],
-        "status": ["leaves" if i in d.leaving else "" for i in b],
-    })
-    la = pd.DataFrame({
-        "rank": range(1, len(a) + 1), "title": [ds.titles[i] for i in a],
-        "change": ["new" if i in d.entering else (f"▲{d.moves[i]}" if d.moves.get(i, 0) > 0 else
-                   (f"▼{-d.moves[i]}" if d.moves.get(i, 0) < 0 else "–")) for i in a],
-    })
-    return lb, la, d
+def act_add(ds: Dataset, item_id: str | None) -> None:
+    if item_id and ds.has_item(item_id):
+        put(wl.add_item(_working(), item_id))
 
 
-# ---- explanation delta ------------------------------------------------------------------------
-def explanation_delta(ds: Dataset, model: Any, target: int, before: tuple[np.ndarray, np.ndarray],
-                      after: tuple[np.ndarray, np.ndarray], k: int) -> tuple[pd.DataFrame, dict[str, float]]:
-    """SHAP attributions of ``target`` before and after the edit, per history item,
-    plus the target's value (log-probability) and rank before/after."""
-    from explain import explain_item
-
-    rows: dict[int, dict[str, Any]] = {}
-    facts: dict[str, float] = {}
-    for label, (h, t) in (("before", before), ("after", after)):
-        if len(h) == 0:
-            scores = recs.score_history(model, h, t)
-            facts[f"rank {label}"] = float(1 + (scores > scores[target]).sum())
-            continue
-        e = explain_item(ds, model, h, t, int(target), method="shap", k=k, extras=False)
-        a = e.attribution
-        facts[f"value {label}"] = float(a.value)
-        scores = recs.score_history(model, h, t)
-        seen = set(int(x) for x in h)
-        facts[f"rank {label}"] = float(1 + sum(1 for j in np.flatnonzero(scores > scores[target]) if j not in seen))
-        for f, v in zip(a.features, a.values):
-            r = rows.setdefault(int(f), {"item_id": ds.item_ids[int(f)], "title": ds.titles[int(f)]})
-            r[f"SHAP {label}"] = round(float(r.get(f"SHAP {label}", 0.0)) + float(v), 4)
-    df = pd.DataFrame(list(rows.values()))
-    for c in ("SHAP before", "SHAP after"):
-        if c not in df:
-            df[c] = np.nan
-    if not df.empty:
-        df["Δ"] = (df["SHAP after"].fillna(0) - df["SHAP before"].fillna(0)).round(4)
-        df = df.reindex(df["Δ"].abs().sort_values(ascending=False).index).reset_index(drop=True)
-    return df, facts
+def act_save() -> None:
+    """Save the working profile in this session under the typed name."""
+    sc = wl.renamed(_working(), _typed_name())
+    state.scenarios()[sc.name] = sc
 
 
-# ---- scenarios ----------------------------------------------------------------------------------
-def save_current(name: str = "") -> None:
-    """Save the working profile in this session under the typed name (callback)."""
-    name = st.session_state.get("w.wi_name") or name
-    sc = copy.deepcopy(current_scenario())
-    sc["name"] = (name or sc.get("name") or "scenario").strip()[:120]
-    state.scenarios()[sc["name"]] = copy.deepcopy(sc)
+def act_load(sc: Scenario) -> None:
+    put(sc)
 
 
-def load_upload(ds: Dataset, data: bytes, file_name: str) -> list[str]:
+def act_upload(ds: Dataset, file: Any) -> None:
     """Validate an uploaded scenario file and make it the working profile."""
-    sc, warns = wl.validate(data, ds, source=file_name)
+    try:
+        sc, warns = Scenario.from_json(file.getvalue(), ds, source=str(file.name))
+    except DataError as e:
+        _say("scenarios", f"Scenario refused: {e}", "error")
+        return
     put(sc)
-    return warns
+    for w in warns:
+        _say("scenarios", w)
 
 
-def load_counterfactual(ds: Dataset) -> list[str]:
+def act_counterfactual(ds: Dataset) -> None:
     """Load the counterfactual profile stored by the Recommendations page."""
-    obj = st.session_state.get(state.COUNTERFACTUAL)
-    if obj is None:
-        raise DataError("no counterfactual profile has been stored yet")
-    if isinstance(obj, dict) and isinstance(obj.get("history"), list):
-        obj = copy.deepcopy(obj)
-        known = [int(e["timestamp"]) for e in obj["history"] if isinstance(e, dict) and e.get("timestamp") is not None]
-        t = known[0] if known else 1_700_000_000
-        for e in obj["history"]:  # entries without a time keep their order, one day apart
-            if isinstance(e, dict):
-                if e.get("timestamp") is None:
-                    e["timestamp"] = t
-                t = int(e["timestamp"]) + wl.DAY
-    sc, warns = wl.validate(obj, ds, source="counterfactual")
-    if isinstance(obj, dict):
-        sc["base_user"] = obj.get("base_user") or obj.get("user") or sc.get("base_user")
-        sc["name"] = str(obj.get("name") or "counterfactual")[:120]
-    put(sc)
-    return warns
+    sc = st.session_state.get(state.COUNTERFACTUAL)
+    if not isinstance(sc, Scenario):
+        _say("top", "Counterfactual refused: no counterfactual profile has been stored yet", "error")
+    elif sc.data_fingerprint != ds.fingerprint:
+        _say("top", "Counterfactual refused: it was made on different data", "error")
+    else:
+        put(sc)
+
+
+# ---- before / after --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Comparison:
+    """The profiles and lists before and after the edit, and their display tables."""
+
+    before: History
+    after: History
+    before_list: RerankResult
+    after_list: RerankResult
+    before_table: pd.DataFrame
+    after_table: pd.DataFrame
+    diff: wl.ListDiff
+
+    @property
+    def candidates(self) -> list[int]:
+        """Items of either list (after first): the ones the explanation delta offers."""
+        both = [int(i) for i in self.after_list.items] + [int(i) for i in self.before_list.items]
+        return list(dict.fromkeys(both))
+
+
+def compare(ds: Dataset, model: Scorer, sc: Scenario, k: int) -> Comparison:
+    """Recommend for the base profile and the edited one with the session's weights."""
+    before, after = wl.base_history(ds, sc), sc.to_history(ds)
+    w = state.weights()
+    rb = recs.recommend(ds, model, before, k, w)
+    ra = recs.recommend(ds, model, after, k, w)
+    lb, la, diff = wl.diff_frames(ds, rb.items, ra.items)
+    return Comparison(before, after, rb, ra, lb, la, diff)
+
+
+def explanation_delta(ds: Dataset, model: Scorer, target: int, cmp: Comparison, k: int) -> None:
+    """Compute and show the SHAP explanation of ``target`` before and after the edit."""
+    with st.spinner("Explaining before and after…"):
+        df, facts = wl.explanation_delta(ds, model, target, cmp.before, cmp.after, k)
+    cols = st.columns(4)
+    for col, key in zip(cols, ("rank before", "rank after", "value before", "value after")):
+        if key in facts:
+            col.metric(key, f"{facts[key]:.0f}" if key.startswith("rank") else f"{facts[key]:.3f}")
+    if df.empty:
+        st.caption("No history items to attribute (empty profile).")
+    else:
+        st.dataframe(df, hide_index=True)
