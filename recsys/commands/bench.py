@@ -22,7 +22,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from recsys.commands.options import add_min_count, resolve_min_count
+from recsys.commands.options import add_min_count, load_model, resolve_min_count
 from recsys.data.types import DataError, Dataset
 
 WEIGHTS = (0.25, 0.25, 0.25)  # the setting timed for recommend/rerank
@@ -63,9 +63,7 @@ def load_scorer(ds: Dataset, model_dir: str | None) -> tuple[Any, str]:
 
     d = Path(model_dir) if model_dir else default_model_dir(ds)
     if d.is_dir():
-        from recsys.models.transformer import TransformerRecommender
-
-        return TransformerRecommender.load(d, ds), f"transformer ({d})"
+        return load_model(ds, str(d)), f"transformer ({d})"
     if model_dir:
         raise DataError(f"--model: no such directory: {model_dir}")
     from recsys.evaluation import EASE, leave_one_out
@@ -208,8 +206,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         df = sweep(ctx, pop, group=group)
         out["sweep_s"] = time.perf_counter() - t0
         cols = ["term", "weight", "ndcg@10", "ild", "long_tail_share", "miscalibration", "avg_popularity", "coverage", "gini"]
-        out["sweep"] = df[cols].to_dict(orient="records")
-        lines += ["", f"λ-sweep ({out['sweep_s']:.1f} s):", df[cols].to_string(index=False, float_format="%.4f")]
+        table = df.loc[:, cols]
+        out["sweep"] = table.to_dict(orient="records")
+        lines += ["", f"λ-sweep ({out['sweep_s']:.1f} s):", table.to_string(index=False, float_format="%.4f")]
     out["_text"] = "\n".join(lines)
     return out
 

@@ -16,13 +16,12 @@ from __future__ import annotations
 import argparse
 import time
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from recsys.commands.options import add_min_count, resolve_min_count
-from recsys.data.types import DataError, Dataset
+from recsys.commands.options import add_min_count, load_model, resolve_min_count
+from recsys.data.types import DataError, Dataset, History
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -52,32 +51,22 @@ def _item(ds: Dataset, item_id: str, what: str) -> int:
     return ds.item_index(item_id)
 
 
-def resolve_history(ds: Dataset, user: str | None, history: str | None) -> tuple[str, np.ndarray, np.ndarray | None]:
-    """(user id, item indices, timestamps or None) from ``--user`` / ``--history``."""
+def resolve_history(ds: Dataset, user: str | None, history: str | None) -> History:
+    """The explained history from ``--user`` / ``--history`` (an edited history has no
+    timestamps)."""
     if user is not None and not ds.has_user(user):
         raise DataError(f"--user: unknown user id {user!r}")
     if history is not None:
         ids = [x.strip() for x in history.split(",") if x.strip()]
         if not ids:
             raise DataError("--history: no item ids given")
-        return user or "", np.array([_item(ds, x, "--history") for x in ids], dtype=np.int64), None
+        return History(user or "", np.array([_item(ds, x, "--history") for x in ids], dtype=np.int64), None)
     if user is None:
         raise DataError("give --user or --history")
-    h, ts = ds.sequence(ds.user_index(user))
-    if h.size == 0:
+    h = ds.history(user)
+    if len(h) == 0:
         raise DataError(f"user {user!r} has no interactions to explain")
-    return user, np.asarray(h, dtype=np.int64), np.asarray(ts, dtype=np.int64)
-
-
-def load_model(ds: Dataset, model_dir: str | None) -> Any:
-    """The transformer artifact for ``ds`` (DataError if missing or mismatched)."""
-    from recsys.models.transformer import TransformerRecommender
-    from recsys.paths import default_model_dir
-
-    d = Path(model_dir) if model_dir else default_model_dir(ds)
-    if not d.is_dir():
-        raise DataError(f"no trained model at {d} (train one with: python -m recsys train --data {ds.source})")
-    return TransformerRecommender.load(d, ds)
+    return h
 
 
 def _date(ts: Any) -> str | None:
@@ -194,9 +183,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.max_features < 1:
         raise DataError(f"--max-features must be at least 1, got {args.max_features}")
     ds = load(args.data, min_count=resolve_min_count(args))
-    user, hist, ts = resolve_history(ds, args.user, args.history)
+    h = resolve_history(ds, args.user, args.history)
     target = _item(ds, args.item, "--item")
-    if target in set(hist.tolist()):
+    if target in set(h.items.tolist()):
         raise DataError(f"--item: {args.item!r} is already in the history; only unseen items are recommended")
     why_not = None
     if args.why_not is not None:
@@ -212,14 +201,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from explain import explain_item, warm_up
 
     warmup_ms = warm_up()
-    e = explain_item(ds, scorer, hist, ts, target, method=args.method, k=args.k, budget=args.budget,
+    e = explain_item(ds, scorer, h, target, method=args.method, k=args.k, budget=args.budget,
                      seed=args.seed, value=args.value, max_features=args.max_features, why_not=why_not,
-                     user=user, cache=None)
+                     cache=None)
     out = to_json(ds, e)
     from recsys.models.base import recommend
 
     out["rank"] = int(e.counterfactual.rank_before) if e.counterfactual is not None else None
-    out["top_k"] = [ds.item_ids[i] for i in recommend(scorer, hist, args.k, ts).items]
+    out["top_k"] = [ds.item_ids[i] for i in recommend(scorer, h.items, args.k, h.timestamps).items]
     out["warmup_ms"] = round(warmup_ms, 3)
     out["load_ms"] = round(load_ms, 3)
     out["_text"] = render_text(out)

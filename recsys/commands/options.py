@@ -1,12 +1,17 @@
-"""Argument parsing shared by several commands (no heavy imports here)."""
+"""Argument parsing and model loading shared by several commands (no heavy imports here)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from recsys.data.types import DataError
+from recsys.data.types import DataError, Dataset
+
+if TYPE_CHECKING:  # pragma: no cover
+    from recsys.models.transformer import TransformerRecommender
 
 
 def parse_as_of(value: str | None) -> int | None:
@@ -57,3 +62,19 @@ def resolve_min_count(args: argparse.Namespace) -> int | None:
         print(f"using --min-count {mc}, the filter {model} was trained with", file=sys.stderr)
         return mc
     return None
+
+
+def load_model(ds: Dataset, model_dir: str | None) -> TransformerRecommender:
+    """The transformer artifact for ``ds``: ``--model DIR``, else the data's default
+    model directory (``recsys.paths.default_model_dir``). DataError when it is missing
+    or was trained on other data."""
+    from recsys.models.transformer import TransformerRecommender
+    from recsys.paths import default_model_dir
+
+    d = Path(model_dir) if model_dir else default_model_dir(ds)
+    if not d.is_dir():
+        if model_dir:
+            raise DataError(f"no trained model at {d}: model directory not found")
+        raise DataError(f"no trained model for this data at {d}; train one with "
+                        f"`python -m recsys train --data {ds.source}` or pass --model DIR")
+    return TransformerRecommender.load(d, ds)

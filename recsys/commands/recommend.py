@@ -12,17 +12,14 @@ from __future__ import annotations
 
 import argparse
 import time
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
-from recsys.commands.options import add_min_count, parse_as_of, resolve_min_count
+from recsys.commands.options import add_min_count, load_model, parse_as_of, resolve_min_count
 from recsys.data import load
-from recsys.data.types import DataError, Dataset
-from recsys.models.base import top_k
-from recsys.paths import default_model_dir
+from recsys.data.types import DataError, Dataset, History
+from recsys.models.base import Scorer
 from recsys.rerank import add_rerank_arguments, rerank_from_args
 
 DEFAULT_GAP = 3600  # seconds between new history items when the user's median gap is unknown
@@ -39,16 +36,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="use only interactions up to this time (seconds or ISO date)")
     add_min_count(parser)
     add_rerank_arguments(parser)  # --diversity/--calibration/--fairness W, --fair-group, --candidates (recsys.rerank)
-
-
-@dataclass(frozen=True)
-class Profile:
-    """The history a recommendation is scored from (item indices + timestamps, oldest first)."""
-
-    user: str
-    items: np.ndarray
-    timestamps: np.ndarray
-    edited: bool = False
 
 
 def parse_history(ds: Dataset, text: str) -> list[int]:
@@ -81,42 +68,25 @@ def edited_timestamps(items: Sequence[int], base_items: np.ndarray, base_ts: np.
     return out
 
 
-def user_profile(ds: Dataset, user: str, history: str | None = None, as_of: int | None = None) -> Profile:
-    """The user's (as-of truncated, optionally edited) history."""
-    u = ds.user_index(user)
-    items, ts = ds.sequence(u)
+def user_history(ds: Dataset, user: str, edit: str | None = None, as_of: int | None = None) -> History:
+    """The user's history (up to ``as_of``), or the ``--history`` edit of it (``edit``:
+    comma-separated item ids, oldest first; timestamps from :func:`edited_timestamps`)."""
+    items, ts = ds.sequence(ds.user_index(user))
+    items = np.asarray(items, dtype=np.int64)
+    ts = np.asarray(ts, dtype=np.int64)
     if as_of is not None:
         keep = ts <= as_of
         items, ts = items[keep], ts[keep]
-    items = np.asarray(items, dtype=np.int64)
-    ts = np.asarray(ts, dtype=np.int64)
-    if history is None:
-        return Profile(str(user), items, ts)
-    new = parse_history(ds, history)
-    return Profile(str(user), np.asarray(new, dtype=np.int64), edited_timestamps(new, items, ts), edited=True)
+    if edit is None:
+        return History(str(user), items, ts)
+    new = parse_history(ds, edit)
+    return History(str(user), np.asarray(new, dtype=np.int64), edited_timestamps(new, items, ts))
 
 
-def score_profile(model: Any, profile: Profile) -> np.ndarray:
-    """Model scores over all items for a profile (seen items not yet excluded)."""
-    return np.asarray(model.score([profile.items], [profile.timestamps])[0], dtype=np.float32)
-
-
-def ranked_items(ds: Dataset, scores: np.ndarray, profile: Profile, k: int) -> list[dict[str, Any]]:
-    """The top-k unseen items as JSON rows, best first, 1-based ranks."""
-    idx = top_k(scores, k, profile.items)
-    return [
-        {"item_id": ds.item_ids[i], "title": ds.titles[i], "score": float(scores[i]), "rank": r + 1}
-        for r, i in enumerate(idx)
-    ]
-
-
-def load_model(ds: Dataset, model_dir: str | None) -> Any:
-    from recsys.models.transformer import TransformerRecommender
-
-    d = Path(model_dir) if model_dir else default_model_dir(ds)
-    if not model_dir and not d.exists():
-        raise DataError(f"no trained model for this data at {d}; run `python -m recsys train` or pass --model")
-    return TransformerRecommender.load(d, ds)
+def score_history(model: Scorer, history: History) -> np.ndarray:
+    """Model scores over all items after ``history`` (seen items not yet excluded)."""
+    ts = None if history.timestamps is None else [history.timestamps]
+    return np.asarray(model.score([history.items], ts)[0], dtype=np.float32)
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -126,23 +96,23 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     ds = load(args.data, min_count=resolve_min_count(args))
     model = load_model(ds, args.model)
     as_of = parse_as_of(args.as_of)
-    profile = user_profile(ds, str(args.user), args.history, as_of)
-    scores = score_profile(model, profile)
+    edited = args.history is not None
+    h = user_history(ds, str(args.user), args.history, as_of)
+    scores = score_history(model, h)
     # re-ranked top-k (exactly the model's order when all weights are 0) with per-item contributions
     # and reasons, plus "metrics"/"baseline_metrics"/"weights"/"fair_group"/"dropped" (recsys.rerank)
-    rerank_out = rerank_from_args(ds, scores, profile.items, args, k=args.k, emb=model.text_emb, user=profile.user)
+    rerank_out = rerank_from_args(ds, scores, h.items, args, k=args.k, emb=model.text_emb, user=h.user)
     items = rerank_out.pop("items")
     result: dict[str, Any] = {
-        "user": profile.user,
+        "user": h.user,
         "items": items,
-        "history_length": int(len(profile.items)),
-        "edited": profile.edited,
+        "history_length": len(h),
+        "edited": edited,
         "as_of": as_of,
         **rerank_out,
         "elapsed_ms": round(1000 * (time.perf_counter() - t0), 1),
     }
-    lines = [f"user {profile.user} ({len(profile.items)} history items"
-             + (", edited" if profile.edited else "") + ")"]
+    lines = [f"user {h.user} ({len(h)} history items" + (", edited" if edited else "") + ")"]
     lines += [f"{it['rank']:3d}. {it['title']}  [{it['item_id']}]  {it['score']:.3f}" for it in items]
     result["_text"] = "\n".join(lines)
     return result

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import argparse
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
-from recsys.commands.options import add_min_count, parse_as_of, resolve_min_count
+from recsys.commands.options import add_min_count, load_model, parse_as_of, resolve_min_count
 from recsys.data.types import DataError
 
 
@@ -63,13 +62,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     ds = load(args.data, min_count=resolve_min_count(args))
     if not ds.has_user(args.user):
         raise DataError(f"unknown user id {args.user!r} (the dataset has {ds.n_users} users)")
-    scorer = None
-    if args.model is not None:
-        if not Path(args.model).is_dir():
-            raise DataError("model directory not found", file=str(args.model))
-        from recsys.models.transformer import TransformerRecommender
-
-        scorer = TransformerRecommender.load(args.model, ds)
+    scorer = load_model(ds, args.model) if args.model is not None else None
     tl = user_timeline(ds, str(args.user), scorer=scorer, as_of=as_of, windowing=args.windowing, seed=args.seed)
     if tl.n_interactions == 0:
         raise DataError(f"user {args.user!r} has no interactions up to {as_of} ({_date(as_of or 0)} UTC)")
