@@ -1,4 +1,5 @@
-"""Evaluate the transformer and the baselines under the DESIGN §4 protocol.
+"""Evaluate the transformer and the baselines under the evaluation protocol
+(``recsys.evaluation.PROTOCOL``: leave-one-out by time, full ranking, seen items excluded).
 
 ``evaluate --data SRC [--model DIR] [--min-count N] [--seeds K]``: with ``--model`` the
 artifact in DIR (and ``DIR/no_text/`` if present) is evaluated; without it K seeds of
@@ -16,7 +17,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
 import numpy as np
 
@@ -109,7 +110,7 @@ def _evaluate_baselines(ds: Dataset, split: Split, text_emb: np.ndarray | None, 
     out: dict[str, Any] = {}
     for name, fit in baseline_scorers(text_emb):
         t0 = time.perf_counter()
-        model = fit(split)
+        model = cast(Scorer, fit(split))  # every baseline is a Scorer (baseline_scorers types it loosely)
         fit_s = time.perf_counter() - t0
         res = evaluate_scorer(model, ds, split, "test", text_emb=text_emb)
         res = aggregate([res] * max(1, n_seeds))  # deterministic: same result for every seed
@@ -129,29 +130,83 @@ def _load_transformers(model_dir: Path, ds: Dataset) -> dict[str, Scorer]:
     return found
 
 
-def _train_seed(ds: Dataset, out_dir: Path, seed: int, epochs: int | None) -> dict[str, Any]:
+def _train_seed(ds: Dataset, out_dir: Path, seed: int, epochs: int | None) -> None:
     try:
         from recsys.train import train_model
     except ImportError as e:
         raise DataError(f"transformer training is unavailable ({e}); use --model DIR or --baselines-only") from None
-    return train_model(ds, out_dir, seed=seed, epochs=epochs, progress=_progress_printer(f"seed {seed} "),
-                       ablation=True, baselines=False)
+    train_model(ds, out_dir, seed=seed, epochs=epochs, progress=_progress_printer(f"seed {seed} "),
+                ablation=True, baselines=False)
 
 
-def _training_facts(info: dict[str, Any]) -> dict[str, Any]:
-    keep = ("epochs", "best_epoch", "train_seconds", "peak_memory_mb")
-    return {k: info[k] for k in keep if isinstance(info.get(k), (int, float)) and not isinstance(info.get(k), bool)}
+def _training_facts(manifest: dict[str, Any]) -> dict[str, Any]:
+    """Epochs, best epoch and training seconds recorded in a model's manifest."""
+    keep = ("epochs", "best_epoch", "train_seconds")
+    return {k: manifest[k] for k in keep
+            if isinstance(manifest.get(k), (int, float)) and not isinstance(manifest.get(k), bool)}
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
-    from recsys.data import load
-
+def _check_args(args: argparse.Namespace) -> None:
     if args.seeds < 1:
         raise DataError(f"--seeds must be at least 1, got {args.seeds}")
     if args.model is not None and args.baselines_only:
         raise DataError("--model and --baselines-only exclude each other")
     if args.model is not None and not Path(args.model).is_dir():
         raise DataError("model directory not found", file=args.model)
+
+
+Runs = dict[str, list[dict[str, Any]]]
+
+
+def _score_artifact(args: argparse.Namespace, ds: Dataset, split: Split) -> tuple[Runs, np.ndarray | None]:
+    """Test metrics of the ``--model`` artifact (and its no-text ablation)."""
+    models = _load_transformers(Path(args.model), ds)
+    text_emb = _text_embeddings(ds, list(models.values()), not args.no_ild)
+    runs: Runs = {}
+    for name, m in models.items():
+        _say(f"scoring {name} from {args.model}")
+        runs[name] = [evaluate_scorer(m, ds, split, "test", text_emb=text_emb)]
+    return runs, text_emb
+
+
+def _train_and_score(args: argparse.Namespace, ds: Dataset, split: Split) -> tuple[Runs, Runs, np.ndarray | None]:
+    """Train ``--seeds`` seeds (+ ablation) into a temporary directory; (test metrics,
+    training facts, text embeddings) per model."""
+    runs: Runs = {}
+    facts: Runs = {}
+    text_emb: np.ndarray | None = None
+    with tempfile.TemporaryDirectory(prefix="recsys-eval-") as tmp:
+        for seed in range(args.seeds):
+            _say(f"training seed {seed + 1}/{args.seeds}")
+            seed_dir = Path(tmp) / f"seed{seed}"
+            _train_seed(ds, seed_dir, seed, args.epochs)
+            models = _load_transformers(seed_dir, ds)
+            if text_emb is None:
+                text_emb = _text_embeddings(ds, list(models.values()), not args.no_ild)
+            for name, m in models.items():
+                res = evaluate_scorer(m, ds, split, "test", text_emb=text_emb)
+                runs.setdefault(name, []).append(res)
+                facts.setdefault(name, []).append(_training_facts(getattr(m, "manifest", {}) or {}))
+                _say(f"seed {seed}: {name} NDCG@10 {res['ndcg@10']:.4f}  HR@10 {res['hr@10']:.4f}")
+    return runs, facts, text_emb
+
+
+def _model_results(runs: Runs, facts: Runs, model_dir: str | None) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    for name, rs in runs.items():
+        results[name] = aggregate(rs)
+        results[name]["seeds"] = len(rs)
+        if facts.get(name):
+            results[name]["training"] = facts[name]
+        if model_dir is not None:
+            results[name]["model_dir"] = str(Path(model_dir) / ("no_text" if name.endswith("no_text") else ""))
+    return results
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    from recsys.data import load
+
+    _check_args(args)
     t_start = time.perf_counter()
     min_count = resolve_min_count(args)
     ds = load(args.data, min_count=min_count)
@@ -161,45 +216,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if split.n_eval == 0:
         raise DataError("no users to evaluate (every user has fewer than 3 interactions)")
 
-    runs: dict[str, list[dict[str, Any]]] = {}
-    facts: dict[str, list[dict[str, Any]]] = {}
+    runs: Runs = {}
+    facts: Runs = {}
     text_emb: np.ndarray | None = None
+    n_seeds = 1
     if args.model is not None:
-        models = _load_transformers(Path(args.model), ds)
-        text_emb = _text_embeddings(ds, list(models.values()), not args.no_ild)
-        for name, m in models.items():
-            _say(f"scoring {name} from {args.model}")
-            runs[name] = [evaluate_scorer(m, ds, split, "test", text_emb=text_emb)]
-        n_seeds = 1
+        runs, text_emb = _score_artifact(args, ds, split)
     elif not args.baselines_only:
         n_seeds = args.seeds
-        with tempfile.TemporaryDirectory(prefix="recsys-eval-") as tmp:
-            for seed in range(n_seeds):
-                _say(f"training seed {seed + 1}/{n_seeds}")
-                seed_dir = Path(tmp) / f"seed{seed}"
-                info = _train_seed(ds, seed_dir, seed, args.epochs)
-                models = _load_transformers(seed_dir, ds)
-                if text_emb is None:
-                    text_emb = _text_embeddings(ds, list(models.values()), not args.no_ild)
-                for name, m in models.items():
-                    res = evaluate_scorer(m, ds, split, "test", text_emb=text_emb)
-                    runs.setdefault(name, []).append(res)
-                    facts.setdefault(name, []).append(_training_facts(getattr(m, "manifest", {}) or {}))
-                    _say(f"seed {seed}: {name} NDCG@10 {res['ndcg@10']:.4f}  HR@10 {res['hr@10']:.4f}")
-                facts.setdefault("_train", []).append(_training_facts(info))
-    else:
-        n_seeds = 1
+        runs, facts, text_emb = _train_and_score(args, ds, split)
     if text_emb is None:
         text_emb = _text_embeddings(ds, [], not args.no_ild)
 
-    results: dict[str, Any] = {}
-    for name, rs in runs.items():
-        results[name] = aggregate(rs)
-        results[name]["seeds"] = len(rs)
-        if facts.get(name):
-            results[name]["training"] = facts[name]
-        if args.model is not None:
-            results[name]["model_dir"] = str(Path(args.model) / ("no_text" if name.endswith("no_text") else ""))
+    results = _model_results(runs, facts, args.model)
     results.update(_evaluate_baselines(ds, split, text_emb, n_seeds if runs else 1))
     ordered = {k: results[k] for k in MODEL_ORDER if k in results}
     ordered.update({k: v for k, v in results.items() if k not in ordered})
