@@ -1,8 +1,8 @@
 """Train, evaluate and store the transformer recommender (and its no-text ablation).
 
 :func:`train_model` is what both the ``train`` command and the app call: it splits the
-data leave-one-out by time (DESIGN §4), trains on the training part with early stopping
-on validation NDCG@10, evaluates on the test targets (full ranking, seen items
+data leave-one-out by time (``recsys.evaluation.PROTOCOL``), trains on the training part
+with early stopping on validation NDCG@10, evaluates on the test targets (full ranking, seen items
 excluded) next to the baselines, and writes the artifact directory atomically::
 
     out_dir/model.safetensors, config.json, manifest.json, evaluation.json
@@ -17,11 +17,12 @@ import shutil
 import time
 from dataclasses import fields
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
 import numpy as np
 
 from recsys.data.types import DataError, Dataset
+from recsys.models.base import Scorer
 from recsys.models.transformer import TransformerConfig, TransformerRecommender, replace_dir
 
 Progress = Callable[[float, str], None]
@@ -97,10 +98,68 @@ def evaluate_baselines(ds: Dataset, split: Any, text_emb: np.ndarray | None,
         if progress is not None:
             progress(k / len(makers), f"evaluating baseline {BASELINE_LABELS.get(name, name)}")
         try:
-            out[name] = evaluate_scorer(fit(split), ds, split, "test", text_emb=text_emb)
+            scorer = cast(Scorer, fit(split))  # every baseline is a Scorer (typed loosely there)
+            out[name] = evaluate_scorer(scorer, ds, split, "test", text_emb=text_emb)
         except (DataError, MemoryError) as e:
             out[name] = {"skipped": str(e)}
     return out
+
+
+def _config(init_from: str | Path | None, finetune_text_layers: int,
+            overrides: dict[str, Any]) -> tuple[TransformerRecommender | None, TransformerConfig]:
+    """(the model training continues from or None, the configuration to train with):
+    continued training keeps the artifact's architecture."""
+    prev = TransformerRecommender.load_any(init_from) if init_from is not None else None
+    if prev is None:
+        return None, make_config(finetune_text_layers, **overrides)
+    arch = {k: getattr(prev.config, k) for k in ARCHITECTURE_KEYS}
+    return prev, make_config(finetune_text_layers, **{**arch, **overrides})
+
+
+def _ablation(
+    ds: Dataset, split: Any, config: TransformerConfig, prev: TransformerRecommender | None,
+    te: np.ndarray, progress: Progress | None, **fit: Any,
+) -> tuple[TransformerRecommender, dict[str, Any], dict[str, Any]]:
+    """Train and evaluate the no-text ablation: (model, its result entry, its full test metrics)."""
+    from recsys.evaluation import evaluate_scorer
+
+    abl_cfg = TransformerConfig(**{**config.__dict__, "use_text": False, "finetune_text_layers": 0})
+    abl_prev = prev if prev is not None and not prev.config.use_text else None
+    abl = fit_transformer(ds, split, None, abl_cfg, init_from=abl_prev, progress=progress, **fit)
+    a_valid = evaluate_scorer(abl, ds, split, "valid", text_emb=te, groups=False)
+    a_test = evaluate_scorer(abl, ds, split, "test", text_emb=te)
+    result = {"epochs": abl.log.epochs, "train_seconds": round(abl.log.train_seconds, 3),
+              "valid": accuracy(a_valid), "test": accuracy(a_test)}
+    return abl, result, a_test
+
+
+def _new_items(ds: Dataset, split: Any, config: TransformerConfig) -> dict[str, Any] | None:
+    """How items with no training interaction were placed (``--new-items text``), or None."""
+    if not config.skip_unseen_items:
+        return None
+    seen = np.unique(np.concatenate([np.asarray(t, dtype=np.int64) for t in split.train]))
+    return {"mode": "text", "offset": float(config.newcomer_offset), "items": int(ds.n_items - seen.size)}
+
+
+def _store(out: Path, ds: Dataset, model: TransformerRecommender, metrics: dict[str, Any], extra: dict[str, Any],
+           evaluation: dict[str, Any], ablation: tuple[TransformerRecommender, dict[str, Any]] | None) -> None:
+    """Write the artifact (+ ``evaluation.json``, + ``no_text/``) into a temporary sibling of
+    ``out``, then swap it in."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.tmp{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    try:
+        model.save(tmp, ds, metrics=metrics, extra=extra)
+        (tmp / EVALUATION_FILE).write_text(json.dumps(evaluation, indent=1, allow_nan=False, default=float))
+        if ablation is not None:
+            abl, res = ablation
+            abl.save(tmp / ABLATION_DIR, ds, metrics={"valid": res["valid"], "test": res["test"]},
+                     extra={"min_count": extra.get("min_count"), "ablation_of": "transformer"})
+        replace_dir(tmp, out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def train_model(
@@ -136,12 +195,7 @@ def train_model(
     split = leave_one_out(ds)
     if split.n_eval == 0:
         raise DataError("no user has 3 or more interactions: nothing to validate or test on")
-    prev = TransformerRecommender.load_any(init_from) if init_from is not None else None
-    if prev is not None:  # continued training keeps the artifact's architecture
-        arch = {k: getattr(prev.config, k) for k in ARCHITECTURE_KEYS}
-        config = make_config(finetune_text_layers, **{**arch, **overrides})
-    else:
-        config = make_config(finetune_text_layers, **overrides)
+    prev, config = _config(init_from, finetune_text_layers, overrides)
 
     p_text, p_main, p_abl = (0.0, 0.1), (0.1, 0.6 if ablation else 0.9), (0.6, 0.9)
     te = item_embeddings(ds, cache_dir=text_cache_dir, progress=_sub(progress, *p_text))
@@ -153,18 +207,14 @@ def train_model(
     valid = evaluate_scorer(model, ds, split, "valid", text_emb=te_model, groups=False)
     test = evaluate_scorer(model, ds, split, "test", text_emb=te_model)
     models: dict[str, dict[str, Any]] = {model.name: test}
-    result_abl: dict[str, Any] | None = None
-    abl_model = None
+    valids: dict[str, dict[str, float]] = {model.name: accuracy(valid)}
+    abl: tuple[TransformerRecommender, dict[str, Any]] | None = None
     if ablation:
-        abl_cfg = TransformerConfig(**{**config.__dict__, "use_text": False, "finetune_text_layers": 0})
-        abl_prev = prev if prev is not None and not prev.config.use_text else None
-        abl_model = fit_transformer(ds, split, None, abl_cfg, seed=seed, epochs=epochs, init_from=abl_prev,
-                                    progress=_sub(progress, *p_abl))
-        a_valid = evaluate_scorer(abl_model, ds, split, "valid", text_emb=te, groups=False)
-        a_test = evaluate_scorer(abl_model, ds, split, "test", text_emb=te)
+        abl_model, result_abl, a_test = _ablation(ds, split, config, prev, te, _sub(progress, *p_abl),
+                                                  seed=seed, epochs=epochs)
         models[abl_model.name] = a_test
-        result_abl = {"epochs": abl_model.log.epochs, "train_seconds": round(abl_model.log.train_seconds, 3),
-                      "valid": accuracy(a_valid), "test": accuracy(a_test)}
+        valids[abl_model.name] = result_abl["valid"]
+        abl = (abl_model, result_abl)
     if baselines:
         models.update(evaluate_baselines(ds, split, te, _sub(progress, 0.9, 0.98)))
 
@@ -176,31 +226,15 @@ def train_model(
         "seed": seed,
         "users": int(split.n_eval),
         "models": models,
-        "valid": {model.name: accuracy(valid), **({abl_model.name: result_abl["valid"]} if result_abl else {})},
+        "valid": valids,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    new_items = None  # how items with no training interaction were placed (--new-items text)
-    if config.skip_unseen_items:
-        seen = np.unique(np.concatenate([np.asarray(t, dtype=np.int64) for t in split.train]))
-        new_items = {"mode": "text", "offset": float(config.newcomer_offset), "items": int(ds.n_items - seen.size)}
+    new_items = _new_items(ds, split, config)
     out = Path(out_dir)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.tmp{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    try:
-        extra = {"min_count": min_count, "init_from": str(init_from) if init_from else None,
-                 "train_users": int(sum(1 for s in split.train if len(s))),
-                 "history": model.log.history[-50:], "new_items": new_items}
-        model.save(tmp, ds, metrics={"valid": accuracy(valid), "test": accuracy(test)}, extra=extra)
-        (tmp / EVALUATION_FILE).write_text(json.dumps(evaluation, indent=1, allow_nan=False, default=float))
-        if abl_model is not None and result_abl is not None:
-            abl_model.save(tmp / ABLATION_DIR, ds, metrics={"valid": result_abl["valid"], "test": result_abl["test"]},
-                           extra={"min_count": min_count, "ablation_of": "transformer"})
-        replace_dir(tmp, out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+    extra = {"min_count": min_count, "init_from": str(init_from) if init_from else None,
+             "train_users": int(sum(1 for s in split.train if len(s))),
+             "history": model.log.history[-50:], "new_items": new_items}
+    _store(out, ds, model, {"valid": accuracy(valid), "test": accuracy(test)}, extra, evaluation, abl)
     if progress:
         progress(1.0, f"done: test NDCG@10 {test['ndcg@10']:.4f}")
     result: dict[str, Any] = {
@@ -216,8 +250,8 @@ def train_model(
     }
     if new_items is not None:
         result["new_items"] = new_items
-    if result_abl is not None:
-        result["ablation"] = result_abl
+    if abl is not None:
+        result["ablation"] = abl[1]
     return result
 
 
