@@ -176,12 +176,12 @@ def TextTopLayers(ds: Dataset, n_layers: int, max_length: int = MAX_LENGTH) -> A
                 p.requires_grad_(True)
 
         def embed_all(self) -> torch.Tensor:
-            h = self.hidden
-            add = (1.0 - self.mask[:, None, None, :].to(h.dtype)) * torch.finfo(h.dtype).min
+            h, m = self.get_buffer("hidden"), self.get_buffer("mask")
+            add = (1.0 - m[:, None, None, :].to(h.dtype)) * torch.finfo(h.dtype).min
             for layer in self.layers:
                 h = layer(h, add)
                 if isinstance(h, tuple):
                     h = h[0]
-            return mean_pool(h, self.mask)
+            return mean_pool(h, m)
 
     return _TopLayers()

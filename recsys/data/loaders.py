@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -346,12 +347,12 @@ def _latest_tags(path: Path, label: str, item_ids: np.ndarray) -> list[str]:
     if "timestamp" in t.columns:
         V.timestamps(t, "timestamp")
     tag = V.strings(t, "tag")
-    df = pd.DataFrame({"item_id": movie, "tag": tag})
-    df = df[df["tag"] != ""]
-    df["key"] = df["tag"].str.lower()
+    keep = tag != ""
+    tags = pd.Series(tag[keep], dtype=object)
+    df = pd.DataFrame({"item_id": movie[keep], "tag": tags, "key": tags.str.lower()})
     counts = (
         df.groupby(["item_id", "key"], sort=False).agg(tag=("tag", "first"), n=("tag", "size")).reset_index()
     )
     counts = counts.sort_values(["item_id", "n", "key"], ascending=[True, False, True], kind="stable")
-    joined = counts.groupby("item_id", sort=False)["tag"].agg(", ".join)
+    joined: dict[Any, str] = counts.groupby("item_id", sort=False)["tag"].agg(", ".join).to_dict()
     return [joined.get(i, "") for i in item_ids.tolist()]

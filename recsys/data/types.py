@@ -282,6 +282,29 @@ def _protocol_order(u: np.ndarray, t: np.ndarray, i: np.ndarray) -> np.ndarray:
     return np.argsort(key, kind="stable")
 
 
+def _column(df: pd.DataFrame, name: str) -> pd.Series:
+    """Column ``name`` of ``df`` (DataError when the name labels several columns)."""
+    col = df[name]
+    if not isinstance(col, pd.Series):
+        raise DataError(f"column {name!r} appears more than once")
+    return col
+
+
+def _item_meta(items: pd.DataFrame | None) -> dict[str, tuple[str, tuple[str, ...], str]]:
+    """item id -> (title, categories, text) from an items frame (see build_dataset)."""
+    meta: dict[str, tuple[str, tuple[str, ...], str]] = {}
+    if items is None or not len(items):
+        return meta
+    n = len(items)
+    cats_col = _column(items, "categories").tolist() if "categories" in items else [()] * n
+    text_col = _column(items, "text").tolist() if "text" in items else [""] * n
+    titles = _column(items, "title").tolist()
+    for iid, title, cs, text in zip(_str_ids(_column(items, "item_id")), titles, cats_col, text_col):
+        text = str(text) if text is not None and not (isinstance(text, float) and np.isnan(text)) else ""
+        meta[iid] = (str(title), tuple(cs) if cs is not None else (), text)
+    return meta
+
+
 def build_dataset(
     source: str,
     interactions: pd.DataFrame,
@@ -304,20 +327,10 @@ def build_dataset(
     warns = list(warnings)
     if len(interactions) == 0:
         raise DataError("no interactions")
-    icodes, iuniq = _factorize_ids(interactions["item_id"])
-    ucodes, uuniq = _factorize_ids(interactions["user_id"])
-    all_item_ids = list(iuniq)
-    meta: dict[str, tuple[str, tuple[str, ...], str]] = {}
-    if items is not None and len(items):
-        n = len(items)
-        cats_col = items["categories"].tolist() if "categories" in items else [()] * n
-        text_col = items["text"].tolist() if "text" in items else [""] * n
-        for iid, title, cs, text in zip(
-            _str_ids(items["item_id"]), items["title"].tolist(), cats_col, text_col
-        ):
-            text = str(text) if text is not None and not (isinstance(text, float) and np.isnan(text)) else ""
-            meta[iid] = (str(title), tuple(cs) if cs is not None else (), text)
-        all_item_ids.extend(meta.keys())
+    icodes, iuniq = _factorize_ids(_column(interactions, "item_id"))
+    ucodes, uuniq = _factorize_ids(_column(interactions, "user_id"))
+    meta = _item_meta(items)
+    all_item_ids = list(iuniq) + list(meta)
     missing = [i for i in iuniq if i not in meta]
     if items is not None and missing:
         shown = ", ".join(missing[:5]) + (" …" if len(missing) > 5 else "")
@@ -329,12 +342,9 @@ def build_dataset(
 
     u = np.array([uindex[x] for x in uuniq], dtype=np.int32)[ucodes]
     i = np.array([iindex[x] for x in iuniq], dtype=np.int32)[icodes]
-    t = interactions["timestamp"].to_numpy(dtype=np.int64)
-    r = (
-        interactions["rating"].to_numpy(dtype=np.float32)
-        if "rating" in interactions and interactions["rating"].notna().any()
-        else None
-    )
+    t = _column(interactions, "timestamp").to_numpy(dtype=np.int64)
+    rating = _column(interactions, "rating") if "rating" in interactions else None
+    r = rating.to_numpy(dtype=np.float32) if rating is not None and bool(rating.notna().any()) else None
     order = _protocol_order(u, t, i)
     u, i, t = u[order], i[order], t[order]
     if r is not None:

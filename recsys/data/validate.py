@@ -1,6 +1,6 @@
 """Vectorised column validation with exact positions for the first bad value.
 
-Rules (issue 2, item 3): ids are non-empty strings of at most 256 characters;
+Rules: ids are non-empty strings of at most 256 characters;
 timestamps are integer seconds or ISO-8601 date-times (an offset is honoured, naive
 means UTC) and become int64 seconds; ratings, when present, are finite numbers.
 """
@@ -103,12 +103,12 @@ def _parse_strings(table: Table, col: str, s: pd.Series) -> np.ndarray:
     out = np.zeros(len(s), dtype=np.int64)
     is_int = s.str.fullmatch(_INT_RE).to_numpy(dtype=bool, na_value=False)
     if is_int.any():
-        out[is_int] = pd.to_numeric(s[is_int]).to_numpy(dtype=np.int64)
+        out[is_int] = np.asarray(pd.to_numeric(s[is_int]), dtype=np.int64)
     rest = ~is_int
     if rest.any():
         vals = s[rest]
         dt = pd.to_datetime(vals, format="ISO8601", utc=True, errors="coerce")
-        bad = dt.isna().to_numpy()
+        bad = np.asarray(dt.isna(), dtype=bool)
         if bad.any():
             k = int(np.flatnonzero(rest)[np.flatnonzero(bad)[0]])
             v = s.iloc[k]
@@ -168,7 +168,7 @@ def ratings(table: Table, col: str) -> np.ndarray:
         raw = pd.Series([str(x).strip() for x in s.tolist()], dtype=object)
     else:
         raw = pd.Series(strings(table, col), dtype=object)
-    v = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    v = np.asarray(pd.to_numeric(raw, errors="coerce"), dtype=np.float64)  # unparsable -> NaN
     k = first_true(~np.isfinite(v))
     if k is not None:
         r = raw.iloc[k]
