@@ -17,7 +17,8 @@ from recsys.interests import (
     topic_assignment,
     user_timeline,
 )
-from recsys.interests.timeline import MIN_PER_WINDOW, calendar_edges, count_bounds, prefix_steps
+from recsys.interests.prediction import prefix_steps
+from recsys.interests.windows import MIN_PER_WINDOW, calendar_edges, count_bounds
 
 CATS = ("Alpha", "Beta", "Gamma", "Delta", "Epsilon", "Zeta")
 PER_CAT = 60
@@ -342,6 +343,20 @@ def test_topics_for_a_dataset_without_categories():
     assert tl.change_points  # the user walks through the three topics in order
     with pytest.raises(DataError):
         topic_assignment(ds, embeddings=emb[:5])
+
+
+def test_kmeans_known_answers():
+    from recsys.interests.categories import kmeans
+
+    x = np.array([[0.0, 0.0], [0.1, 0.0], [0.0, 0.1], [5.0, 5.0], [5.1, 5.0], [9.0, 0.0], [9.0, 0.2]])
+    labels = kmeans(x, 3, seed=0)
+    groups = {tuple(np.flatnonzero(labels == c).tolist()) for c in np.unique(labels)}
+    assert groups == {(0, 1, 2), (3, 4), (5, 6)}
+    np.testing.assert_array_equal(kmeans(x, 3, seed=0), labels)  # deterministic given the seed
+    # more clusters asked than distinct rows: capped; a single distinct row is one cluster
+    dup = np.array([[1.0, 1.0], [1.0, 1.0], [2.0, 2.0]])
+    assert sorted(np.unique(kmeans(dup, 5)).tolist()) == [0, 1]
+    assert kmeans(np.ones((4, 2)), 3).tolist() == [0, 0, 0, 0]
 
 
 def test_anonymous_edited_profile(world):

@@ -1,4 +1,4 @@
-"""Interests: how a user's taste evolves (DESIGN §7). No streamlit here.
+"""Interests: how a user's taste evolves. No streamlit here.
 
 * :func:`user_timeline` -> :class:`Timeline`: observed category shares per window
   (smoothed), change points, the model's predicted interest and a forecast, optionally

@@ -6,8 +6,8 @@ of several categories splits its weight equally, and items without any category 
 an ``"other"`` column (added only when some item needs it), so per-window shares always
 sum to 1.
 
-Datasets without categories get *topics*: k-means over the L2-normalised item text
-embeddings (:func:`recsys.text.item_embeddings`), each topic named by its most
+Datasets without categories get *topics*: k-means (scikit-learn) over the L2-normalised
+item text embeddings (:func:`recsys.text.item_embeddings`), each topic named by its most
 characteristic words (class-based TF-IDF over the titles and texts of its items).
 """
 
@@ -71,41 +71,17 @@ def default_n_topics(n_items: int) -> int:
 
 
 def kmeans(x: np.ndarray, k: int, seed: int = 0, n_init: int = 4, max_iter: int = 100) -> np.ndarray:
-    """Cluster labels (n,) of the rows of ``x``: k-means (k-means++ seeding, Lloyd
-    iterations), best of ``n_init`` runs by inertia; deterministic given ``seed``."""
+    """Cluster labels (n,) of the rows of ``x``: scikit-learn's k-means (k-means++
+    seeding, best of ``n_init`` runs by inertia); deterministic given ``seed``. ``k`` is
+    capped at the number of distinct rows (one cluster: all labels 0)."""
+    from sklearn.cluster import KMeans  # lazy: only datasets without categories need it
+
     x = np.asarray(x, dtype=np.float64)
-    n = x.shape[0]
     k = int(min(k, len(np.unique(x, axis=0))))
     if k <= 1:
-        return np.zeros(n, dtype=np.int64)
-    rng = np.random.default_rng(seed)
-    sq = (x * x).sum(1)
-    best, best_inertia = np.zeros(n, dtype=np.int64), np.inf
-    for _ in range(n_init):
-        centers = [x[int(rng.integers(n))]]
-        d2 = ((x - centers[0]) ** 2).sum(1)
-        for _c in range(1, k):  # k-means++: next centre with probability ~ squared distance
-            probs = d2 / d2.sum() if d2.sum() > 0 else np.full(n, 1.0 / n)
-            centers.append(x[int(rng.choice(n, p=probs))])
-            d2 = np.minimum(d2, ((x - centers[-1]) ** 2).sum(1))
-        c = np.asarray(centers)
-        labels = np.full(n, -1, dtype=np.int64)
-        for _it in range(max_iter):
-            dist = sq[:, None] - 2 * x @ c.T + (c * c).sum(1)[None, :]
-            new = dist.argmin(1)
-            if np.array_equal(new, labels):
-                break
-            labels = new
-            for j in range(k):
-                members = labels == j
-                if members.any():
-                    c[j] = x[members].mean(0)
-                else:  # empty cluster: restart it at the worst-served point
-                    c[j] = x[int(dist[np.arange(n), labels].argmax())]
-        inertia = float(np.maximum(dist[np.arange(n), labels], 0).sum())
-        if inertia < best_inertia - 1e-12:
-            best, best_inertia = labels.copy(), inertia
-    return best
+        return np.zeros(x.shape[0], dtype=np.int64)
+    km = KMeans(n_clusters=k, max_iter=max_iter, random_state=seed).set_params(n_init=n_init)
+    return np.asarray(km.fit_predict(x), dtype=np.int64)
 
 
 STOP_WORDS = frozenset(
