@@ -348,6 +348,8 @@ def test_unseen_items_can_be_left_out_of_the_training_softmax(world):
         if skip:  # a newcomer: the mean id vector and bias of the rarest tenth of seen items
             counts = np.bincount(np.concatenate(train), minlength=ds.n_items)
             rare = (counts > 0) & (counts <= np.quantile(counts[counts > 0], 0.1))
+            assert m.newcomers is not None and m.newcomers.new.tolist() == [k]
+            assert sorted(m.newcomers.rare.tolist()) == np.flatnonzero(rare).tolist()
             bias = m.net.item_bias.detach().numpy()
             assert bias[k] == pytest.approx(float(bias[rare].mean()), abs=1e-6)
             ids = m.net.item_emb.weight.detach().numpy()[2:]
@@ -357,6 +359,7 @@ def test_unseen_items_can_be_left_out_of_the_training_softmax(world):
             np.testing.assert_allclose(net.item_matrix()[k + 2].detach().numpy(),  # full text weight: n = 0
                                        ids[k] + net.text_proj(t).detach().numpy(), rtol=1e-5, atol=1e-5)
         else:
+            assert m.newcomers is None
             assert float(m.net.item_bias.detach()[k]) < 0.0
             assert float(m.net.item_emb.weight[k + 2].detach().abs().sum()) > 0.0
     # the option only changes training: both models score every item

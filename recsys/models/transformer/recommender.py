@@ -27,7 +27,7 @@ from recsys.models.transformer.artifact import (
 )
 from recsys.models.transformer.config import TransformerConfig
 from recsys.models.transformer.net import SeqRecNet, encode_batch
-from recsys.models.transformer.trainer import Progress, Trainer, TrainLog, ValidData
+from recsys.models.transformer.trainer import Newcomers, Progress, Trainer, TrainLog, ValidData
 
 SHAPE_KEYS = ("d_model", "n_layers", "n_heads", "max_len")  # must match to continue training
 
@@ -62,6 +62,8 @@ class TransformerRecommender:
         # unsaved); recsys.models.base.model_key reads its model_fingerprint
         self.manifest: dict[str, Any] = {}
         self.log = TrainLog()
+        # the items the last fit placed as newcomers (skip_unseen_items), or None
+        self.newcomers: Newcomers | None = None
         self._em_cache: torch.Tensor | None = None
 
     # ---- accessors ---------------------------------------------------------------
@@ -136,7 +138,14 @@ class TransformerRecommender:
                           text_finetuner=text_finetuner)
         self.manifest = {}
         self.log = trainer.run()
+        self.newcomers = trainer.newcomers
         return self.log
+
+    @property
+    def _newcomer(self) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """(new items, the rare items whose mean they take): the pair
+        benchmarks/bench_newcomers.py reads (new code: :attr:`newcomers`)."""
+        return None if self.newcomers is None else (self.newcomers.new, self.newcomers.rare)
 
     # ---- continued training -------------------------------------------------------
     def init_from(self, other: TransformerRecommender) -> int:
