@@ -1,5 +1,7 @@
-"""Evaluate the transformer and the baselines under the evaluation protocol
-(``recsys.evaluation.PROTOCOL``: leave-one-out by time, full ranking, seen items excluded).
+"""Evaluate the transformer and the baselines under one protocol.
+
+The protocol is ``recsys.evaluation.PROTOCOL``: leave-one-out by time, full ranking, seen
+items excluded.
 
 ``evaluate --data SRC [--model DIR] [--min-count N] [--seeds K]``: with ``--model`` the
 artifact in DIR (and ``DIR/no_text/`` if present) is evaluated; without it K seeds of
