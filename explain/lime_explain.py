@@ -45,9 +45,13 @@ def neighbourhood(n: int, samples: int, rng: np.random.RandomState) -> np.ndarra
 
 
 def _cosine_distance_to_first(data: np.ndarray) -> np.ndarray:
+    """Cosine distance (x100) of every row to the first, computed on a sparse matrix as
+    ``lime_text`` does (the dense computation differs in the last bits)."""
+    from scipy.sparse import csr_matrix
     from sklearn.metrics.pairwise import pairwise_distances
 
-    return pairwise_distances(data, data[:1], metric="cosine").ravel() * 100
+    x = csr_matrix(data)
+    return pairwise_distances(x, x[0], metric="cosine").ravel() * 100
 
 
 def lime_values(
