@@ -9,8 +9,11 @@ Typical use::
 
     from explain import explain_item, warm_up
     warm_up()  # once per process: shap's JIT compilation
-    e = explain_item(ds, scorer, history, timestamps, target, method="shap", k=10)
+    e = explain_item(ds, scorer, ds.history(user_id), target, method="shap", k=10)
     e.attribution.values, e.faithfulness.deletion_auc, e.counterfactual.removed, e.summary.sentence
+
+An edited or anonymous profile is a ``recsys.data.History("", items, timestamps)``;
+``explain_item(ds, scorer, items, timestamps, target)`` is accepted too.
 """
 
 from explain.api import (
