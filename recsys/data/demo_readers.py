@@ -93,30 +93,46 @@ def make_readers(
     return users
 
 
-def organic_picks(rng: np.random.Generator, user: Reader, items: Items, cat_p: np.ndarray, noise: float) -> list[int]:
-    """The user's organic picks (item indices), without repeats."""
-    n_cat = len(items.pools)
-    orders: dict[int, list[int]] = {}
-    seen: set[int] = set()
-    out: list[int] = []
+class _Shelves:
+    """Each shelf's books in a popularity-weighted random order, drawn on the shelf's
+    first use; ``take`` skips books already picked (``seen``)."""
 
-    def order_of(c: int) -> list[int]:
-        if c not in orders:  # weighted sampling without replacement via Gumbel keys
-            pool = items.pools[c]
-            w = items.weight[pool]
+    def __init__(self, rng: np.random.Generator, items: Items) -> None:
+        self.rng, self.items = rng, items
+        self.orders: dict[int, list[int]] = {}
+        self.seen: set[int] = set()
+
+    def _order(self, c: int) -> list[int]:
+        if c not in self.orders:  # weighted sampling without replacement via Gumbel keys
+            pool = self.items.pools[c]
+            w = self.items.weight[pool]
             ok = w > 0
-            keys = np.log(w[ok]) + rng.gumbel(size=int(ok.sum()))
-            orders[c] = pool[ok][np.argsort(-keys)].tolist()[::-1]  # pop() from the end = best
-        return orders[c]
+            keys = np.log(w[ok]) + self.rng.gumbel(size=int(ok.sum()))
+            self.orders[c] = pool[ok][np.argsort(-keys)].tolist()[::-1]  # pop() from the end = best
+        return self.orders[c]
 
-    def take(c: int) -> int | None:
-        o = order_of(c)
+    def take(self, c: int) -> int | None:
+        o = self._order(c)
         while o:
             i = o.pop()
-            if i not in seen:
+            if i not in self.seen:
                 return i
         return None
 
+    def take_first(self, shelves: list[int]) -> int | None:
+        """A book from the first of ``shelves`` that has one left."""
+        for c in shelves:
+            i = self.take(int(c))
+            if i is not None:
+                return i
+        return None
+
+
+def organic_picks(rng: np.random.Generator, user: Reader, items: Items, cat_p: np.ndarray, noise: float) -> list[int]:
+    """The user's organic picks (item indices), without repeats."""
+    n_cat = len(items.pools)
+    shelves = _Shelves(rng, items)
+    out: list[int] = []
     is_noise = rng.random(user.n_organic) < noise
     noise_cat = rng.choice(n_cat, size=user.n_organic, p=cat_p)
     first = rng.random(user.n_organic) < 0.55
@@ -126,15 +142,12 @@ def organic_picks(rng: np.random.Generator, user: Reader, items: Items, cat_p: n
             c = int(noise_cat[t])
         else:
             c = int(taste[0]) if len(taste) == 1 or first[t] else int(taste[1])
-        i = take(c)
+        i = shelves.take(c)
         if i is None:  # shelf exhausted: another shelf of the phase, then any shelf
-            for c2 in list(taste) + rng.permutation(n_cat).tolist():
-                i = take(int(c2))
-                if i is not None:
-                    break
+            i = shelves.take_first(list(taste) + rng.permutation(n_cat).tolist())
         if i is None:
             break
-        seen.add(i)
+        shelves.seen.add(i)
         out.append(i)
     return out
 
