@@ -349,3 +349,35 @@ def test_cold_item_world_keeps_cold_items_out_of_training():
     for bad in (0, 1, -0.1, True, "0.2"):
         with pytest.raises(DataError):
             cold_item_world(ds, bad)  # type: ignore[arg-type]
+
+
+# ---- paired bootstrap ---------------------------------------------------------------------
+
+
+def test_paired_bootstrap_known_answers():
+    from recsys.evaluation.stats import paired_bootstrap_ci
+
+    # a constant difference has a zero-width interval at that difference
+    e = paired_bootstrap_ci(np.full(50, 0.3), np.full(50, 0.1))
+    assert (e.mean, e.low, e.high) == pytest.approx((0.2, 0.2, 0.2))
+    # runs are strata: the effect is the mean of the runs' means (0.1 and 0.3), not of the pooled users
+    a = [np.r_[np.full(10, 0.1), np.zeros(10)], np.full(100, 0.3)]
+    b = [np.zeros(20), np.zeros(100)]
+    e = paired_bootstrap_ci(a, b, n_resamples=500)
+    assert e.mean == pytest.approx((0.05 + 0.3) / 2)
+    assert e.low < e.mean < e.high and e.high - e.low < 0.1
+    with pytest.raises(DataError):
+        paired_bootstrap_ci(np.zeros(5), np.zeros(6))
+
+
+def test_paired_bootstrap_matches_a_resampling_loop():
+    """The interval agrees with the plain loop (resample users within each run, mean of
+    the runs' means, 2.5% / 97.5% quantiles) up to Monte-Carlo error."""
+    from recsys.evaluation.stats import paired_bootstrap_ci
+
+    rng = np.random.default_rng(1)
+    diffs = [rng.normal(0.01, 0.2, size=n) for n in (300, 400, 500)]
+    boots = [np.mean([d[rng.integers(0, d.size, d.size)].mean() for d in diffs]) for _ in range(4000)]
+    lo, hi = np.quantile(boots, [0.025, 0.975])
+    e = paired_bootstrap_ci(diffs, [np.zeros_like(d) for d in diffs], n_resamples=4000)
+    assert e.low == pytest.approx(lo, abs=0.003) and e.high == pytest.approx(hi, abs=0.003)

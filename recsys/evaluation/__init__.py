@@ -1,5 +1,6 @@
-"""Evaluation per DESIGN §4: leave-one-out split by time, full-ranking metrics,
-beyond-accuracy metrics, per-group NDCG, and the non-neural and content-based baselines."""
+"""Evaluation: leave-one-out split by time, full-ranking metrics, beyond-accuracy
+metrics (the project's one implementation of each, in :mod:`recsys.evaluation.metrics`),
+per-group NDCG, paired bootstrap intervals, and the non-neural and content-based baselines."""
 
 from recsys.evaluation.baselines import (
     EASE,
@@ -18,47 +19,62 @@ from recsys.evaluation.evaluate import (
     target_popularity_ndcg,
 )
 from recsys.evaluation.metrics import (
+    CALIBRATION_ALPHA,
     accuracy_metrics,
     average_popularity,
+    calibration_kl,
     coverage,
     exposure_gini,
     gini,
+    ild_per_list,
     intra_list_diversity,
+    list_mean,
     long_tail_items,
     long_tail_share,
     miscalibration,
     ndcg_of_ranks,
     rank_of_targets,
     top_k_lists,
+    top_k_mask,
 )
+from recsys.evaluation.neighbours import cosine_neighbours
 from recsys.evaluation.split import Split, cold_item_world, leave_one_out
+from recsys.evaluation.stats import PairedEffect, paired_bootstrap_ci
 
 __all__ = [
+    "CALIBRATION_ALPHA",
     "EASE",
     "ItemKNN",
     "MostPopular",
     "PROTOCOL",
+    "PairedEffect",
     "Split",
     "TextSimilarity",
     "accuracy_metrics",
     "average_popularity",
     "baseline_scorers",
+    "calibration_kl",
     "cold_item_world",
+    "cosine_neighbours",
     "coverage",
     "evaluate_scorer",
     "exposure_gini",
     "gini",
     "group_ndcg",
     "history_matrix",
+    "ild_per_list",
     "intra_list_diversity",
     "leave_one_out",
+    "list_mean",
     "long_tail_items",
     "long_tail_share",
     "miscalibration",
     "ndcg_of_ranks",
+    "paired_bootstrap_ci",
     "rank_of_targets",
     "ranking_metrics",
     "score_ranks",
     "target_popularity_ndcg",
     "top_k_lists",
+    "top_k_mask",
 ]

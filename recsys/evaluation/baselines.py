@@ -15,7 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recsys.data.types import DataError
-from recsys.evaluation.neighbours import cosine_neighbours
+from recsys.evaluation.neighbours import cosine_neighbours, n_columns
 from recsys.evaluation.split import Split, Stage
 
 EASE_MAX_ITEMS = 20_000  # the dense (n_items x n_items) inverse beyond this would not fit in memory
@@ -68,7 +68,7 @@ class MostPopular(_Fitted):
 
     def fit(self, data: sp.spmatrix | np.ndarray | Split, which: Stage = "test") -> "MostPopular":
         x = _as_matrix(data, which)
-        self.n_items = x.shape[1]
+        self.n_items = n_columns(x)
         self.popularity = np.asarray(x.sum(axis=0), dtype=np.float32).ravel()
         return self
 
@@ -110,13 +110,13 @@ class ItemKNN(_Fitted):
         x = _as_matrix(data, which).tocsr()
         self.similarity = cosine_neighbours(x, self.k, self.num_threads, self.block)
         self.weights = self.similarity.T.tocsr() if self.neighbourhood == "candidate" else self.similarity
-        self.n_items = x.shape[1]
+        self.n_items = n_columns(x)
         return self
 
     def score(self, histories: Sequence[np.ndarray], timestamps: Sequence[np.ndarray] | None = None) -> np.ndarray:
         self._check_fitted()
         h = history_matrix(histories, self.n_items).astype(np.float32)
-        return np.asarray((h @ self.weights).toarray(), dtype=np.float32)
+        return np.asarray(sp.csr_matrix(h @ self.weights).toarray(), dtype=np.float32)
 
 
 class EASE(_Fitted):
@@ -133,7 +133,7 @@ class EASE(_Fitted):
 
     def fit(self, data: sp.spmatrix | np.ndarray | Split, which: Stage = "test") -> "EASE":
         x = _as_matrix(data, which)
-        n = x.shape[1]
+        n = n_columns(x)
         if n > EASE_MAX_ITEMS:
             raise DataError(f"EASE: {n} items is too many for a dense item-item model (max {EASE_MAX_ITEMS})")
         dtype = np.float64 if n <= EASE_FLOAT64_MAX_ITEMS else np.float32

@@ -1,4 +1,4 @@
-"""Evaluate any :class:`~recsys.models.base.Scorer` under the protocol of DESIGN §4."""
+"""Evaluate any :class:`~recsys.models.base.Scorer` under the leave-one-out protocol (:data:`PROTOCOL`)."""
 
 from __future__ import annotations
 
@@ -118,7 +118,7 @@ def evaluate_scorer(
     groups: bool = True,
     progress: Callable[[float, str], None] | None = None,
 ) -> dict[str, Any]:
-    """All metrics of DESIGN §4 for ``scorer`` at stage ``which`` ("valid" or "test").
+    """Every metric of the protocol for ``scorer`` at stage ``which`` ("valid" or "test").
 
     Returns plain numbers: ``users``; ``hr@k``, ``ndcg@k``, ``mrr@k`` for k in ``ks``;
     over each user's top-10 (seen items excluded): ``coverage@10``, ``ild@10`` (only

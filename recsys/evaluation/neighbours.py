@@ -25,6 +25,13 @@ from recsys.evaluation.metrics import top_k_mask
 _REL_TOL = 1e-4  # bound on the library's relative error (it works in single precision)
 
 
+def n_columns(m: sp.spmatrix) -> int:
+    """Number of columns of a sparse matrix (its ``shape`` is typed as optional)."""
+    shape = m.shape
+    assert shape is not None
+    return int(shape[1])
+
+
 def _library_candidates(x: sp.csr_matrix, inv: np.ndarray, n_cand: int, num_threads: int) -> sp.csr_matrix:
     """Each item's ``n_cand`` nearest items (itself included) by implicit's all-pairs kNN."""
     from implicit.nearest_neighbours import ItemItemRecommender
@@ -95,7 +102,7 @@ def cosine_neighbours(x: sp.csr_matrix, k: int, num_threads: int = 0, block: int
     """(n_items, n_items) float32 CSR: row i holds item i's ``k`` nearest neighbours by
     cosine of the binary columns of ``x`` (n_users, n_items); see the module docstring."""
     x = sp.csr_matrix(x, dtype=np.float64)
-    n = x.shape[1]
+    n = n_columns(x)
     k = min(int(k), max(n - 1, 0))
     if k == 0 or x.nnz == 0:
         return sp.csr_matrix((n, n), dtype=np.float32)

@@ -1,4 +1,4 @@
-"""Leave-one-out split by time (DESIGN §4, a contract).
+"""Leave-one-out split by time (a contract: every model is evaluated on it).
 
 Per user, interactions are ordered by (timestamp, item index) — the order the
 :class:`~recsys.data.types.Dataset` arrays are already in. The last interaction is the
@@ -101,7 +101,7 @@ class Split:
 
 
 def leave_one_out(ds: Dataset) -> Split:
-    """Split ``ds`` per DESIGN §4: last = test, second-to-last = validation, rest = train."""
+    """Split ``ds``: last = test, second-to-last = validation, rest = train."""
     off = ds.user_offsets
     counts = np.diff(off)
     eval_users = np.flatnonzero(counts >= MIN_EVAL_INTERACTIONS).astype(np.int64)
