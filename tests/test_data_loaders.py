@@ -143,7 +143,7 @@ def test_real_ml100k_counts_and_order(ml100k_path):
     assert ds.titles[0] == "Toy Story (1995)"
     assert ds.titles[ds.item_index("1682")] == "Scream of Stone (Schrei aus Stein) (1991)"
     assert len(ds.categories) == 18 and "unknown" not in ds.categories
-    assert set(ds.user_attrs.columns) == {"gender", "age_band", "occupation"}
+    assert ds.user_attrs is not None and set(ds.user_attrs.columns) == {"gender", "age_band", "occupation"}
     assert ds.rating is not None and set(np.unique(ds.rating).tolist()) == {1.0, 2.0, 3.0, 4.0, 5.0}
     # protocol order: per user by (timestamp, numeric item id)
     u = ds.user_index("1")
@@ -152,7 +152,7 @@ def test_real_ml100k_counts_and_order(ml100k_path):
     ids = np.array([int(ds.item_ids[i]) for i in items])
     assert np.all((np.diff(ts) > 0) | ((np.diff(ts) == 0) & (np.diff(ids) > 0)))
     raw = pd.read_csv(ml100k_path / "u.data", sep="\t", header=None, names=["u", "i", "r", "t"])
-    raw1 = raw[raw.u == 1].sort_values(["t", "i"], kind="stable")
+    raw1 = raw.loc[raw["u"] == 1].sort_values(by=["t", "i"], kind="stable")
     assert ids.tolist() == raw1.i.tolist()
     assert ds.warnings == ()
 
