@@ -376,21 +376,20 @@ def test_rerank_from_args_reports_metrics_and_contributions(world):
         p.parse_args(["--diversity", "2"])
 
 
-def test_sweep_for_model_stores_the_table_beside_the_model(tmp_path):
-    from recsys.rerank import load_sweep, sweep_for_model
+def test_sweep_table_is_stored_beside_the_model(tmp_path):
+    import json
+
+    from recsys.rerank import load_sweep, prepare_population, save_sweep
     from recsys.rerank.population import SWEEP_FILE
 
     ds, emb = make_world()
-    scorer = AffinityScorer(ds)
-    scorer.text_emb = emb
-    scorer.manifest = {"created": "2026-01-01T00:00:00Z"}
-    df = sweep_for_model(ds, scorer, tmp_path)
+    ctx = build_context(ds, emb=emb)
+    df = sweep(ctx, prepare_population(ds, AffinityScorer(ds), ctx))
     assert len(df) == 12 and df["ndcg@10"].between(0, 1).all()
-    back = load_sweep(tmp_path)
-    pd.testing.assert_frame_equal(back, df, check_dtype=False)
-    import json
-
+    assert load_sweep(tmp_path) is None  # nothing stored yet
+    save_sweep(df, tmp_path, {"model_key": "k", "fingerprint": ds.fingerprint})
+    pd.testing.assert_frame_equal(load_sweep(tmp_path), df, check_dtype=False)
     meta = json.loads((tmp_path / SWEEP_FILE).read_text())["meta"]
-    assert meta == {"model_key": "2026-01-01T00:00:00Z", "fingerprint": ds.fingerprint}
+    assert meta == {"model_key": "k", "fingerprint": ds.fingerprint}
     (tmp_path / SWEEP_FILE).write_text("{not json")
     assert load_sweep(tmp_path) is None  # a damaged file is ignored, not a crash

@@ -40,7 +40,6 @@ from recsys.rerank.population import (
     rerank_population,
     save_sweep,
     sweep,
-    sweep_for_model,
 )
 from recsys.rerank.user import RerankResult, rerank
 from recsys.rerank.weights import FairGroup, Weights
@@ -82,6 +81,5 @@ __all__ = [
     "save_sweep",
     "select_candidates",
     "sweep",
-    "sweep_for_model",
     "training_popularity",
 ]

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from recsys.data.types import DataError
+from recsys.evaluation.split import Split, Stage, leave_one_out
 from recsys.rerank.context import RerankContext
 from recsys.rerank.core import (
     DEFAULT_CANDIDATES,
@@ -58,6 +59,16 @@ class Population:
         return int(self.users.shape[0])
 
 
+AGE_EDGES = (0, 18, 25, 35, 45, 50, 56)  # bands [edge, next edge), the last one open
+AGE_LABELS = ("<18", "18-24", "25-34", "35-44", "45-49", "50-55", "56+")
+
+
+def _age_bands(values: np.ndarray) -> np.ndarray:
+    """Band label of each number (``"unknown"`` below the first edge)."""
+    idx = np.searchsorted(np.asarray(AGE_EDGES, dtype=np.float64), values, side="right") - 1
+    return np.where(idx >= 0, np.asarray(AGE_LABELS)[np.maximum(idx, 0)], "unknown")
+
+
 def user_groups(ds: Dataset, users: np.ndarray) -> dict[str, np.ndarray]:
     """Group labels per user attribute usable for fairness (at most 30 distinct values and
     at most one per two users, so ids such as zip codes are left out).
@@ -68,11 +79,9 @@ def user_groups(ds: Dataset, users: np.ndarray) -> dict[str, np.ndarray]:
         return out
     for col in attrs.columns:
         vals = attrs[col].iloc[users].astype(str).to_numpy()
-        nums = pd.to_numeric(pd.Series(vals), errors="coerce")
-        if nums.notna().all() and len(np.unique(vals)) > 12:
-            edges = [0, 18, 25, 35, 45, 50, 56, np.inf]
-            labels = ["<18", "18-24", "25-34", "35-44", "45-49", "50-55", "56+"]
-            out[str(col)] = pd.cut(nums, edges, right=False, labels=labels).astype(str).to_numpy()
+        nums = pd.Series(pd.to_numeric(pd.Series(vals), errors="coerce"), dtype="float64").to_numpy()
+        if not np.isnan(nums).any() and len(np.unique(vals)) > 12:
+            out[str(col)] = _age_bands(nums)
         elif 1 < len(np.unique(vals)) <= min(MAX_GROUP_VALUES, len(vals) // 2):
             out[str(col)] = np.where(vals == "", "unknown", vals)
     return out
@@ -83,8 +92,8 @@ def prepare_population(
     scorer: Scorer,
     ctx: RerankContext,
     *,
-    split: object | None = None,
-    stage: str = "test",
+    split: Split | None = None,
+    stage: Stage = "test",
     n_candidates: int = DEFAULT_CANDIDATES,
     batch_size: int = 256,
     progress: Progress | None = None,
@@ -94,14 +103,9 @@ def prepare_population(
     import time
 
     if split is None:
-        try:  # lazy: the evaluation package
-            from recsys.evaluation import leave_one_out
-        except ImportError:
-            from recsys.evaluation.split import leave_one_out
-
         split = leave_one_out(ds)
-    hist, ts, targets = split.inputs(stage)  # type: ignore[attr-defined]
-    users = np.asarray(split.eval_users, dtype=np.int64)  # type: ignore[attr-defined]
+    hist, ts, targets = split.inputs(stage)
+    users = np.asarray(split.eval_users, dtype=np.int64)
     if users.shape[0] == 0:
         raise DataError("no user has the 3 interactions the evaluation split needs")
     t0 = time.perf_counter()
@@ -236,28 +240,3 @@ def load_sweep(model_dir: str | Path) -> pd.DataFrame | None:
         return pd.DataFrame(json.loads(path.read_text())["rows"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
-
-
-def sweep_for_model(
-    ds: Dataset,
-    scorer: Scorer,
-    model_dir: str | Path | None = None,
-    *,
-    emb: np.ndarray | None = None,
-    split: object | None = None,
-    progress: Progress | None = None,
-) -> pd.DataFrame:
-    """Score the evaluation split, run the λ-sweep and (with ``model_dir``) store it beside
-    the model, tagged with the model's ``manifest["created"]`` and the data fingerprint —
-    what training calls so the lab shows the curves without computing them on first view."""
-    from recsys.rerank.context import build_context
-
-    if emb is None and getattr(scorer, "text_emb", None) is not None:
-        emb = np.asarray(scorer.text_emb)
-    ctx = build_context(ds, emb=emb)
-    pop = prepare_population(ds, scorer, ctx, split=split)
-    df = sweep(ctx, pop, progress=progress)
-    if model_dir is not None:
-        created = (getattr(scorer, "manifest", None) or {}).get("created")
-        save_sweep(df, model_dir, {"model_key": created, "fingerprint": ds.fingerprint})
-    return df
