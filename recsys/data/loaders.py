@@ -21,7 +21,6 @@ from recsys.data.filtering import filter_min_count
 from recsys.data.tables import Table, read_delimited, read_parquet
 from recsys.data.types import DataError, Dataset, build_dataset
 
-ML100K_FILES = ("u.data", "u.item", "u.user", "u.genre")
 ML100K_GENRES = (
     "unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary", "Drama",
     "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller", "War", "Western",
