@@ -33,32 +33,8 @@ import numpy as np
 
 from recsys.data.types import DataError
 from recsys.evaluation.metrics import CALIBRATION_ALPHA, calibration_kl, top_k_lists
-from recsys.rerank.context import (
-    HEAD_FRACTION,
-    SIM_MATRIX_MAX_ITEMS,
-    RerankContext,
-    build_context,
-    long_tail_mask,
-    training_popularity,
-)
+from recsys.rerank.context import RerankContext
 from recsys.rerank.weights import FairGroup, Weights
-
-__all__ = [
-    "ALPHA",
-    "DEFAULT_CANDIDATES",
-    "HEAD_FRACTION",
-    "SIM_MATRIX_MAX_ITEMS",
-    "TERMS",
-    "BatchRerank",
-    "FairGroup",
-    "RerankContext",
-    "Weights",
-    "build_context",
-    "long_tail_mask",
-    "rerank_batch",
-    "select_candidates",
-    "training_popularity",
-]
 
 TERMS = ("relevance", "diversity", "calibration", "fairness")
 ALPHA = CALIBRATION_ALPHA
