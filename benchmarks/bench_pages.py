@@ -33,12 +33,12 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
         "--disable-sync"]
 PAGES = {
     "Home": "",
-    "User explorer": "User_explorer",
-    "Recommendations": "Recommendations",
-    "Fairness lab": "Fairness_lab",
-    "What-if studio": "What-if_studio",
-    "Item view": "Item_view",
-    "Evaluation": "Evaluation",
+    "User explorer": "users",
+    "Recommendations": "recommend",
+    "Fairness lab": "lab",
+    "What-if studio": "whatif",
+    "Item view": "item",
+    "Evaluation": "evaluate",
 }
 
 
@@ -171,7 +171,7 @@ def main() -> int:
                 results[name]["nav_median_s"] = _median(times)
                 print(f"{name:16s} sidebar navigation median {_median(times)} s", flush=True)
             # interaction: one slider step on the lab page (fragment rerun)
-            page.goto(f"{url}/Fairness_lab?user={user}")
+            page.goto(f"{url}/lab?user={user}")
             _settle(page)
             slider = page.get_by_role("slider").nth(1)
             steps = []

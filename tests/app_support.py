@@ -8,13 +8,13 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 PAGES = [
-    "app.py",
-    "pages/1_User_explorer.py",
-    "pages/2_Recommendations.py",
-    "pages/3_Fairness_lab.py",
-    "pages/4_What-if_studio.py",
-    "pages/5_Item_view.py",
-    "pages/6_Evaluation.py",
+    "pages/home.py",
+    "pages/user_explorer.py",
+    "pages/recommendations.py",
+    "pages/fairness_lab.py",
+    "pages/whatif_studio.py",
+    "pages/item_view.py",
+    "pages/evaluation.py",
 ]
 
 

@@ -9,6 +9,8 @@ from tests.app_support import PAGES, REPO, ensure_tiny_model
 pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
+from ui.core import state  # noqa: E402
+
 TIMEOUT = 180
 
 
@@ -33,12 +35,14 @@ def _small_world(monkeypatch, tiny_model):
 
 
 def open_page(page: str, **params: str) -> AppTest:
+    """The frame (app.py) with the URL's parameters, then ``page`` as a sidebar click."""
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=TIMEOUT)
     for k, v in params.items():
         at.query_params[k] = v
-    if page != "app.py":
-        at.switch_page(page)
-    return at.run()
+    at.run()  # st.navigation registers the pages on the first run
+    if page != "pages/home.py":
+        at.switch_page(page).run()
+    return at
 
 
 def assert_clean(at: AppTest) -> None:
@@ -55,32 +59,68 @@ def test_every_page_renders_for_a_user_from_the_url(page, small_ds):
     user = small_ds.user_ids[7]
     at = open_page(page, user=user, k="7", div="0.2")
     assert_clean(at)
-    assert at.session_state["rl.user"] == user
-    assert at.session_state["rl.k"] == 7
-    assert at.session_state["rl.div"] == pytest.approx(0.2)
+    assert at.session_state[state.USER] == user
+    assert at.session_state[state.K] == 7
+    assert at.session_state[state.DIV] == pytest.approx(0.2)
     # the view lives in the URL
     assert at.query_params["user"] in (user, [user])
     assert at.query_params["data"] in ("demo-small", ["demo-small"])
 
 
-@pytest.mark.parametrize("page", ["pages/1_User_explorer.py", "pages/2_Recommendations.py"])
+@pytest.mark.parametrize("page", ["pages/user_explorer.py", "pages/recommendations.py"])
 def test_unknown_user_falls_back_to_featured_user_and_says_so(page, small_ds):
     at = open_page(page, user="no-such-user")
     assert_clean(at)
-    assert at.session_state["rl.user"] == featured(small_ds)
+    assert at.session_state[state.USER] == featured(small_ds)
     notes = " ".join(i.value for i in at.info)
     assert "no-such-user" in notes and featured(small_ds) in notes
 
 
 def test_missing_user_shows_featured_user(small_ds):
-    at = open_page("pages/1_User_explorer.py")
+    at = open_page("pages/user_explorer.py")
     assert_clean(at)
-    assert at.session_state["rl.user"] == featured(small_ds)
+    assert at.session_state[state.USER] == featured(small_ds)
     assert any("No user selected" in i.value for i in at.info)
 
 
+def test_without_importable_explainers_the_recommendations_page_says_so(monkeypatch, small_ds):
+    import sys
+
+    import ui.explain
+
+    monkeypatch.setitem(sys.modules, "ui.explain.panel", None)  # importing it raises ImportError
+    monkeypatch.delattr(ui.explain, "panel", raising=False)  # even if an earlier test imported it
+    at = open_page("pages/recommendations.py", user=featured(small_ds), k="10")
+    assert_clean(at)
+    assert len(at.dataframe[0].value) == 10  # lists and re-ranking still work
+    assert any("Explanations are not available" in m.value for m in at.markdown)
+
+
+def test_old_page_paths_redirect_to_the_new_pages(small_ds):
+    user = small_ds.user_ids[4]
+    at = open_page("pages/home.py", user=user, k="8")
+    hashes = {info.get("url_pathname"): h for h, info in at._registered_pages.items()}
+    for old in ("User_explorer", "Recommendations", "Fairness_lab", "What-if_studio", "Item_view", "Evaluation"):
+        assert old in hashes, old
+    at._page_hash = hashes["Recommendations"]  # a shared link to the old /Recommendations path
+    at.run()
+    assert_clean(at)
+    assert at.session_state[state.USER] == user and at.session_state[state.K] == 8
+    assert any(s.value.startswith("Top 8 for user") for s in at.subheader)
+
+
+def test_every_page_is_registered_under_a_path_that_is_not_its_file_name(small_ds):
+    at = open_page("pages/home.py")
+    by_file = {str(info.get("script_path", "")).rsplit("/", 1)[-1]: info for info in at._registered_pages.values()}
+    assert by_file["home.py"]["url_pathname"] == ""  # the default page lives at /
+    for page in PAGES[1:]:
+        name = page.rsplit("/", 1)[-1]
+        assert by_file[name]["url_pathname"] not in ("", name.removesuffix(".py"))
+    assert "recommend" in by_file["recommendations.py"]["url_pathname"]
+
+
 def test_home_shows_summary_and_model_card(small_ds):
-    at = open_page("app.py")
+    at = open_page("pages/home.py")
     assert_clean(at)
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Users"] == f"{small_ds.n_users:,}"
@@ -93,15 +133,15 @@ def test_home_shows_summary_and_model_card(small_ds):
 
 def test_state_persists_across_pages(small_ds):
     user = small_ds.user_ids[3]
-    at = open_page("pages/1_User_explorer.py", user=user)
-    at.switch_page("pages/2_Recommendations.py").run()
+    at = open_page("pages/user_explorer.py", user=user)
+    at.switch_page("pages/recommendations.py").run()
     assert_clean(at)
-    assert at.session_state["rl.user"] == user
+    assert at.session_state[state.USER] == user
     # no URL params after sidebar navigation: the state wins and is written back
     at.query_params.clear()
-    at.switch_page("pages/5_Item_view.py").run()
+    at.switch_page("pages/item_view.py").run()
     assert_clean(at)
-    assert at.session_state["rl.user"] == user
+    assert at.session_state[state.USER] == user
     assert at.query_params["user"] in (user, [user])
 
 
@@ -110,26 +150,26 @@ def _table_titles(at: AppTest, index: int) -> list[str]:
 
 
 def test_lab_weight_changes_the_reranked_list(small_ds):
-    at = open_page("pages/3_Fairness_lab.py", user=featured(small_ds), k="10")
+    at = open_page("pages/fairness_lab.py", user=featured(small_ds), k="10")
     assert_clean(at)
-    div = at.slider(key="w.div")
-    before = at.session_state["rl.div"]
+    div = at.slider(key=state.DIV)
+    before = at.session_state[state.DIV]
     assert before == 0.0
     div.set_value(0.9).run()
     assert_clean(at)
-    assert at.session_state["rl.div"] == pytest.approx(0.9)
+    assert at.session_state[state.DIV] == pytest.approx(0.9)
     assert at.query_params["div"] in ("0.9", ["0.9"])
     # weights sum ≤ 1: moving fairness up shrinks diversity, keeps fairness
-    at.slider(key="w.fair").set_value(0.5).run()
+    at.slider(key=state.FAIR).set_value(0.5).run()
     assert_clean(at)
-    assert at.session_state["rl.fair"] == pytest.approx(0.5)
-    assert at.session_state["rl.div"] + at.session_state["rl.cal"] + 0.5 <= 1.0 + 1e-9
+    assert at.session_state[state.FAIR] == pytest.approx(0.5)
+    assert at.session_state[state.DIV] + at.session_state[state.CAL] + 0.5 <= 1.0 + 1e-9
 
 
 def test_recommendations_follow_the_weights(small_ds):
     user = featured(small_ds)
-    at0 = open_page("pages/2_Recommendations.py", user=user, k="10")
-    at1 = open_page("pages/2_Recommendations.py", user=user, k="10", div="1")
+    at0 = open_page("pages/recommendations.py", user=user, k="10")
+    at1 = open_page("pages/recommendations.py", user=user, k="10", div="1")
     assert_clean(at0)
     assert_clean(at1)
     t0, t1 = _table_titles(at0, 0), _table_titles(at1, 0)
@@ -137,101 +177,12 @@ def test_recommendations_follow_the_weights(small_ds):
     assert t0 != t1
 
 
-def test_whatif_add_remove_and_cold_start(small_ds):
-    user = featured(small_ds)
-    at = open_page("pages/4_What-if_studio.py", user=user)
-    assert_clean(at)
-    n0 = len(at.session_state["rl.whatif"]["scenario"]["history"])
-    at.text_input(key="w.wi_add.q").set_value("a").run()
-    at.button(key="w.wi_addgo").click().run()
-    assert_clean(at)
-    sc = at.session_state["rl.whatif"]["scenario"]
-    assert len(sc["history"]) == n0 + 1
-    assert at.session_state["rl.whatif"]["edited"] is True
-    assert at.metric[0].label == "Kendall τ"
-    # cold start: empty profile still gets a list
-    at.button(key="w.wi_empty").click().run()
-    assert_clean(at)
-    assert at.session_state["rl.whatif"]["scenario"]["history"] == []
-    after = at.dataframe[-1].value
-    assert len(after) > 0
-    # reset brings back the user's own history
-    at.button(key="w.wi_reset").click().run()
-    assert len(at.session_state["rl.whatif"]["scenario"]["history"]) == n0
-
-
-def test_whatif_removing_history_changes_the_list(small_ds):
-    user = featured(small_ds)
-    at = open_page("pages/4_What-if_studio.py", user=user, k="10")
-    n = len(at.session_state["rl.whatif"]["scenario"]["history"])
-    # shrink the profile to its oldest item by removing the rest (pure edit, through the registry)
-    from ui import whatif_logic as wl
-
-    sc = at.session_state["rl.whatif"]["scenario"]
-    at.session_state["rl.whatif"] = {"scenario": wl.remove_at(sc, range(1, n)), "edited": True}
-    at.run()
-    assert_clean(at)
-    tau = float(at.metric[0].value)
-    entering = int(at.metric[1].value)
-    assert entering > 0 and tau < 1.0
-
-
-def test_two_sessions_do_not_see_each_others_edits(small_ds):
-    user = featured(small_ds)
-    a = open_page("pages/4_What-if_studio.py", user=user)
-    b = open_page("pages/4_What-if_studio.py", user=user)
-    n = len(a.session_state["rl.whatif"]["scenario"]["history"])
-    a.button(key="w.wi_empty").click().run()
-    a.slider(key="w.k").set_value(20).run()
-    assert a.session_state["rl.whatif"]["scenario"]["history"] == []
-    b.run()
-    assert len(b.session_state["rl.whatif"]["scenario"]["history"]) == n
-    assert b.session_state["rl.k"] == 10
-    # the cached dataset was not touched by A's edit
-    from recsys.data import load
-
-    assert len(load("demo-small").sequence(small_ds.user_index(user))[0]) == n
-
-
-def test_counterfactual_from_recommendations_loads_in_whatif(small_ds):
-    user = featured(small_ds)
-    at = open_page("pages/4_What-if_studio.py", user=user)
-    items, ts = small_ds.sequence(small_ds.user_index(user))
-    cf = {"name": "counterfactual", "base_user": user,
-          "history": [{"item_id": small_ds.item_ids[int(i)], "timestamp": int(t)} for i, t in zip(items[1:], ts[1:])]}
-    at.session_state["rl.counterfactual"] = cf
-    at.run()
-    at.button(key="w.wi_cf").click().run()
-    assert_clean(at)
-    sc = at.session_state["rl.whatif"]["scenario"]
-    assert len(sc["history"]) == len(items) - 1
-    assert sc["base_user"] == user
-
-
-def test_scenario_upload_is_validated(small_ds):
-    import json
-
-    at = open_page("pages/4_What-if_studio.py", user=featured(small_ds))
-    bad = json.dumps({"history": [{"item_id": "nope", "timestamp": 5}]}).encode()
-    at.file_uploader(key="w.wi_upload").upload("bad.json", bad, "application/json")
-    at.run()
-    at.button(key="w.wi_loadup").click().run()
-    assert not at.exception
-    assert any("not in this dataset" in e.value for e in at.error)
-    good = {"name": "mine", "history": [{"item_id": small_ds.item_ids[0], "timestamp": 100}]}
-    at.file_uploader(key="w.wi_upload").set_value(("good.json", json.dumps(good).encode(), "application/json"))
-    at.run()
-    at.button(key="w.wi_loadup").click().run()
-    assert_clean(at)
-    assert at.session_state["rl.whatif"]["scenario"]["name"] == "mine"
-
-
 def test_item_view_from_url(small_ds):
     item = small_ds.item_ids[int(small_ds.item_popularity.argmax())]
-    at = open_page("pages/5_Item_view.py", user=featured(small_ds), item=item)
+    at = open_page("pages/item_view.py", user=featured(small_ds), item=item)
     assert_clean(at)
-    assert at.session_state["rl.item"] == item
-    from ui.components import md
+    assert at.session_state[state.ITEM] == item
+    from ui.core.components import md
 
     assert any(s.value == md(small_ds.titles[small_ds.item_index(item)]) for s in at.subheader)
 
@@ -247,90 +198,77 @@ def test_upload_of_several_files_switches_the_dataset(tmp_path, small_ds, tiny_m
     (d / "interactions.csv").write_text(inter)
     (d / "items.csv").write_text(items)
     ensure_tiny_model(tiny_model.parents[1], str(d))
-    at = open_page("app.py")
-    at.file_uploader(key="w.upload").set_value(
+    at = open_page("pages/home.py")
+    at.file_uploader(key=state.UPLOAD).set_value(
         [("interactions.csv", inter.encode(), "text/csv"), ("items.csv", items.encode(), "text/csv")]
     )
     at.run()
-    at.button(key="w.upload_go").click().run()
+    at.button(key=state.UPLOAD_GO).click().run()
     assert not at.exception
-    assert at.session_state["rl.data"].startswith("upload:")
+    assert at.session_state[state.DATA].startswith("upload:")
     assert {m.label: m.value for m in at.metric}["Users"] == "8"
 
 
 def test_bad_upload_shows_a_readable_error(small_ds):
-    at = open_page("app.py")
-    at.file_uploader(key="w.upload").set_value(("interactions.csv", b"user_id,item_id\nu1\n", "text/csv"))
+    at = open_page("pages/home.py")
+    at.file_uploader(key=state.UPLOAD).set_value(("interactions.csv", b"user_id,item_id\nu1\n", "text/csv"))
     at.run()
-    at.button(key="w.upload_go").click().run()
+    at.button(key=state.UPLOAD_GO).click().run()
     assert not at.exception
     assert any("Upload refused" in e.value for e in at.error)
-    assert at.session_state["rl.data"] == "demo-small"
+    assert at.session_state[state.DATA] == "demo-small"
 
 
 def test_bad_data_source_in_url_is_a_message_not_a_traceback():
-    at = open_page("app.py", data="/definitely/not/here")
+    at = open_page("pages/home.py", data="/definitely/not/here")
     assert not at.exception
     assert any("Could not load" in e.value for e in at.error)
 
 
 def test_case_file_of_a_user_view(small_ds, tiny_model):
     from recsys.models.transformer import TransformerRecommender
-    from ui import recs, report
-    from ui.state import Weights
+    from recsys.rerank import Weights
+    from ui.core import recs
+    from ui.core.text import esc
+    from ui.report import logic as report
 
     model = TransformerRecommender.load(tiny_model, small_ds)
     user = featured(small_ds)
-    items, ts = recs.user_history(small_ds, user)
-    res = recs.recommend(small_ds, model, items, ts, 10, Weights(0.3, 0.0, 0.0), user=user)
+    res = recs.recommend(small_ds, model, small_ds.history(user), 10, Weights(0.3, 0.0, 0.0))
     top = small_ds.item_ids[int(res.items[0])]
     html = report.case_file_html(small_ds, model, user, res, item=top,
                                  timeline_fig=report.timeline_figure(small_ds, model, user))
     assert f"user {user}" in html
     assert "Interest timeline" in html and "Recommendations (top 10)" in html
     assert "diversity 0.3" in html
-    assert report.esc(small_ds.titles[int(res.items[0])]) in html
+    assert esc(small_ds.titles[int(res.items[0])]) in html
     assert html.count("Plotly.newPlot") >= 3
 
 
 def test_model_dir_opens_directly_with_the_data_it_was_trained_on(monkeypatch, tiny_model):
     monkeypatch.delenv("RECSYS_DATA", raising=False)
     monkeypatch.setenv("RECSYS_MODEL", str(tiny_model))
-    at = open_page("pages/2_Recommendations.py", k="10")
+    at = open_page("pages/recommendations.py", k="10")
     assert_clean(at)
-    assert at.session_state["rl.data"] == "demo-small"
+    assert at.session_state[state.DATA] == "demo-small"
     assert len(at.dataframe[0].value) == 10
 
 
 def test_user_explorer_group_finder_and_population_drift(small_ds):
-    at = open_page("pages/1_User_explorer.py", user=featured(small_ds))
-    at.selectbox(key="w.group_attr").set_value("activity").run()
+    at = open_page("pages/user_explorer.py", user=featured(small_ds))
+    at.selectbox(key=state.GROUP_ATTR).set_value("activity").run()
     assert_clean(at)
-    at.toggle(key="w.ue_drift").set_value(True).run()
+    at.toggle(key=state.DRIFT_TOGGLE).set_value(True).run()
     assert_clean(at)
-    at.button(key="w.user_random").click().run()
+    at.button(key=state.USER_RANDOM).click().run()
     assert_clean(at)
-    assert small_ds.has_user(at.session_state["rl.user"])
-
-
-def test_scenarios_save_and_load_within_the_session(small_ds):
-    at = open_page("pages/4_What-if_studio.py", user=featured(small_ds))
-    n = len(at.session_state["rl.whatif"]["scenario"]["history"])
-    at.text_input(key="w.wi_name").set_value("baseline copy").run()
-    at.button(key="w.wi_save").click().run()
-    assert_clean(at)
-    assert "baseline copy" in at.session_state["rl.scenarios"]
-    at.button(key="w.wi_empty").click().run()
-    at.selectbox(key="w.wi_saved").set_value("baseline copy").run()
-    at.button(key="w.wi_loadsaved").click().run()
-    assert_clean(at)
-    assert len(at.session_state["rl.whatif"]["scenario"]["history"]) == n
+    assert small_ds.has_user(at.session_state[state.USER])
 
 
 def test_evaluation_page_groups_users_by_target_popularity(small_ds):
-    at = open_page("pages/6_Evaluation.py", user=featured(small_ds))
+    at = open_page("pages/evaluation.py", user=featured(small_ds))
     assert_clean(at)
-    box = at.selectbox(key="w.eval_attr")
+    box = at.selectbox(key=state.EVAL_ATTR)
     assert "target item popularity" in box.options
     at = box.select("target item popularity").run()
     assert_clean(at)
@@ -340,37 +278,37 @@ def test_evaluation_page_groups_users_by_target_popularity(small_ds):
 
 
 def test_min_count_parsing():
-    from ui.state import MIN_COUNT_MAX, parse_min_count
+    from ui.core.state import MIN_COUNT_MAX, parse_min_count
 
     assert [parse_min_count(v) for v in ("5", 5, "5.0", 12.7)] == [5, 5, 5, 12]
-    assert [parse_min_count(v) for v in (None, "", "abc", "0", "1", "-3", "nan", "1e400")] == [None] * 8
+    assert [parse_min_count(v) for v in (None, "", "abc", "0", "1", "-3", "nan", "1e400")] == [0] * 8
     assert parse_min_count("99999") == MIN_COUNT_MAX
 
 
 def test_min_count_filter_from_the_sidebar_reaches_the_data_the_header_and_the_url(small_ds, tiny_model):
     ensure_tiny_model(tiny_model.parents[1], "demo-small", min_count=5)  # the filtered data's own model
-    at = open_page("app.py")
+    at = open_page("pages/home.py")
     assert_clean(at)
     assert {m.label: m.value for m in at.metric}["Items"] == str(small_ds.n_items)
-    at.number_input(key="w.min_count").set_value(5).run()
+    at.number_input(key=state.MIN_COUNT).set_value(5).run()
     assert_clean(at)
-    assert at.session_state["rl.min_count"] == 5
+    assert at.session_state[state.MIN_COUNT] == 5
     assert {m.label: m.value for m in at.metric}["Items"] == "297"  # 103 items with < 5 interactions dropped
     assert "demo-small (5-core)" in "".join(m.value for m in at.markdown)
     assert at.query_params["min_count"] in ("5", ["5"])
-    at.number_input(key="w.min_count").set_value(0).run()
-    assert at.session_state["rl.min_count"] is None
+    at.number_input(key=state.MIN_COUNT).set_value(0).run()
+    assert at.session_state[state.MIN_COUNT] == 0
     assert "min_count" not in at.query_params
     assert {m.label: m.value for m in at.metric}["Items"] == str(small_ds.n_items)
 
 
 def test_min_count_that_leaves_nothing_is_a_message_with_a_way_back(small_ds):
-    at = open_page("app.py", data="demo-small", min_count="500")
+    at = open_page("pages/home.py", data="demo-small", min_count="500")
     assert not at.exception
     assert any("leaves no interactions" in e.value for e in at.error)
-    at.button(key="w.drop_min_count").click().run()
+    at.button(key=state.DROP_MIN_COUNT).click().run()
     assert_clean(at)
-    assert at.session_state["rl.min_count"] is None
+    assert at.session_state[state.MIN_COUNT] == 0
     assert {m.label: m.value for m in at.metric}["Items"] == str(small_ds.n_items)
 
 
@@ -389,9 +327,32 @@ def test_model_trained_with_min_count_opens_on_the_same_filtered_data(monkeypatc
     monkeypatch.delenv("RECSYS_DATA", raising=False)
     monkeypatch.setenv("RECSYS_HOME", str(tmp_path / "empty_home"))  # nothing to fall back on
     monkeypatch.setenv("RECSYS_MODEL", str(out))
-    at = open_page("pages/2_Recommendations.py", k="10")
+    at = open_page("pages/recommendations.py", k="10")
     assert_clean(at)
-    assert at.session_state["rl.data"] == "demo-small" and at.session_state["rl.min_count"] == 5
+    assert at.session_state[state.DATA] == "demo-small" and at.session_state[state.MIN_COUNT] == 5
     assert not any("different data" in c.value for c in at.caption)
     assert len(at.dataframe[0].value) == 10
     assert not (tmp_path / "empty_home").exists() or not any((tmp_path / "empty_home").rglob("manifest.json"))
+
+
+def test_an_app_model_of_an_older_schema_is_upgraded_with_one_click(monkeypatch, tmp_path, small_ds, tiny_model):
+    """A model the app trained before the schema change: the gate says so and the
+    button migrates it in place (weights kept), after which the page opens normally."""
+    import shutil
+
+    from tests.test_transformer_artifact import to_schema_1
+
+    home = tmp_path / "home"
+    shutil.copytree(tiny_model.parents[1], home)
+    old = home / tiny_model.relative_to(tiny_model.parents[1])
+    to_schema_1(old)
+    weights = (old / "model.safetensors").read_bytes()
+    monkeypatch.setenv("RECSYS_HOME", str(home))
+    at = open_page("pages/recommendations.py", user=featured(small_ds), k="10")
+    assert not at.exception
+    assert any("older than this RecLens reads" in e.value for e in at.error)
+    at.button(key=state.UPGRADE_MODEL).click().run()
+    assert_clean(at)
+    assert len(at.dataframe[0].value) == 10
+    assert (old / "model.safetensors").read_bytes() == weights
+

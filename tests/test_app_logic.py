@@ -4,16 +4,14 @@ escaping, weight clamping, upload handling, home charts."""
 from __future__ import annotations
 
 import io
-import json
 import zipfile
 
 import pandas as pd
 import pytest
 
 from recsys.data.types import DataError, build_dataset
-from ui import charts_data, report
-from ui import whatif_logic as wl
-from ui.state import clamp_weights
+from ui.data import charts as charts_data
+from ui.report import logic as report
 
 
 @pytest.fixture(scope="module")
@@ -28,60 +26,6 @@ def ds():
          "categories": [("<i>Cat</i>",), ("A",), ("A", "B"), ("B",), ("B",), ("C",), ("C",)]}
     )
     return build_dataset("test", inter, items)
-
-
-def test_kendall_tau_identical_reversed_and_disjoint():
-    assert wl.kendall_tau([1, 2, 3], [1, 2, 3]) == 1.0
-    assert wl.kendall_tau([1, 2, 3], [3, 2, 1]) == pytest.approx(-1.0)
-    assert wl.kendall_tau([1, 2, 3], [4, 5, 6]) < 0
-    assert -1.0 <= wl.kendall_tau([1, 2, 3, 4], [2, 1, 3, 9]) < 1.0
-
-
-def test_diff_lists_entering_leaving_and_moves():
-    d = wl.diff_lists([1, 2, 3, 4], [3, 1, 5, 2])
-    assert d.entering == [5]
-    assert d.leaving == [4]
-    assert d.moves == {3: 2, 1: -1, 2: -2}
-
-
-def test_edits_keep_time_order_and_never_touch_the_input(ds):
-    sc = wl.from_user(ds, "a")
-    orig = json.dumps(sc)
-    added = wl.add_item(sc, "7")
-    assert [e["item_id"] for e in added["history"]][-1] == "7"
-    assert added["history"][-1]["timestamp"] == 60  # last + median gap
-    removed = wl.remove_at(added, [0, 1])
-    assert [e["item_id"] for e in removed["history"]] == ["3", "4", "5", "7"]
-    moved = wl.move(sc, 0, 2)
-    assert [e["item_id"] for e in moved["history"]] == ["2", "3", "1", "4", "5"]
-    assert [e["timestamp"] for e in moved["history"]] == [10, 20, 30, 40, 50]
-    shifted = wl.shift_dates(sc, 1, [0])  # the first item moves one day later: now last
-    assert shifted["history"][-1]["item_id"] == "1"
-    assert json.dumps(sc) == orig
-    with pytest.raises(DataError):
-        wl.move(sc, 9, 0)
-
-
-def test_scenario_round_trip_and_validation(ds):
-    sc = wl.add_item(wl.from_user(ds, "b"), "1")
-    back, warns = wl.validate(wl.to_json(sc).encode(), ds, "s.json")
-    assert back["history"] == sc["history"] and back["base_user"] == "b" and warns == []
-    with pytest.raises(DataError, match="s.json.*not valid JSON"):
-        wl.validate(b"{nope", ds, "s.json")
-    with pytest.raises(DataError, match="not in this dataset"):
-        wl.validate({"history": [{"item_id": "999", "timestamp": 1}]}, ds)
-    with pytest.raises(DataError, match="timestamp"):
-        wl.validate({"history": [{"item_id": "1", "timestamp": "yesterday"}]}, ds)
-    with pytest.raises(DataError, match="JSON object"):
-        wl.validate([1, 2], ds)
-    _, warns = wl.validate({"history": [], "data_fingerprint": "other"}, ds)
-    assert warns
-
-
-def test_cold_start_scenario_is_empty(ds):
-    sc = wl.empty_scenario(ds)
-    items, ts = wl.arrays(ds, sc)
-    assert len(items) == 0 and len(ts) == 0 and sc["base_user"] is None
 
 
 def test_case_file_escapes_data_and_inlines_plotly(ds):
@@ -104,11 +48,13 @@ def test_case_file_escapes_data_and_inlines_plotly(ds):
     assert len(html) > 1_000_000
 
 
-def test_weights_are_clamped_to_sum_at_most_one():
-    w = clamp_weights(0.8, 0.8, 0.4)
-    assert w.div + w.cal + w.fair <= 1.0 + 1e-9
-    assert w.div == w.cal > w.fair
-    assert clamp_weights(-1, "x", 2).fair == 1.0
+def test_weights_from_a_url_are_clamped_to_sum_at_most_one():
+    from recsys.rerank import Weights
+
+    w = Weights.clamped(0.8, 0.8, 0.4)
+    assert w.diversity + w.calibration + w.fairness <= 1.0 + 1e-9
+    assert w.diversity == w.calibration > w.fairness
+    assert Weights.clamped(-1, "x", 2).fairness == 1.0
 
 
 def test_home_charts_build(ds):
@@ -128,7 +74,7 @@ class _Up:
 
 
 def test_uploads_zip_is_extracted_flat_and_traversal_is_blocked(tmp_path):
-    from ui.loaders import save_uploads
+    from ui.core.uploads import save_uploads
 
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
@@ -146,7 +92,7 @@ def test_uploads_zip_is_extracted_flat_and_traversal_is_blocked(tmp_path):
 
 
 def test_per_group_frame_includes_target_popularity_buckets():
-    from ui import model_card
+    from ui.model_card import logic as model_card
 
     ev = {"models": {
         "transformer": {"ndcg@10": 0.2, "ndcg@10_by": {"gender": {"F": 0.3, "M": 0.1}},
@@ -169,7 +115,7 @@ def test_per_group_frame_includes_target_popularity_buckets():
 def test_each_model_keeps_its_colour_across_charts():
     # the metrics chart sorts models by NDCG, the group chart keeps file order: a model's
     # colour must not depend on either order
-    from ui import model_card
+    from ui.model_card import logic as model_card
 
     ev = {"models": {
         "popularity": {"ndcg@10": 0.1, "hr@10": 0.2, "ndcg@10_by_target_pop": {"0-9": 0.0}},
@@ -186,7 +132,7 @@ def test_each_model_keeps_its_colour_across_charts():
 
 
 def test_model_card_facts_and_protocol_read_as_words():
-    from ui import model_card
+    from ui.model_card import logic as model_card
 
     facts = dict(model_card.manifest_facts({
         "name": "transformer", "created": "2026-11-27T00:45:06Z", "seed": 0, "epochs": 46, "best_epoch": 38,

@@ -10,6 +10,8 @@ from tests.app_support import PAGES, REPO, ensure_tiny_model
 pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
+from ui.core import state  # noqa: E402
+
 TIMEOUT = 300
 
 
@@ -32,13 +34,13 @@ def test_every_page_renders_on_ml100k(page, ml100k_path):
     at.query_params["user"] = "196"
     at.query_params["item"] = "50"
     at.query_params["k"] = "10"
-    if page != "app.py":
-        at.switch_page(page)
-    at.run()
+    at.run()  # the frame registers the pages on its first run
+    if page != "pages/home.py":
+        at.switch_page(page).run()
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]
-    assert at.session_state["rl.user"] == "196"
+    assert at.session_state[state.USER] == "196"
     # the selected item is a real catalogue item (a page may move off an item the user has seen)
     from recsys.data import load
 
-    assert at.session_state["rl.item"] in set(load(str(ml100k_path)).item_ids)
+    assert at.session_state[state.ITEM] in set(load(str(ml100k_path)).item_ids)

@@ -9,8 +9,9 @@ from explain import explain_item
 from explain.explanation import Attribution
 from recsys.models.base import recommend
 from tests.test_explain import MarkovScorer
-from ui import charts_explain as charts
-from ui.theme import NEGATIVE, POSITIVE
+from ui.core import state
+from ui.core.theme import NEGATIVE, POSITIVE
+from ui.explain import charts
 
 
 @pytest.fixture(scope="module")
@@ -71,19 +72,17 @@ def test_pair_aligns_rows_and_other_charts_build(demo, expl):
 
 
 def _panel_script():
-    import numpy as np
-
     from recsys.data import load
     from recsys.models.base import recommend
     from tests.test_explain import MarkovScorer
-    from ui.panel_explain import explanation_panel
+    from ui.explain.panel import explanation_panel
 
     ds = load("demo-small")
     sc = MarkovScorer(ds)
     user = ds.user_ids[5]
-    h, ts = ds.sequence(5)
-    target = int(recommend(sc, h, 1, ts).items[0])
-    explanation_panel(ds, sc, np.asarray(h), np.asarray(ts), target, 10, user=user, key="t")
+    history = ds.history(user)
+    target = int(recommend(sc, history.items, 1, history.timestamps).items[0])
+    explanation_panel(ds, sc, history, target, 10, key="t")
 
 
 def test_panel_renders_and_stores_the_counterfactual():
@@ -101,33 +100,34 @@ def test_panel_renders_and_stores_the_counterfactual():
     buttons = [b for b in at.button if b.key == "t.cf"]
     if buttons:  # the counterfactual was found: hand it over to the What-if studio
         buttons[0].click().run()
-        prof = at.session_state["rl.counterfactual"]
-        assert prof["user"] and len(prof["history"]) >= 1
+        prof = at.session_state[state.COUNTERFACTUAL]
+        assert prof.base_user and len(prof.history) >= 1
     at.selectbox(key="t.whynot").select_index(1).run()
     assert not at.exception
 
 
 def _missing_explainers_script():
-    import numpy as np
+    import streamlit as st
 
-    from recsys.data import load
-    from ui import explain_glue
+    from ui.explain import warmup
 
-    ds = load("demo-small")
-    explain_glue.warm_up()
-    explain_glue.explanation_section(ds, None, ds.user_ids[0], ds.item_ids[0], history=np.array([0, 1]))
+    warmup.start()
+    warmup.wait()
+    st.write("warm-up finished")
 
 
-def test_without_importable_explainers_the_page_says_so_instead_of_failing(monkeypatch):
+def test_without_importable_explainers_the_warm_up_stays_silent(monkeypatch):
     import sys
 
     from streamlit.testing.v1 import AppTest
 
-    import ui
+    monkeypatch.setitem(sys.modules, "explain", None)  # importing it raises ImportError
+    from ui.explain import warmup
 
-    monkeypatch.setitem(sys.modules, "ui.panel_explain", None)  # importing it raises ImportError
-    monkeypatch.delattr(ui, "panel_explain", raising=False)  # even if an earlier test imported it
+    warmup._warm_up_thread.clear()  # a fresh server process
     at = AppTest.from_function(_missing_explainers_script, default_timeout=60)
     at.run()
     assert not at.exception, at.exception
-    assert any("Explanations are not available" in m.value for m in at.markdown)
+    assert not at.error
+    assert any("warm-up finished" in m.value for m in at.markdown)
+    warmup._warm_up_thread.clear()

@@ -7,14 +7,14 @@ import pytest
 
 from recsys.interests import population_drift, user_timeline
 from tests.test_interests import ToyScorer, make_world
-from ui.charts_timeline import (
+from ui.core.theme import category_colors
+from ui.timeline.charts import (
     drift_distribution_figure,
     forecast_figure,
     population_drift_figure,
     shown_categories,
     timeline_figure,
 )
-from ui.theme import category_colors
 
 
 @pytest.fixture(scope="module")
@@ -101,17 +101,17 @@ def _timeline_app():
     import streamlit as st
 
     from tests.test_interests import ToyScorer, make_world
-    from ui.panel_timeline import timeline_panel
+    from ui.timeline.panel import timeline_panel
 
     ds, _ = make_world()
     with_model = st.session_state.get("with_model", True)
-    tl = timeline_panel(ds, ToyScorer(ds) if with_model else None, ds.user_index("u1"), k=5)
+    tl = timeline_panel(ds, ToyScorer(ds) if with_model else None, "u1", k=5)
     st.session_state["n_cp"] = len(tl.change_points) if tl else -1
 
 
 def _drift_app():
     from tests.test_interests import make_world
-    from ui.panel_timeline import population_drift_panel
+    from ui.timeline.panel import population_drift_panel
 
     ds, _ = make_world()
     population_drift_panel(ds)
@@ -167,14 +167,14 @@ def test_population_drift_panel():
 def _edited_app():
     import streamlit as st
 
+    from recsys.data.types import History
     from tests.test_interests import ToyScorer, make_world
-    from ui.panel_timeline import timeline_panel
+    from ui.timeline.panel import timeline_panel
 
     ds, _ = make_world()
     items, ts = ds.sequence(ds.user_index("u1"))
-    # the calling convention of ui.profile.timeline_section: user id, model, history=(items, ts)
-    a = timeline_panel(ds=ds, user="u1", scorer=ToyScorer(ds), history=(items[:25], ts[:25]), key="a")
-    b = timeline_panel(ds=ds, user="", scorer=None, history=(items[:12], None), key="b")
+    a = timeline_panel(ds, ToyScorer(ds), "u1", History("u1", items[:25], ts[:25]), key="a")
+    b = timeline_panel(ds, None, "", History("", items[:12], None), key="b")
     st.session_state["sizes"] = (a.n_interactions, b.n_interactions, b.user)
 
 

@@ -10,7 +10,8 @@ from recsys.rerank import Weights, build_context, evaluate_population, rerank, s
 from recsys.rerank.core import select_candidates
 from recsys.rerank.population import Population, user_groups
 from tests.test_rerank import AffinityScorer, make_world
-from ui import charts_lab, theme
+from ui.core import theme
+from ui.lab import charts as charts_lab
 
 
 class LabScorer(AffinityScorer):
@@ -19,7 +20,7 @@ class LabScorer(AffinityScorer):
     def __init__(self, ds, emb):
         super().__init__(ds)
         self.text_emb = emb
-        self.manifest = {"created": "lab-test"}
+        self.manifest = {"model_fingerprint": "lab-test"}  # what model_key reads
 
 
 @pytest.fixture(scope="module")
@@ -122,7 +123,7 @@ def _before_after_app():
 
     from recsys.rerank import Weights, build_context, rerank
     from tests.test_rerank import AffinityScorer, make_world
-    from ui.panel_lab import before_after_panel
+    from ui.lab.panel import before_after_panel
 
     ds, emb = make_world()
     ctx = build_context(ds, emb=emb, popularity=ds.item_popularity)
@@ -156,7 +157,7 @@ def _population_app():
     from recsys.rerank import Weights
     from tests.test_rerank import make_world
     from tests.test_rerank_ui import LabScorer
-    from ui.panel_lab import population_panel
+    from ui.lab.panel import population_panel
 
     ds, emb = make_world()
     population_panel(ds, LabScorer(ds, emb), 10, Weights(*st.session_state.get("w", (0.25, 0.0, 0.25))), key="p")

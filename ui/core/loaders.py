@@ -9,28 +9,23 @@ profiles, scenarios) live in ``st.session_state`` only.
 
 from __future__ import annotations
 
-import hashlib
-import io
 import json
-import shutil
-import tempfile
 import threading
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
 from recsys.data.types import DataError, Dataset
-from recsys.paths import default_model_dir, recsys_home
-from ui import state
+from recsys.models.base import Scorer
+from recsys.models.transformer import artifact
+from recsys.paths import default_model_dir
+from ui.core import state
 
 AUTO_TRAIN_MAX_INTERACTIONS = 200_000
-MAX_UPLOAD_BYTES = 50 * 1024 * 1024  # keep in line with .streamlit/config.toml
-MAX_UNZIPPED_BYTES = 500 * 1024 * 1024
 UPLOAD_SUFFIXES = (".csv", ".parquet", ".data", ".item", ".user", ".genre", ".txt", ".tsv", ".dat")
 
 
@@ -69,7 +64,7 @@ def _featured_users(_fp: str, _ds: Dataset, n: int) -> tuple[str, ...]:
             got = got()
         if isinstance(got, dict):
             got = list(got.values())
-        if got:
+        if isinstance(got, (list, tuple)) and got:
             ids = [str(u) for u in got if ds.has_user(str(u))]
             if ids:
                 return tuple(ids[:n])
@@ -77,75 +72,6 @@ def _featured_users(_fp: str, _ds: Dataset, n: int) -> tuple[str, ...]:
     target = np.quantile(lengths, 0.75)
     order = np.argsort(np.abs(lengths - target), kind="stable")
     return tuple(ds.user_ids[int(u)] for u in order[:n])
-
-
-@dataclass(frozen=True)
-class UploadResult:
-    source: str  # "upload:<dir>#<token>" for load_dataset
-    names: tuple[str, ...]
-
-
-def _safe_extract(data: bytes, dest: Path) -> list[str]:
-    """Extract a zip of data files flat into ``dest`` (no paths, no traversal, size cap)."""
-    try:
-        zf = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile:
-        raise DataError("the uploaded .zip file is damaged or not a zip archive") from None
-    total = 0
-    names: list[str] = []
-    with zf:
-        for info in zf.infolist():
-            if info.is_dir():
-                continue
-            base = Path(info.filename).name
-            if not base or base.startswith(".") or info.filename.startswith("__MACOSX"):
-                continue
-            total += info.file_size
-            if total > MAX_UNZIPPED_BYTES:
-                raise DataError(f"the zip unpacks to more than {MAX_UNZIPPED_BYTES // 2**20} MB; refused")
-            if base in names:
-                raise DataError(f"the zip holds two files named {base!r}; upload one dataset per zip")
-            with zf.open(info) as fsrc, open(dest / base, "wb") as fdst:
-                shutil.copyfileobj(fsrc, fdst)
-            names.append(base)
-    if not names:
-        raise DataError("the uploaded zip holds no files")
-    return names
-
-
-def save_uploads(files: Sequence[Any], session_dir: str | None) -> tuple[UploadResult, str]:
-    """Write uploaded files (``UploadedFile``-like: ``.name``, ``.getvalue()``) into a
-    fresh per-session temp directory and return the source string for
-    :func:`load_dataset` plus the directory (stored in session state, removed on the
-    next upload). Raises DataError for oversize or unusable uploads."""
-    if not files:
-        raise DataError("no files uploaded")
-    total = sum(len(f.getvalue()) for f in files)
-    if total > MAX_UPLOAD_BYTES:
-        raise DataError(f"upload is {total / 2**20:.1f} MB; the limit is {MAX_UPLOAD_BYTES // 2**20} MB")
-    if session_dir and Path(session_dir).is_dir():
-        shutil.rmtree(session_dir, ignore_errors=True)
-    root = Path(tempfile.mkdtemp(prefix="reclens-upload-"))
-    h = hashlib.sha256()
-    names: list[str] = []
-    for f in sorted(files, key=lambda f: f.name):
-        data = f.getvalue()
-        base = Path(f.name).name
-        h.update(base.encode() + b"\0" + data)
-        if base.lower().endswith(".zip"):
-            if len(files) > 1:
-                raise DataError("upload either one .zip or several data files, not both")
-            names.extend(_safe_extract(data, root))
-        else:
-            if not base or base.startswith("."):
-                raise DataError(f"unusable file name {f.name!r}")
-            (root / base).write_bytes(data)
-            names.append(base)
-    # a single interactions file is loaded as the file itself; otherwise the directory
-    target: Path = root
-    if len(names) == 1 and not names[0].lower().startswith(("items", "users")):
-        target = root / names[0]
-    return UploadResult(f"upload:{target}#{h.hexdigest()[:16]}", tuple(names)), str(root)
 
 
 def source_label(src: str, min_count: int | None = None) -> str:
@@ -188,19 +114,33 @@ def locate_model(ds: Dataset) -> ModelLocation:
 @st.cache_data(show_spinner=False, ttl=60)
 def read_manifest(model_dir: str) -> dict:
     """The artifact's manifest.json with its model configuration (config.json's "model")
-    under "config" — the model card shows both; {} when unreadable."""
-    p = Path(model_dir) / "manifest.json"
+    under "config" — the model card shows both; {} when missing or unreadable."""
     try:
-        man = json.loads(p.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        man = artifact.read_manifest(model_dir, missing_ok=True)
+        cfg = artifact.read_config(model_dir, missing_ok=True).get("model")
+    except DataError:
         return {}
-    if not isinstance(man, dict):
-        return {}
-    try:
-        cfg = json.loads((Path(model_dir) / "config.json").read_text(encoding="utf-8")).get("model")
-    except (OSError, ValueError, AttributeError):
-        cfg = None
     return {**man, "config": cfg} if isinstance(cfg, dict) and "config" not in man else man
+
+
+def needs_upgrade(model_dir: Path) -> bool:
+    """True when an app-trained artifact is of an older schema that ``migrate`` reads."""
+    try:
+        version = artifact.read_manifest(model_dir).get("schema_version")
+    except DataError:
+        return False
+    return isinstance(version, int) and 0 < version < artifact.SCHEMA_VERSION
+
+
+def upgrade_model(model_dir: Path) -> None:
+    """``on_click``: migrate an app-trained artifact to the current schema in place (the
+    weights stay byte-identical), then forget what was cached about it."""
+    from recsys.models.transformer.migrate import migrate_artifact
+
+    migrate_artifact(model_dir)
+    read_manifest.clear()
+    read_evaluation.clear()
+    load_model.clear()
 
 
 @st.cache_data(show_spinner=False, ttl=60)
@@ -214,7 +154,7 @@ def read_evaluation(model_dir: str) -> dict:
 
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the model…")
-def load_model(model_dir: str, fingerprint: str, _ds: Dataset) -> Any:
+def load_model(model_dir: str, fingerprint: str, _ds: Dataset) -> Scorer:
     """The trained transformer for a dataset (shared, used read-only: scoring only)."""
     from recsys.models.transformer import TransformerRecommender
 
@@ -340,7 +280,7 @@ def dataset_figures(fingerprint: str, _ds: Dataset) -> dict[str, Any]:
     """The Home page's dataset charts, built once per dataset (~0.2 s of pandas and
     plotly work otherwise on every visit). Shared across sessions and only read:
     ``st.plotly_chart`` serialises a copy (``Figure.to_dict``) and never changes them."""
-    from ui import charts_data
+    from ui.data import charts as charts_data
 
     return {
         "activity": charts_data.activity_over_time(_ds),
@@ -385,7 +325,3 @@ def users_table(_fp: str, _ds: Dataset) -> pd.DataFrame:
         for c in ds.user_attrs.columns:
             df[str(c)] = ds.user_attrs[c].astype(str).to_numpy()
     return df
-
-
-def model_home() -> Path:
-    return recsys_home()

@@ -1,16 +1,16 @@
-"""The one session-state registry of the dashboard.
+"""The one session-state registry of the dashboard: every session-state key lives here.
 
-Every page calls :func:`init_page` first. The selected data source, user, item, list
-length ``k`` and re-ranking weights live here (per browser session, never shared) and
-are mirrored in the URL query parameters ``data``, ``min_count``, ``user``, ``item``,
-``k``, ``div``, ``cal``, ``fair`` so a copied URL reproduces the view.
+The selected data source, N-core filter, user, item, list length ``k`` and re-ranking
+weights are per browser session (never shared) and mirrored in the URL query
+parameters ``data``, ``min_count``, ``user``, ``item``, ``k``, ``div``, ``cal``, ``fair``
+so a copied URL reproduces the view.
 
 Rules:
-- the canonical values live under the ``rl.*`` keys below; widgets use their own keys
-  (``w.*``) and copy into the canonical key on change, because Streamlit forgets widget
-  keys when the analyst switches pages;
+- widgets bind directly to the canonical keys below (``key=state.USER``) with
+  ``persist_state="session"``, so a value outlives a page switch and pages that do not
+  draw its widget (no copies between widget keys and state keys);
 - on the first run of a session (and whenever the URL was edited by hand) the URL wins;
-  afterwards the state wins and is written back to the URL on every run;
+  afterwards the state wins and the frame writes it back once per run (:func:`write_url`);
 - an unknown or missing user falls back to a featured user and :func:`user_note` says so.
 """
 
@@ -18,48 +18,64 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 import streamlit as st
 
-# ---- canonical keys -------------------------------------------------------------
+from recsys.rerank import Weights
+
+# ---- canonical keys (mirrored in the URL) ----------------------------------------------
 DATA = "rl.data"  # source string: "demo", a path, or "upload:<token>"
-MIN_COUNT = "rl.min_count"  # N-core filter applied to the source (None = all interactions)
+MIN_COUNT = "rl.min_count"  # N-core filter applied to the source (0 = all interactions)
 USER = "rl.user"  # external user id
 ITEM = "rl.item"  # external item id or None
 K = "rl.k"
 DIV = "rl.div"
 CAL = "rl.cal"
 FAIR = "rl.fair"
-SCENARIOS = "rl.scenarios"  # dict name -> scenario dict (see ui.whatif_logic)
-WHATIF = "rl.whatif"  # the profile being edited in the What-if studio (scenario dict)
-#: Shared hand-over key: the Recommendations page stores a counterfactual profile here
-#: (a scenario dict: {"name", "user", "base_user", "history": [{"item_id", "timestamp"}],
-#: "note"}) and the What-if studio offers to load it.
+WEIGHT_KEYS = {"div": DIV, "cal": CAL, "fair": FAIR}
+
+# ---- session values (not in the URL) ----------------------------------------------------
+CONTEXT = "rl.context"  # the loaded PageContext of this run (set by the frame)
+SCENARIOS = "rl.scenarios"  # dict name -> saved what-if Scenario
+WHATIF = "rl.whatif"  # the profile being edited in the What-if studio: a ui.whatif.logic.Draft
+#: Hand-over: the Recommendations page stores a counterfactual profile (a Scenario) here
+#: and the What-if studio offers to load it.
 COUNTERFACTUAL = "rl.counterfactual"
 UPLOAD_DIR = "rl.upload_dir"  # per-session temp dir for uploaded files
-USER_NOTE = "rl.user_note"  # message when the requested user was unknown / missing
+USER_NOTE = "rl.user_note"  # message when the requested user was unknown / missing (until one is picked)
+UPLOAD_ERROR = "rl.upload_error"  # why the last upload was refused (shown once)
+WHATIF_MSG = "rl.whatif_msg"  # the What-if studio's one-off messages: {place: [(kind, text)]}
+GROUP_IDS = "rl.group_ids"  # user ids behind the rows of the User explorer's group table
 _INIT = "rl._init"
 _URL_SEEN = "rl._url_seen"
+
+# ---- widget keys that are read back or driven by tests ----------------------------------
+SOURCE_PATH = "w.path"  # sidebar: a path typed by the analyst
+UPLOAD = "w.upload"  # sidebar: the file uploader
+UPLOAD_GO = "w.upload_go"
+USER_RANDOM = "w.user_random"
+USER_FEATURED = "w.user_feat"
+DROP_MIN_COUNT = "w.drop_min_count"
+UPGRADE_MODEL = "w.upgrade_model"
+BACK_TO_DEMO = "w.back_demo"
+GROUP_ATTR = "w.group_attr"
+GROUP_TABLE = "w.group_table"
+DRIFT_TOGGLE = "w.ue_drift"
+REC_TABLE = "w.rec_table"
+ITEM_SEARCH = "w.item_search"
+EVAL_ATTR = "w.eval_attr"
+EVAL_METRICS = "w.eval_metrics"
+WI_RESET, WI_EMPTY, WI_CF = "w.wi_reset", "w.wi_empty", "w.wi_cf"
+WI_TABLE, WI_REMOVE, WI_UP, WI_DOWN = "w.wi_table", "w.wi_rm", "w.wi_up", "w.wi_down"
+WI_DAYS, WI_SHIFT, WI_ADD, WI_ADD_GO = "w.wi_days", "w.wi_shift", "w.wi_add", "w.wi_addgo"
+WI_TARGET, WI_EXPLAIN = "w.wi_target", "w.wi_explain"
+WI_NAME, WI_SAVE, WI_SAVED, WI_LOAD_SAVED = "w.wi_name", "w.wi_save", "w.wi_saved", "w.wi_loadsaved"
+WI_UPLOAD, WI_LOAD_UPLOAD = "w.wi_upload", "w.wi_loadup"
 
 URL_KEYS = ("data", "min_count", "user", "item", "k", "div", "cal", "fair")
 K_MIN, K_MAX, K_DEFAULT = 5, 50, 10
 MIN_COUNT_MAX = 1000
-WEIGHT_KEYS = (DIV, CAL, FAIR)
-
-
-@dataclass(frozen=True)
-class Weights:
-    """Re-ranking weights (diversity, calibration, fairness), each in [0, 1], sum ≤ 1."""
-
-    div: float = 0.0
-    cal: float = 0.0
-    fair: float = 0.0
-
-    @property
-    def any(self) -> bool:
-        return (self.div + self.cal + self.fair) > 0
 
 
 def startup_arg(name: str) -> str | None:
@@ -78,17 +94,16 @@ def startup_arg(name: str) -> str | None:
 
 def _startup_manifest() -> dict:
     """The manifest of the ``--model``/``RECSYS_MODEL`` artifact ({} when none/unreadable)."""
+    from recsys.data.types import DataError
+    from recsys.models.transformer.artifact import read_manifest
+
     model = startup_arg("model")
     if not model:
         return {}
-    import json
-    from pathlib import Path
-
     try:
-        man = json.loads((Path(model) / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return read_manifest(model, missing_ok=True)
+    except DataError:
         return {}
-    return man if isinstance(man, dict) else {}
 
 
 def default_source() -> str:
@@ -103,85 +118,78 @@ def default_source() -> str:
     return "demo"
 
 
-def parse_min_count(v: Any) -> int | None:
+def parse_min_count(v: Any) -> int:
     """An N-core threshold from a URL, widget or start-up flag: an integer 2 … 1000, else
-    None (no filter; 0 and 1 filter nothing)."""
+    0 (no filter; 0 and 1 filter nothing)."""
     try:
         n = int(float(v))
     except (TypeError, ValueError, OverflowError):
-        return None
-    return min(n, MIN_COUNT_MAX) if n >= 2 else None
+        return 0
+    return min(n, MIN_COUNT_MAX) if n >= 2 else 0
 
 
-def default_min_count() -> int | None:
+def default_min_count() -> int:
     """``--min-count``/``RECSYS_MIN_COUNT``; else, when the app opens the data a
     ``--model`` artifact was trained on, that artifact's own ``min_count`` (so a model
-    trained with ``python -m recsys train --min-count 5`` opens on the same 5-core data)."""
+    trained with ``reclens train --min-count 5`` opens on the same 5-core data)."""
     arg = startup_arg("min-count")
     if arg is not None:
         return parse_min_count(arg)
     man = _startup_manifest()
     if man and default_source() == man.get("dataset_source"):
         return parse_min_count(man.get("min_count"))
-    return None
-
-
-def _parse_float(v: Any, default: float = 0.0) -> float:
-    try:
-        x = float(v)
-    except (TypeError, ValueError):
-        return default
-    if x != x:  # NaN
-        return default
-    return min(1.0, max(0.0, round(x, 2)))
+    return 0
 
 
 def _parse_k(v: Any) -> int:
     try:
         k = int(float(v))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return K_DEFAULT
     return min(K_MAX, max(K_MIN, k))
 
 
-def clamp_weights(div: float, cal: float, fair: float) -> Weights:
-    """Clamp each weight to [0, 1]; if the sum exceeds 1, scale them down to sum to 1."""
-    d, c, f = (_parse_float(x) for x in (div, cal, fair))
-    s = d + c + f
-    if s > 1.0:
-        d, c, f = (round(x / s, 2) for x in (d, c, f))
-        while d + c + f > 1.0 + 1e-9:  # rounding can overshoot by 0.01
-            if d >= c and d >= f:
-                d = round(d - 0.01, 2)
-            elif c >= f:
-                c = round(c - 0.01, 2)
-            else:
-                f = round(f - 0.01, 2)
-    return Weights(d, c, f)
+def _unit(v: Any) -> float:
+    """A weight from a widget or URL: a number in [0, 1] rounded to 0.01 (else 0)."""
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        return 0.0
+    return 0.0 if x != x else min(1.0, max(0.0, round(x, 2)))
 
 
 def _adopt_url(qp: Mapping[str, str]) -> None:
     ss = st.session_state
-    if "data" in qp and qp["data"]:
+    if qp.get("data"):
         ss[DATA] = str(qp["data"])
         ss[MIN_COUNT] = parse_min_count(qp.get("min_count"))  # a link names its filter (absent = none)
     elif "min_count" in qp:
         ss[MIN_COUNT] = parse_min_count(qp["min_count"])
     if "user" in qp:
         ss[USER] = str(qp["user"])
+        ss.pop(USER_NOTE, None)
     if "item" in qp:
         ss[ITEM] = str(qp["item"]) or None
     if "k" in qp:
         ss[K] = _parse_k(qp["k"])
-    if any(x in qp for x in ("div", "cal", "fair")):
-        w = clamp_weights(qp.get("div", 0), qp.get("cal", 0), qp.get("fair", 0))
-        ss[DIV], ss[CAL], ss[FAIR] = w.div, w.cal, w.fair
+    if any(x in qp for x in WEIGHT_KEYS):
+        _store(Weights.clamped(qp.get("div", 0), qp.get("cal", 0), qp.get("fair", 0)))
 
 
-def init_page() -> None:
-    """Initialise / synchronise the state at the top of every page."""
+def _store(w: Weights) -> Weights:
     ss = st.session_state
-    qp = {k: st.query_params.get(k) for k in URL_KEYS if st.query_params.get(k) is not None}
+    ss[DIV], ss[CAL], ss[FAIR] = w.diversity, w.calibration, w.fairness
+    return w
+
+
+def _url_params() -> dict[str, str]:
+    return {k: str(st.query_params.get(k)) for k in URL_KEYS if st.query_params.get(k) is not None}
+
+
+def init() -> None:
+    """Initialise / synchronise the state; the frame calls it first on every run."""
+    ss = st.session_state
+    qp = _url_params()
     if not ss.get(_INIT):
         ss[DATA] = default_source()
         ss[MIN_COUNT] = default_min_count()
@@ -194,34 +202,38 @@ def init_page() -> None:
         _adopt_url(qp)
     elif qp and qp != ss.get(_URL_SEEN):
         _adopt_url(qp)  # the URL was edited by hand or a link with parameters was followed
-    ss.pop(USER_NOTE, None)
 
 
-def write_url() -> None:
-    """Mirror the canonical state into the URL (only keys with a value)."""
+def url_state() -> dict[str, str]:
+    """The URL query parameters that reproduce the current view (only keys with a value)."""
     ss = st.session_state
     want: dict[str, str] = {}
     data = ss.get(DATA) or "demo"
     if not str(data).startswith("upload:"):
         want["data"] = str(data)
-    if ss.get(MIN_COUNT):
-        want["min_count"] = str(ss[MIN_COUNT])
+    if min_count():
+        want["min_count"] = str(min_count())
     if ss.get(USER) is not None:
         want["user"] = str(ss[USER])
     if ss.get(ITEM):
         want["item"] = str(ss[ITEM])
-    want["k"] = str(ss.get(K, K_DEFAULT))
-    for name, key in (("div", DIV), ("cal", CAL), ("fair", FAIR)):
-        v = float(ss.get(key, 0.0))
+    want["k"] = str(k())
+    w = weights()
+    for name, v in (("div", w.diversity), ("cal", w.calibration), ("fair", w.fairness)):
         if v:
             want[name] = f"{v:g}"
-    current = {k: st.query_params.get(k) for k in URL_KEYS if st.query_params.get(k) is not None}
-    if current != want:
-        for k in URL_KEYS:
-            if k not in want and k in st.query_params:
-                del st.query_params[k]
+    return want
+
+
+def write_url() -> None:
+    """Mirror the canonical state into the URL (the frame calls it once per run)."""
+    want = url_state()
+    if _url_params() != want:
+        for key in URL_KEYS:
+            if key not in want and key in st.query_params:
+                del st.query_params[key]
         st.query_params.update(want)
-    ss[_URL_SEEN] = want
+    st.session_state[_URL_SEEN] = want
 
 
 # ---- typed accessors ----------------------------------------------------------------
@@ -229,30 +241,39 @@ def data_source() -> str:
     return str(st.session_state.get(DATA) or default_source())
 
 
-def min_count() -> int | None:
+def min_count() -> int:
+    """The N-core filter of the open source (0 = none)."""
     return parse_min_count(st.session_state.get(MIN_COUNT))
 
 
 def set_min_count(value: Any) -> None:
     """Change the N-core filter: a different dataset, so the selection is reset."""
-    n = parse_min_count(value)
-    if min_count() != n:
-        st.session_state[MIN_COUNT] = n
-        _reset_selection()
+    st.session_state[MIN_COUNT] = parse_min_count(value)
+    _reset_selection()
 
 
 def set_data_source(src: str) -> None:
     """Switch dataset: the user and item selection belong to the old data and are reset,
     and so is the N-core filter (the start-up source gets its start-up filter back)."""
     ss = st.session_state
-    if ss.get(DATA) != src:
-        ss[DATA] = src
-        ss[MIN_COUNT] = default_min_count() if src == default_source() else None
-        _reset_selection()
+    ss[DATA] = src
+    ss[MIN_COUNT] = default_min_count() if src == default_source() else 0
+    _reset_selection()
+
+
+def on_source_changed() -> None:
+    """``on_change`` of the source selectbox (bound to :data:`DATA`)."""
+    set_data_source(data_source())
+
+
+def on_min_count_changed() -> None:
+    """``on_change`` of the minimum-count box (bound to :data:`MIN_COUNT`)."""
+    set_min_count(st.session_state.get(MIN_COUNT))
 
 
 def _reset_selection() -> None:
     ss = st.session_state
+    ss.pop(USER_NOTE, None)
     ss[USER] = None
     ss[ITEM] = None
     ss.pop(WHATIF, None)
@@ -263,29 +284,17 @@ def k() -> int:
     return _parse_k(st.session_state.get(K, K_DEFAULT))
 
 
-def set_k(value: int) -> None:
-    st.session_state[K] = _parse_k(value)
-
-
 def weights() -> Weights:
     ss = st.session_state
-    return clamp_weights(ss.get(DIV, 0.0), ss.get(CAL, 0.0), ss.get(FAIR, 0.0))
+    return Weights.clamped(ss.get(DIV, 0.0), ss.get(CAL, 0.0), ss.get(FAIR, 0.0))
 
 
-def set_weights(div: float, cal: float, fair: float) -> Weights:
-    w = clamp_weights(div, cal, fair)
+def set_weight(name: str) -> None:
+    """``on_change`` of a weight slider (bound to ``WEIGHT_KEYS[name]``): keep the moved
+    weight and shrink the other two proportionally when the sum would exceed 1."""
     ss = st.session_state
-    ss[DIV], ss[CAL], ss[FAIR] = w.div, w.cal, w.fair
-    return w
-
-
-def set_weight(name: str, value: float) -> Weights:
-    """Move one weight (``div``/``cal``/``fair``) and shrink the other two
-    proportionally when the sum would exceed 1 — the moved weight is kept."""
-    cur = weights()
-    vals = {"div": cur.div, "cal": cur.cal, "fair": cur.fair}
-    v = _parse_float(value)
-    vals[name] = v
+    vals = {n: _unit(ss.get(key, 0.0)) for n, key in WEIGHT_KEYS.items()}
+    v = vals[name]
     others = [n for n in vals if n != name]
     rest = sum(vals[n] for n in others)
     room = round(1.0 - v, 2)
@@ -294,7 +303,7 @@ def set_weight(name: str, value: float) -> Weights:
             vals[n] = (vals[n] * room / rest) if rest > 0 else 0.0
         vals[others[0]] = round(vals[others[0]], 2)
         vals[others[1]] = max(0.0, round(min(vals[others[1]], room - vals[others[0]]), 2))
-    return set_weights(vals["div"], vals["cal"], vals["fair"])
+    _store(Weights.clamped(vals["div"], vals["cal"], vals["fair"]))
 
 
 def resolve_user(has_user: Callable[[str], bool], featured: list[str]) -> str:
@@ -316,6 +325,12 @@ def resolve_user(has_user: Callable[[str], bool], featured: list[str]) -> str:
 
 def set_user(user_id: str) -> None:
     st.session_state[USER] = str(user_id)
+    clear_user_note()
+
+
+def clear_user_note() -> None:
+    """The analyst picked a user: the note about a fallback user no longer applies."""
+    st.session_state.pop(USER_NOTE, None)
 
 
 def user_note() -> str | None:
@@ -336,18 +351,7 @@ def set_item(item_id: str | None) -> None:
     st.session_state[ITEM] = None if item_id is None else str(item_id)
 
 
-def bind_widget(widget_key: str, canonical_key: str) -> None:
-    """Before drawing a widget keyed ``widget_key``: seed it from the canonical value.
-    Use :func:`copy_to` as its ``on_change`` to write the choice back."""
-    st.session_state[widget_key] = st.session_state.get(canonical_key)
-
-
-def copy_to(widget_key: str, canonical_key: str) -> None:
-    """on_change callback: copy a widget's value into its canonical key."""
-    st.session_state[canonical_key] = st.session_state.get(widget_key)
-
-
-def scenarios() -> dict[str, dict]:
+def scenarios() -> dict[str, Any]:
     ss = st.session_state
     if SCENARIOS not in ss or not isinstance(ss[SCENARIOS], dict):
         ss[SCENARIOS] = {}

@@ -5,7 +5,7 @@ Pure helpers (plotly only, no streamlit) so chart builders stay testable.
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Any, Iterable
 
 import plotly.graph_objects as go
 import plotly.io as pio
@@ -48,7 +48,7 @@ def _house_template() -> go.layout.Template:
     after; no per-session data is involved.
     """
     if pio.templates.default != TEMPLATE_NAME or TEMPLATE_NAME not in pio.templates:
-        t = go.layout.Template(pio.templates["plotly_white"])
+        t: Any = go.layout.Template(pio.templates["plotly_white"])
         t.layout.update(font=_FONT, legend=_LEGEND, hoverlabel=dict(namelength=-1))
         pio.templates[TEMPLATE_NAME] = t
         pio.templates.default = TEMPLATE_NAME
@@ -73,3 +73,9 @@ def style(fig: go.Figure, *, height: int | None = None, title: str | None = None
     if height:
         fig.layout.height = height
     return fig
+
+
+def cell(row: int, col: int) -> dict[str, Any]:
+    """``row=``/``col=`` keywords for a shape on a subplot grid (plotly's type hints
+    name them ``str``, its code takes the 1-based integers)."""
+    return {"row": row, "col": col}

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import html
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
 from recsys.data.types import Dataset
-from ui.theme import ACCENT, NEUTRAL, category_colors, style
+from ui.core.text import esc
+from ui.core.theme import ACCENT, NEUTRAL, category_colors, style
 
 
-def dataset_summary(ds: Dataset) -> dict[str, object]:
+def dataset_summary(ds: Dataset) -> dict[str, Any]:
     """Headline numbers of a dataset (plain Python values)."""
     lengths = np.diff(ds.user_offsets)
     return {
@@ -90,7 +91,7 @@ def category_mix(ds: Dataset, top: int = 20) -> go.Figure:
     share = w / max(w.sum(), 1e-12)
     order = np.argsort(-share, kind="stable")[:top]
     cats = [ds.categories[j] for j in order]
-    labels = [html.escape(c) for c in cats]  # plotly reads a little HTML in labels: show data literally
+    labels = [esc(c) for c in cats]  # plotly reads a little HTML in labels: show data literally
     fig = go.Figure(
         go.Bar(
             x=[float(share[j]) for j in order][::-1],

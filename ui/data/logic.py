@@ -1,20 +1,18 @@
-"""User profile summaries and the timeline sections of the User explorer."""
+"""User summaries and history tables of the User explorer (pure: no streamlit)."""
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from recsys.data.types import Dataset
-from ui import components, panel_timeline
 
 
 @dataclass(frozen=True)
-class Profile:
+class UserSummary:
     user: str
     n: int
     first: str
@@ -25,7 +23,7 @@ class Profile:
     attributes: dict[str, str]
 
 
-def user_profile(ds: Dataset, user: str) -> Profile:
+def user_profile(ds: Dataset, user: str) -> UserSummary:
     u = ds.user_index(user)
     items, ts = ds.sequence(u)
     cats: Counter[str] = Counter()
@@ -36,7 +34,7 @@ def user_profile(ds: Dataset, user: str) -> Profile:
     if ds.user_attrs is not None:
         attrs = {str(k): str(v) for k, v in ds.user_attrs.iloc[u].items() if str(v)}
     fmt = "%Y-%m-%d"
-    return Profile(
+    return UserSummary(
         user=user,
         n=len(items),
         first=pd.to_datetime(int(ts[0]), unit="s", utc=True).strftime(fmt) if len(ts) else "—",
@@ -52,18 +50,25 @@ def history_table(ds: Dataset, user: str) -> pd.DataFrame:
     """The user's history, newest first, with ratings when the data has them."""
     u = ds.user_index(user)
     items, ts = ds.sequence(u)
-    df = components.history_frame(ds, items, ts)
+    df = history_frame(ds, items, ts)
     if ds.rating is not None:
         a = int(ds.user_offsets[u])
         df["rating"] = ds.rating[a : a + len(items)]
     return df.iloc[::-1].reset_index(drop=True)
 
 
-def population_drift_section(ds: Dataset) -> None:
-    """The population drift panel (which categories rise and fall across all users)."""
-    panel_timeline.population_drift_panel(ds, key="ue.drift")
-
-
-def timeline_section(ds: Dataset, user: str, model: Any, *, history: Any = None, key: str = "tl") -> None:
-    """The interest timeline of a user (``history``: an edited ``(items, timestamps)``)."""
-    panel_timeline.timeline_panel(ds, model, user=user, history=history, key=key)
+def history_frame(ds: Dataset, items: np.ndarray, timestamps: np.ndarray | None) -> pd.DataFrame:
+    """A display table of a history (oldest first)."""
+    items = np.asarray(items, dtype=np.int64)
+    df = pd.DataFrame(
+        {
+            "#": np.arange(1, len(items) + 1),
+            "when": pd.to_datetime(np.asarray(timestamps, dtype=np.int64), unit="s", utc=True)
+            if timestamps is not None
+            else [pd.NaT] * len(items),
+            "item_id": [ds.item_ids[i] for i in items],
+            "title": [ds.titles[i] for i in items],
+            "categories": [", ".join(ds.item_categories[i]) for i in items],
+        }
+    )
+    return df

@@ -14,7 +14,7 @@ from plotly.subplots import make_subplots
 
 from explain.explanation import Attribution, Faithfulness, Summary
 from recsys.data.types import Dataset
-from ui.theme import ACCENT, NEGATIVE, NEUTRAL, POSITIVE, style
+from ui.core.theme import ACCENT, NEGATIVE, NEUTRAL, POSITIVE, cell, style
 
 VALUE_LABEL = {"logprob": "log-probability", "rr": "reciprocal rank", "margin": "score difference"}
 
@@ -49,7 +49,7 @@ def feature_labels(ds: Dataset, a: Attribution, idx: np.ndarray) -> list[str]:
     for j in idx:
         lab = _short(ds.titles[int(a.features[j])])
         if a.timestamps is not None:
-            lab += f" · {_date(a.timestamps[j])}"
+            lab += f" · {_date(int(a.timestamps[j]))}"
         labels.append(lab)
     if len(set(labels)) < len(labels):
         labels = [f"{lab} (#{int(a.positions[j]) + 1})" for lab, j in zip(labels, idx)]
@@ -62,7 +62,7 @@ def _bar(ds: Dataset, a: Attribution, idx: np.ndarray, labels: list[str]) -> go.
     for j in idx:
         i = int(a.features[j])
         cats = ", ".join(ds.item_categories[i]) or "—"
-        when = _date(a.timestamps[j]) if a.timestamps is not None else "—"
+        when = _date(int(a.timestamps[j])) if a.timestamps is not None else "—"
         hover.append(
             f"<b>{ds.titles[i]}</b><br>item {ds.item_ids[i]} · {cats}<br>"
             f"history position {int(a.positions[j]) + 1} · {when}<br>weight {a.values[j]:+.4f}"
@@ -105,7 +105,7 @@ def attribution_pair(
     fig.add_trace(_bar(ds, left, idx, labels), row=1, col=1)
     fig.add_trace(_bar(ds, right, idx, labels), row=1, col=2)
     for c in (1, 2):
-        fig.add_vline(x=0, line_color=NEUTRAL, line_width=1, row=1, col=c)
+        fig.add_vline(x=0, line_color=NEUTRAL, line_width=1, **cell(1, c))
     fig.update_yaxes(automargin=True)
     fig = style(fig, height=height or max(240, 26 * len(idx) + 100))
     fig.update_layout(margin=dict(t=32))  # room for the two subplot titles

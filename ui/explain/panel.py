@@ -1,65 +1,35 @@
 """The explanation panel of the Recommendations page (streamlit; charts from
-``ui.charts_explain``, numbers from ``explain``).
+``ui.explain.charts``, numbers from ``explain``).
 
 :func:`explanation_panel` runs as a fragment, so changing the method, the "why not"
 item or pressing the counterfactual button reruns only the panel, not the page.
 Results are cached with ``st.cache_resource`` (frozen result objects are shared, never
 pickled) keyed by model fingerprint, data fingerprint, history, item, budgets and seed;
-``explain`` keeps its own in-process LRU as well. :func:`start_warm_up` pays shap's
+``explain`` keeps its own in-process LRU as well. :mod:`ui.explain.warmup` pays shap's
 one-time JIT compilation in a background thread at app start.
 """
 
 from __future__ import annotations
 
-import threading
-from typing import Any, Sequence
-
 import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
 
-from explain import MethodComparison, compare_methods, explain_item, model_fingerprint, warm_up
+from explain import MethodComparison, compare_methods, explain_item
 from explain.explanation import Explanation
-from recsys.data.types import DataError, Dataset
-from recsys.models.base import recommend
+from recsys.data.types import DataError, Dataset, History
+from recsys.models.base import Scorer, model_key, recommend
 from recsys.runtime import serving_threads, torch_threads
-from ui import charts_explain as charts
-
-COUNTERFACTUAL_KEY = "rl.counterfactual"  # == ui.state.COUNTERFACTUAL (read by the What-if studio)
-
-
-# ---- warm-up -------------------------------------------------------------------------------
-@st.cache_resource(show_spinner=False)
-def _warm_up_thread() -> dict[str, Any]:
-    box: dict[str, Any] = {"ms": None, "done": threading.Event()}
-
-    def work() -> None:
-        try:
-            box["ms"] = warm_up()
-        finally:
-            box["done"].set()
-
-    threading.Thread(target=work, name="reclens-shap-warm-up", daemon=True).start()
-    return box
-
-
-def start_warm_up() -> None:
-    """Start shap's one-time warm-up in the background (once per server process)."""
-    _warm_up_thread()
-
-
-def warm_up_done() -> bool:
-    return _warm_up_thread()["done"].is_set()
+from ui.core import state
+from ui.explain import charts, warmup
+from ui.whatif.logic import Scenario, new_scenario
 
 
 # ---- cached computations ------------------------------------------------------------------
-def _model_key(scorer: Any) -> str:
-    return model_fingerprint(scorer) or f"{getattr(scorer, 'name', type(scorer).__name__)}@{id(scorer)}"
-
-
 @st.cache_resource(max_entries=128, show_spinner=False)
 def _compare_cached(
-    model_key: str, data_fp: str, history: tuple[int, ...], timestamps: tuple[int, ...] | None, target: int,
-    k: int, seed: int, _ds: Dataset, _scorer: Any,
+    mkey: str, data_fp: str, history: tuple[int, ...], timestamps: tuple[int, ...] | None, target: int,
+    k: int, seed: int, _ds: Dataset, _scorer: Scorer,
 ) -> MethodComparison:
     with torch_threads(serving_threads()):  # fragment reruns may run in a fresh thread
         return compare_methods(_ds, _scorer, np.array(history, dtype=np.int64),
@@ -69,9 +39,9 @@ def _compare_cached(
 
 @st.cache_resource(max_entries=128, show_spinner=False)
 def _pair_figure(
-    model_key: str, data_fp: str, history: tuple[int, ...], timestamps: tuple[int, ...] | None, target: int,
+    mkey: str, data_fp: str, history: tuple[int, ...], timestamps: tuple[int, ...] | None, target: int,
     k: int, seed: int, method: str, _ds: Dataset, _comp: MethodComparison,
-) -> Any:
+) -> go.Figure:
     """SHAP/LIME bars of the cached comparison with the same key (the chosen method
     first); built once (~60 ms of plotly work), shared and only read."""
     first, second = (_comp.shap, _comp.lime) if method == "shap" else (_comp.lime, _comp.shap)
@@ -80,8 +50,8 @@ def _pair_figure(
 
 @st.cache_resource(max_entries=128, show_spinner=False)
 def _why_not_cached(
-    model_key: str, data_fp: str, history: tuple[int, ...], timestamps: tuple[int, ...] | None, target: int,
-    other: int, method: str, k: int, seed: int, _ds: Dataset, _scorer: Any,
+    mkey: str, data_fp: str, history: tuple[int, ...], timestamps: tuple[int, ...] | None, target: int,
+    other: int, method: str, k: int, seed: int, _ds: Dataset, _scorer: Scorer,
 ) -> Explanation:
     with torch_threads(serving_threads()):
         return explain_item(_ds, _scorer, np.array(history, dtype=np.int64),
@@ -99,25 +69,18 @@ def _resolve_target(ds: Dataset, target_item: int | str | None) -> int:
     return ds.item_index(str(target_item))
 
 
-def counterfactual_profile(ds: Dataset, user: str, history: np.ndarray, timestamps: np.ndarray | None,
-                           e: Explanation) -> dict[str, Any]:
-    """The scenario dict the What-if studio loads: the history without the counterfactual items."""
+def counterfactual_profile(ds: Dataset, history: History, e: Explanation) -> Scenario:
+    """The Scenario the What-if studio loads: ``history`` without the counterfactual
+    items (a history without timestamps gets one day between items)."""
     cf = e.counterfactual
     drop = set(cf.positions) if cf is not None else set()
-    rows = []
-    for p, i in enumerate(history):
-        if p in drop:
-            continue
-        rows.append({"item_id": ds.item_ids[int(i)],
-                     "timestamp": None if timestamps is None else int(timestamps[p])})
+    keep = [p for p in range(len(history)) if p not in drop]
+    ts = None if history.timestamps is None else history.timestamps[keep]
     removed = ", ".join(f"“{ds.titles[i]}”" for i in (cf.removed if cf else ()))
-    return {
-        "name": f"counterfactual: {user or 'profile'} without {len(drop)} item(s)",
-        "user": user,
-        "base_user": user,
-        "history": rows,
-        "note": f"removing {removed} drops “{ds.titles[e.target]}” out of the top-{e.k}",
-    }
+    return new_scenario(
+        ds, f"counterfactual: {history.user or 'profile'} without {len(drop)} item(s)", history.user or None,
+        history.items[keep], ts, note=f"removing {removed} drops “{ds.titles[e.target]}” out of the top-{e.k}",
+    )
 
 
 # ---- rendering ----------------------------------------------------------------------------
@@ -145,11 +108,11 @@ def _counterfactual(ds: Dataset, user: str, history: np.ndarray, timestamps: np.
     st.markdown(f"**Counterfactual:** without {names} it falls from rank {cf.rank_before} to "
                 f"{cf.rank_after} (out of the top-{cf.k}; verified by re-ranking).")
     if st.button("Open this profile in the What-if studio", key=f"{key}.cf"):
-        st.session_state[COUNTERFACTUAL_KEY] = counterfactual_profile(ds, user, history, timestamps, e)
+        st.session_state[state.COUNTERFACTUAL] = counterfactual_profile(ds, History(user, history, timestamps), e)
         st.success("Stored — the What-if studio offers to load it.")
 
 
-def _why_not(ds: Dataset, scorer: Any, h: np.ndarray, ts: np.ndarray | None, target: int, k: int, seed: int,
+def _why_not(ds: Dataset, scorer: Scorer, h: np.ndarray, ts: np.ndarray | None, target: int, k: int, seed: int,
              method: str, key: str) -> None:
     recs = [int(i) for i in recommend(scorer, h, max(k, 20), ts).items if int(i) != target]
     options = [None, *recs]
@@ -160,10 +123,12 @@ def _why_not(ds: Dataset, scorer: Any, h: np.ndarray, ts: np.ndarray | None, tar
     if other is None:
         return
     with st.spinner("Explaining the difference…"):
-        e = _why_not_cached(_model_key(scorer), ds.fingerprint, tuple(h.tolist()),
+        e = _why_not_cached(model_key(scorer), ds.fingerprint, tuple(h.tolist()),
                             None if ts is None else tuple(ts.tolist()), target, int(other), method, k, seed,
                             ds, scorer)
     w = e.why_not
+    if w is None:
+        return
     st.caption(f"{method.upper()} attributions of score(“{ds.titles[target]}”) − score(“{ds.titles[other]}”) "
                f"= {w.value:+.3f}: green items favour the recommended item, red ones favour “{ds.titles[other]}”.")
     st.plotly_chart(charts.attribution_bars(ds, w, top=10), width="stretch", key=f"{key}.whynot.fig")
@@ -172,14 +137,12 @@ def _why_not(ds: Dataset, scorer: Any, h: np.ndarray, ts: np.ndarray | None, tar
 @st.fragment
 def explanation_panel(
     ds: Dataset,
-    scorer: Any = None,
-    history: Sequence[int] | np.ndarray | None = None,
-    timestamps: Sequence[int] | np.ndarray | None = None,
+    scorer: Scorer | None,
+    history: History,
     target_item: int | str | None = None,
     k: int = 10,
     method_default: str = "shap",
     *,
-    user: str = "",
     key: str = "ex",
     seed: int = 0,
 ) -> Explanation | None:
@@ -192,16 +155,15 @@ def explanation_panel(
         return None
     try:
         target = _resolve_target(ds, target_item)
-        h = np.asarray(history if history is not None else ds.sequence(ds.user_index(user))[0], dtype=np.int64)
-        ts = None if timestamps is None else np.asarray(timestamps, dtype=np.int64)
+        user, h, ts = history.user, history.items, history.timestamps
         if h.size == 0:
             st.info("This profile has no history, so there is nothing to attribute the recommendation to.")
             return None
-        if not warm_up_done():
+        if not warmup.done():
             with st.spinner("Preparing the explainers (one-time warm-up)…"):
-                _warm_up_thread()["done"].wait()
+                warmup.wait()
         with st.spinner("Explaining…"):
-            comp = _compare_cached(_model_key(scorer), ds.fingerprint, tuple(h.tolist()),
+            comp = _compare_cached(model_key(scorer), ds.fingerprint, tuple(h.tolist()),
                                    None if ts is None else tuple(ts.tolist()), target, int(k), seed, ds, scorer)
     except DataError as err:
         st.error(str(err))
@@ -225,7 +187,7 @@ def explanation_panel(
     c3.metric("SHAP–LIME agreement", f"{comp.agreement:.2f}", help="Kendall τ between the two weight vectors")
     c4.metric("LIME stability", f"{comp.stability:.0%}",
               help=f"mean top-5 overlap across seeds {', '.join(map(str, comp.stability_seeds))}")
-    st.plotly_chart(_pair_figure(_model_key(scorer), ds.fingerprint, tuple(h.tolist()),
+    st.plotly_chart(_pair_figure(model_key(scorer), ds.fingerprint, tuple(h.tolist()),
                                  None if ts is None else tuple(ts.tolist()), target, int(k), seed, method, ds, comp),
                     width="stretch", key=f"{key}.bars")
     st.caption(f"{e.note}. Green pushes the item up, red pushes it down. "

@@ -1,27 +1,15 @@
-"""Item view helpers: item card, who gets an item, similar items, exposure charts."""
+"""Item view panels (streamlit): the item card, exposure tiles, who gets it, similar items.
+Numbers come from :mod:`ui.item.logic`, charts from :mod:`ui.item.charts`."""
 
 from __future__ import annotations
 
-import html
-
 import numpy as np
-import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
 from recsys.data.types import Dataset
-from ui import components, recs
-from ui.theme import ACCENT, category_colors, style
-
-
-def default_item(ds: Dataset) -> str:
-    """The most popular item (used when no item is selected)."""
-    return ds.item_ids[int(np.argmax(ds.item_popularity))]
-
-
-def popularity_rank(ds: Dataset, i: int) -> int:
-    pop = ds.item_popularity
-    return int((pop > pop[i]).sum()) + 1
+from ui.core import components, state
+from ui.core.theme import category_colors
+from ui.item import logic
 
 
 def item_card(ds: Dataset, i: int) -> None:
@@ -36,68 +24,32 @@ def item_card(ds: Dataset, i: int) -> None:
         st.caption(components.md(ds.item_text[i][:600]))
 
 
-def who_gets(ds: Dataset, i: int, base: np.ndarray, after: np.ndarray) -> pd.DataFrame:
-    """Users with item i in their model top-k and/or re-ranked top-k, with ranks."""
-    hb = base == i
-    ha = after == i
-    users = np.flatnonzero(hb.any(axis=1) | ha.any(axis=1))
-    rank_b = np.where(hb[users].any(axis=1), hb[users].argmax(axis=1) + 1, 0)
-    rank_a = np.where(ha[users].any(axis=1), ha[users].argmax(axis=1) + 1, 0)
-    df = pd.DataFrame(
-        {
-            "user_id": [ds.user_ids[int(u)] for u in users],
-            "rank (model)": [int(r) if r else None for r in rank_b],
-            "rank (re-ranked)": [int(r) if r else None for r in rank_a],
-            "history length": np.diff(ds.user_offsets)[users].astype(int),
-        }
-    )
-    if ds.user_attrs is not None:
-        for c in ds.user_attrs.columns[:4]:
-            df[str(c)] = ds.user_attrs[c].iloc[users].astype(str).to_numpy()
-    return df.sort_values(["rank (model)", "rank (re-ranked)"], na_position="last").reset_index(drop=True)
+def exposure_tiles(ds: Dataset, i: int, base: np.ndarray, after: np.ndarray, k: int, reranked: bool) -> None:
+    n_before, n_after = int((base == i).any(axis=1).sum()), int((after == i).any(axis=1).sum())
+    c = st.columns(4)
+    c[0].metric(f"Users with it in their top-{k}", f"{n_before:,}")
+    c[1].metric("After re-ranking", f"{n_after:,}", delta=((n_after - n_before) or None) if reranked else None)
+    c[2].metric("Interactions", f"{int(ds.item_popularity[i]):,}")
+    c[3].metric("Popularity rank", f"{logic.popularity_rank(ds, i):,} / {ds.n_items:,}")
+    if not reranked:
+        st.caption("Re-ranking weights are all 0 (model order); set them on the Fairness lab page to compare exposure.")
 
 
-def similar_table(ds: Dataset, emb: np.ndarray, i: int, n: int = 10) -> pd.DataFrame:
-    idx, sims = recs.similar_items(emb, i, n)
-    return pd.DataFrame(
-        {
-            "item_id": [ds.item_ids[int(j)] for j in idx],
-            "title": [ds.titles[int(j)] for j in idx],
-            "categories": [", ".join(ds.item_categories[int(j)]) for j in idx],
-            "cosine": np.round(sims, 3),
-            "interactions": ds.item_popularity[idx].astype(int),
-        }
-    )
+def who_gets_tab(ds: Dataset, i: int, item_id: str, base: np.ndarray, after: np.ndarray, k: int) -> None:
+    who = logic.who_gets(ds, i, base, after)
+    if who.empty:
+        components.empty_state("Nobody gets this item", f"It is in no user's top-{k}, before or after re-ranking.")
+        return
+    st.dataframe(who, hide_index=True, height=360)
+    components.csv_download(who, "Who gets it (CSV)", f"item_{item_id}_users.csv", "dl.who")
 
 
-def exposure_chart(ds: Dataset, i: int, base: np.ndarray, after: np.ndarray, k: int) -> go.Figure:
-    """How often the item appears at each rank, model order vs re-ranked."""
-    ranks = np.arange(1, k + 1)
-    cb = (base == i).sum(axis=0)[:k]
-    ca = (after == i).sum(axis=0)[:k]
-    fig = go.Figure()
-    fig.add_bar(x=ranks, y=cb, name="model order", marker_color="#9E9E9E")
-    fig.add_bar(x=ranks, y=ca, name="re-ranked", marker_color=ACCENT)
-    fig.update_layout(barmode="group", xaxis=dict(title="rank", dtick=1), yaxis=dict(title="users"))
-    return style(fig, height=300, title="Where the item lands in users' lists")
-
-
-def category_exposure_chart(ds: Dataset, i: int, base: np.ndarray, after: np.ndarray) -> go.Figure:
-    """Exposure (share of all list slots) of the item's categories, before vs after."""
-    cats = list(ds.item_categories[i]) or ["(no category)"]
-
-    def share(lists: np.ndarray, c: str) -> float:
-        flat = lists[lists >= 0]
-        if flat.size == 0:
-            return 0.0
-        if c == "(no category)":
-            return float(np.mean([not ds.item_categories[int(j)] for j in flat]))
-        mask = np.array([c in cs for cs in ds.item_categories], dtype=bool)
-        return float(mask[flat].mean())
-
-    labels = [html.escape(c) for c in cats]
-    fig = go.Figure()
-    fig.add_bar(x=labels, y=[share(base, c) for c in cats], name="model order", marker_color="#9E9E9E")
-    fig.add_bar(x=labels, y=[share(after, c) for c in cats], name="re-ranked", marker_color=ACCENT)
-    fig.update_layout(barmode="group", yaxis=dict(title="share of list slots", tickformat=".0%"))
-    return style(fig, height=300, title="Exposure of the item's categories")
+def similar_tab(ds: Dataset, emb: np.ndarray, i: int) -> None:
+    sim = logic.similar_table(ds, emb, i)
+    st.dataframe(sim, hide_index=True)
+    st.caption("By cosine similarity of the items' text embeddings (all-MiniLM-L6-v2 over title, categories, text).")
+    options = sim["item_id"].tolist()
+    if options:
+        nxt = st.selectbox("Open a similar item", options, key="w.sim_pick",
+                           format_func=lambda x: ds.titles[ds.item_index(x)])
+        st.button("Open", key="w.sim_go", on_click=state.set_item, args=(nxt,))

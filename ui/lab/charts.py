@@ -20,7 +20,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ui import theme
+from ui.core import theme
 
 TERM_COLORS = {
     "relevance": theme.NEUTRAL,
@@ -176,7 +176,7 @@ def tradeoff_figure(
     terms = list(dict.fromkeys(sweep["term"])) if len(sweep) else []
     for c, m in enumerate(metrics, start=1):
         for t, term in enumerate(terms):
-            d = sweep[sweep["term"] == term].sort_values("weight")
+            d = sweep.loc[sweep["term"] == term].sort_values("weight")
             # w = 0 is the same point for every term: label it once
             labels = [f"{w:g}" if (w > 0 or t == 0) else "" for w in d["weight"]]
             fig.add_trace(

@@ -1,7 +1,7 @@
 """Fairness-lab panels (streamlit): the before/after view of one user's re-ranked list
-and the population trade-offs. Charts come from :mod:`ui.charts_lab`; the engine is
-:mod:`recsys.rerank`. The page (``pages/3_Fairness_lab.py`` via ``ui.lab``) owns the
-weight sliders and the session/URL state and passes the weights in.
+and the population trade-offs. Charts come from :mod:`ui.lab.charts`; the engine is
+:mod:`recsys.rerank`. The weight sliders are bound to the session's weights
+(:mod:`ui.core.state`), so the Recommendations and Item view pages re-rank with them too.
 
 * :func:`before_after_panel` — metric tiles with deltas, model vs re-ranked lists with
   rank-move arrows, the reason of every move, per-term contribution bars.
@@ -20,26 +20,16 @@ import pandas as pd
 import streamlit as st
 
 from recsys.data.types import Dataset
-from ui import charts_lab
-
-
-def _as_rerank_weights(weights: Any) -> Any:
-    """Accept :class:`recsys.rerank.Weights`, ``ui.state.Weights`` (div/cal/fair) or a dict."""
-    from recsys.rerank import Weights
-
-    if isinstance(weights, Weights):
-        return weights
-    if weights is None:
-        return Weights()
-    if isinstance(weights, dict):
-        return Weights(**{k: float(v) for k, v in weights.items() if k in ("diversity", "calibration", "fairness")})
-    return Weights(float(weights.div), float(weights.cal), float(weights.fair))
+from recsys.models.base import Scorer, model_key
+from recsys.rerank import RerankResult, Weights
+from ui.core import components, recs, state
+from ui.lab import charts as charts_lab
 
 
 # ---------------------------------------------------------------------------------------
 # one user
 # ---------------------------------------------------------------------------------------
-def metric_tiles(result: Any) -> None:
+def metric_tiles(result: RerankResult) -> None:
     """st.metric tiles of the list metrics with deltas against the model's list."""
     rows = charts_lab.metric_deltas(result.metrics, result.baseline_metrics)
     cols = st.columns(len(rows))
@@ -48,7 +38,7 @@ def metric_tiles(result: Any) -> None:
                    help="re-ranked list; the delta is against the model's own top-k")  # fmt: skip
 
 
-def moves_table(ds: Dataset, result: Any) -> pd.DataFrame:
+def moves_table(ds: Dataset, result: RerankResult) -> pd.DataFrame:
     """One row per re-ranked item (rank, move, title, reason) and per dropped item."""
     rows = []
     for r, (i, m, why) in enumerate(zip(result.items, result.moves, result.reasons)):
@@ -61,7 +51,7 @@ def moves_table(ds: Dataset, result: Any) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["rank", "move", "model rank", "title", "why"])
 
 
-def before_after_panel(ds: Dataset, result: Any, key: str = "lab.ba") -> None:
+def before_after_panel(ds: Dataset, result: RerankResult, key: str = "lab.ba") -> None:
     """Metric deltas, before/after lists with arrows, reasons and contribution bars."""
     metric_tiles(result)
     if result.weights.is_zero:
@@ -77,14 +67,7 @@ def before_after_panel(ds: Dataset, result: Any, key: str = "lab.ba") -> None:
 # ---------------------------------------------------------------------------------------
 # population
 # ---------------------------------------------------------------------------------------
-def _model_key(model: Any) -> str:
-    man = getattr(model, "manifest", None) or {}
-    return str(man.get("created") or man.get("created_at") or f"{type(model).__name__}-{id(model)}")
-
-
-def _context(ds: Dataset, model: Any) -> Any:
-    from ui import recs
-
+def _context(ds: Dataset, model: Scorer) -> Any:
     return recs.context_for(ds, model)
 
 
@@ -130,7 +113,7 @@ def _stored_sweep(model_dir: str | None, mkey: str, fingerprint: str) -> pd.Data
 
 @st.cache_data(max_entries=32, show_spinner="Re-ranking every user…")
 def _evaluate(fingerprint: str, mkey: str, div: float, cal: float, fair: float, _ds: Dataset, _model: Any) -> dict:
-    from recsys.rerank import Weights, evaluate_population
+    from recsys.rerank import evaluate_population
 
     pop = _population(fingerprint, mkey, _ds, _model)
     return evaluate_population(_context(_ds, _model), pop, Weights(div, cal, fair), 10)
@@ -138,7 +121,7 @@ def _evaluate(fingerprint: str, mkey: str, div: float, cal: float, fair: float, 
 
 def _model_dir(ds: Dataset) -> str | None:
     try:
-        from ui import loaders
+        from ui.core import loaders
 
         loc = loaders.locate_model(ds)
         return str(loc.path) if loc.exists else None
@@ -150,11 +133,12 @@ def _set_flag(name: str) -> None:
     st.session_state[name] = True
 
 
-def population_panel(ds: Dataset, model: Any, k: int = 10, weights: Any = None, key: str = "lab.pop") -> None:
+def population_panel(ds: Dataset, model: Scorer, k: int = 10, weights: Weights = Weights(),
+                     key: str = "lab.pop") -> None:
     """Trade-off curves with the current setting marked, population metric deltas and
     NDCG@10 per user group (leave-one-out test split, every evaluated user)."""
-    w = _as_rerank_weights(weights)
-    mkey, fp = _model_key(model), ds.fingerprint
+    w = weights
+    mkey, fp = model_key(model), ds.fingerprint
     mdir = _model_dir(ds)
     sweep_df = _stored_sweep(mdir, mkey, fp)
     go_key = f"{key}.go"
@@ -186,7 +170,7 @@ def population_panel(ds: Dataset, model: Any, k: int = 10, weights: Any = None, 
         st.caption("This dataset has no user attributes, so there is no per-group NDCG.")
         return
     attrs = list(groups)
-    attr = st.selectbox("User group", attrs, key=f"{key}.attr")
+    attr = st.selectbox("User group", attrs, key=f"{key}.attr") or attrs[0]
     gap_b, gap_c = base["ndcg_gap"][attr], cur["ndcg_gap"][attr]
     st.plotly_chart(
         charts_lab.group_ndcg_figure(base["ndcg_by_group"][attr], groups[attr], attribute=attr),
@@ -197,3 +181,37 @@ def population_panel(ds: Dataset, model: Any, k: int = 10, weights: Any = None, 
     with st.expander("λ-sweep table"):
         st.dataframe(sweep_df.drop(columns=[c for c in ("seconds",) if c in sweep_df]), hide_index=True,
                      key=f"{key}.table")  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------------
+# the page's sections
+_SLIDERS = (
+    ("div", "Diversity (MMR novelty)"),
+    ("cal", "Calibration (match the history's category mix)"),
+    ("fair", "Fairness (long-tail exposure)"),
+)
+
+
+def weight_sliders() -> Weights:
+    """Three sliders bound to the session's weights (their sum is kept ≤ 1)."""
+    for col, (name, label) in zip(st.columns(3), _SLIDERS):
+        col.slider(label, 0.0, 1.0, step=0.05, key=state.WEIGHT_KEYS[name], on_change=state.set_weight,
+                   args=(name,), persist_state="session")
+    w = state.weights()
+    st.caption(f"Relevance keeps {w.relevance:.2f} of the weight. All 0 = the model's own order.")
+    return w
+
+
+@st.fragment
+def live_section(ds: Dataset, model: Scorer, user: str, k: int) -> None:
+    st.subheader(f"Live re-ranking for user {components.md(user)}")
+    w = weight_sliders()
+    res = recs.recommend(ds, model, ds.history(user), k, w)
+    before_after_panel(ds, res, key="lab.ba")
+    components.csv_download(recs.rec_frame(ds, res), "Re-ranked list (CSV)", f"reranked_{user}.csv", "dl.lab")
+    state.write_url()  # a fragment rerun does not reach the frame's write
+
+
+def population_section(ds: Dataset, model: Scorer, k: int) -> None:
+    st.subheader("Population trade-offs")
+    population_panel(ds, model, k=k, weights=state.weights(), key="lab.pop")

@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 
 from recsys.evaluation.baselines import BASELINE_LABELS
 from recsys.evaluation.evaluate import TARGET_POP_ATTR
-from ui.theme import ACCENT, NEUTRAL, PALETTE, style
+from ui.core.theme import ACCENT, NEUTRAL, PALETTE, style
 
 MODEL_LABELS = {
     "transformer": "RecLens transformer",
@@ -79,8 +79,8 @@ def metrics_frame(ev: dict[str, Any]) -> pd.DataFrame:
     rest = [c for c in df.columns if c not in cols and c != "users" and not str(c).startswith("per_group")]
     df = df[cols + rest]
     if "ndcg@10" in df:
-        df = df.sort_values("ndcg@10", ascending=False, kind="stable")
-    return df.reset_index(drop=True)
+        df = pd.DataFrame(df).sort_values("ndcg@10", ascending=False, kind="stable")
+    return pd.DataFrame(df).reset_index(drop=True)
 
 
 def per_group_frame(ev: dict[str, Any]) -> pd.DataFrame:
@@ -154,17 +154,23 @@ def _duration(seconds: Any) -> str:
     return f"{m} min {s:02d} s" if m < 90 else f"{m // 60} h {m % 60:02d} min"
 
 
+def _config(man: dict[str, Any]) -> dict[str, Any]:
+    cfg = man.get("config")
+    return cfg if isinstance(cfg, dict) else {}
+
+
 def _schedule_fact(man: dict[str, Any]) -> str | None:
     """The learning-rate schedule as run: the constant rate, and for the plateau schedule
     where the rate was lowered and whether that pass beat the best state before it."""
-    cfg = man.get("config") if isinstance(man.get("config"), dict) else {}
+    cfg = _config(man)
     lr, mode = cfg.get("lr"), cfg.get("lr_decay", "none")
     if not isinstance(lr, (int, float)) or isinstance(lr, bool):
         return None
     text = f"{lr:g}"
     if mode == "cosine":
         return text + ", cosine decay"
-    hist = man.get("history") if isinstance(man.get("history"), list) else []
+    raw = man.get("history")
+    hist: list[Any] = raw if isinstance(raw, list) else []
     cuts = [h for h in hist if isinstance(h, dict) and isinstance(h.get("lr_factor"), (int, float))
             and isinstance(h.get("epoch"), int)]
     if mode == "plateau" and not cuts and hist and isinstance(hist[0], dict) and hist[0].get("epoch", 1) != 1:
@@ -209,7 +215,7 @@ def manifest_facts(man: dict[str, Any]) -> list[tuple[str, str]]:
     add("Data filter", "min_count", fmt=lambda v: f"{v}-core (users and items with at least {v} interactions)")
     add("Dataset fingerprint", "dataset_fingerprint", "fingerprint", "data_fingerprint")
     add("Schema", "schema_version", "schema")
-    cfg = man.get("config") if isinstance(man.get("config"), dict) else {}
+    cfg = _config(man)
     if all(k in cfg for k in ("d_model", "n_layers", "n_heads", "max_len")):
         arch = (f"{cfg['n_layers']} layers × {cfg['n_heads']} heads, width {cfg['d_model']}, "
                 f"the last {cfg['max_len']} items as context")

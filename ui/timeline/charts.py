@@ -15,7 +15,8 @@ from plotly.subplots import make_subplots
 
 from recsys.interests import PopulationDrift, Timeline
 from recsys.interests.categories import OTHER
-from ui.theme import ACCENT, NEGATIVE, NEUTRAL, POSITIVE, category_colors, style
+from ui.core.text import esc
+from ui.core.theme import ACCENT, NEGATIVE, NEUTRAL, POSITIVE, category_colors, cell, style
 
 CHANGE_COLOR = "#444444"
 
@@ -61,6 +62,51 @@ def _top_text(categories: Sequence[str], mix: Sequence[float], k: int = 3) -> st
     return ", ".join(f"{categories[j]} {mix[j]:.0%}" for j in order if mix[j] > 0.005)
 
 
+def _observed_traces(fig: go.Figure, tl: Timeline, keep: list[str], colors: dict[str, str]) -> None:
+    """Row 1: observed category shares per window, stacked."""
+    if not tl.windows:
+        return
+    mids = _dt([(w.start + w.end) // 2 for w in tl.windows])
+    folded = [_fold(w.shares, keep) for w in tl.windows]
+    custom = np.array([[_fmt(w.start), _fmt(w.end - 1), w.n] for w in tl.windows], dtype=object)
+    mode = "lines" if len(tl.windows) > 1 else "lines+markers"
+    for c in keep + [OTHER]:
+        y = [f.get(c, 0.0) for f in folded]
+        if c == OTHER and max(y) <= 1e-9:
+            continue
+        fig.add_trace(
+            go.Scatter(
+                x=mids, y=y, name=c, legendgroup=c, stackgroup="observed", mode=mode,
+                line=dict(width=0.5, color=colors.get(c, "#CCCCCC")), fillcolor=colors.get(c, "#CCCCCC"),
+                customdata=custom, meta="observed",
+                hovertemplate=(
+                    f"<b>{esc(c)}</b> %{{y:.0%}}<br>%{{customdata[0]}} → %{{customdata[1]}}"
+                    "<br>%{customdata[2]} interactions<extra></extra>"
+                ),
+            ),
+            row=1, col=1,
+        )
+
+
+def _predicted_traces(fig: go.Figure, tl: Timeline, keep: list[str], colors: dict[str, str]) -> None:
+    """Row 2: the model's predicted next-item category mix at each step, stacked."""
+    px = _dt([p.ts for p in tl.predicted])
+    pf = [_fold(p.shares, keep) for p in tl.predicted]
+    for c in keep + [OTHER]:
+        y = [f.get(c, 0.0) for f in pf]
+        if c == OTHER and max(y) <= 1e-9:
+            continue
+        fig.add_trace(
+            go.Scatter(
+                x=px, y=y, name=c, legendgroup=c, showlegend=False,
+                stackgroup="predicted", mode="lines", line=dict(width=0.5, color=colors.get(c, "#CCCCCC")),
+                fillcolor=colors.get(c, "#CCCCCC"), opacity=0.8, meta="predicted",
+                hovertemplate=f"<b>{esc(c)}</b> %{{y:.0%}} predicted<br>after %{{x|%Y-%m-%d %H:%M}}<extra></extra>",
+            ),
+            row=2, col=1,
+        )
+
+
 def timeline_figure(
     tl: Timeline,
     colors: dict[str, str] | None = None,
@@ -78,52 +124,17 @@ def timeline_figure(
     colors = dict(colors or timeline_colors(tl))
     colors.setdefault(OTHER, "#CCCCCC")
     keep = shown_categories(tl, max_categories)
-    cats = keep + [OTHER]
     two = bool(show_predicted and tl.predicted)
     fig = make_subplots(
         rows=2 if two else 1, cols=1, shared_xaxes=True, vertical_spacing=0.08,
         row_heights=[0.6, 0.4] if two else None,
     )
-    if tl.windows:
-        mids = _dt([(w.start + w.end) // 2 for w in tl.windows])
-        folded = [_fold(w.shares, keep) for w in tl.windows]
-        custom = np.array([[_fmt(w.start), _fmt(w.end - 1), w.n] for w in tl.windows], dtype=object)
-        mode = "lines" if len(tl.windows) > 1 else "lines+markers"
-        for c in cats:
-            y = [f.get(c, 0.0) for f in folded]
-            if c == OTHER and max(y) <= 1e-9:
-                continue
-            fig.add_trace(
-                go.Scatter(
-                    x=mids, y=y, name=c, legendgroup=c, stackgroup="observed", mode=mode,
-                    line=dict(width=0.5, color=colors.get(c, "#CCCCCC")), fillcolor=colors.get(c, "#CCCCCC"),
-                    customdata=custom, meta="observed",
-                    hovertemplate=(
-                        f"<b>{c}</b> %{{y:.0%}}<br>%{{customdata[0]}} → %{{customdata[1]}}"
-                        "<br>%{customdata[2]} interactions<extra></extra>"
-                    ),
-                ),
-                row=1, col=1,
-            )
+    _observed_traces(fig, tl, keep, colors)
     if two:
-        px = _dt([p.ts for p in tl.predicted])
-        pf = [_fold(p.shares, keep) for p in tl.predicted]
-        for c in cats:
-            y = [f.get(c, 0.0) for f in pf]
-            if c == OTHER and max(y) <= 1e-9:
-                continue
-            fig.add_trace(
-                go.Scatter(
-                    x=px, y=y, name=c, legendgroup=c, showlegend=False,
-                    stackgroup="predicted", mode="lines", line=dict(width=0.5, color=colors.get(c, "#CCCCCC")),
-                    fillcolor=colors.get(c, "#CCCCCC"), opacity=0.8, meta="predicted",
-                    hovertemplate=f"<b>{c}</b> %{{y:.0%}} predicted<br>after %{{x|%Y-%m-%d %H:%M}}<extra></extra>",
-                ),
-                row=2, col=1,
-            )
+        _predicted_traces(fig, tl, keep, colors)
     for cp in tl.change_point_details:
         for r in range(1, 3 if two else 2):
-            fig.add_vline(x=_dt([cp.ts])[0], line=dict(color=CHANGE_COLOR, width=1.5, dash="dash"), row=r, col=1)
+            fig.add_vline(x=_dt([cp.ts])[0], line=dict(color=CHANGE_COLOR, width=1.5, dash="dash"), **cell(r, 1))
     if tl.change_point_details:
         cps = tl.change_point_details
         text = [
@@ -141,7 +152,7 @@ def timeline_figure(
         )
     if marker_ts is not None:
         for r in range(1, 3 if two else 2):
-            fig.add_vline(x=_dt([marker_ts])[0], line=dict(color=ACCENT, width=2), row=r, col=1)
+            fig.add_vline(x=_dt([marker_ts])[0], line=dict(color=ACCENT, width=2), **cell(r, 1))
         fig.add_annotation(
             x=_dt([marker_ts])[0], y=1.1, yref="y domain", text="as of", showarrow=False,
             font=dict(color=ACCENT), row=1, col=1,

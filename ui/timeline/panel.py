@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from recsys.data.types import DataError, Dataset
+from recsys.data.types import DataError, Dataset, History
 from recsys.interests import (
     CategoryAssignment,
     PopulationDrift,
@@ -29,14 +29,15 @@ from recsys.interests import (
     user_timeline,
 )
 from recsys.interests.changepoints import DEFAULT_ALPHA, DEFAULT_MIN_EFFECT
-from ui.charts_timeline import (
+from recsys.models.base import Scorer, model_key
+from ui.core.theme import category_colors
+from ui.timeline.charts import (
     drift_distribution_figure,
     forecast_figure,
     population_drift_figure,
     timeline_colors,
     timeline_figure,
 )
-from ui.theme import category_colors
 
 # change-point sensitivity: (significance level, minimum Jensen-Shannon divergence in bits)
 SENSITIVITY: dict[str, tuple[float, float]] = {
@@ -66,8 +67,8 @@ def _history_key(items: np.ndarray | None, ts: np.ndarray | None) -> str | None:
     return h.hexdigest()
 
 
-def _model_key(scorer: Any) -> str | None:
-    return None if scorer is None else f"{getattr(scorer, 'name', type(scorer).__name__)}:{id(scorer)}"
+def _model_key(scorer: Scorer | None) -> str | None:
+    return None if scorer is None else model_key(scorer)
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
@@ -114,22 +115,6 @@ def _slider_step(span_s: int) -> timedelta:
     return timedelta(days=30)
 
 
-def _resolve(
-    ds: Dataset, user_index: int | None, user: str | None, history: Any, timestamps: Any
-) -> tuple[int, np.ndarray | None, np.ndarray | None]:
-    if isinstance(history, tuple) and len(history) == 2 and timestamps is None:
-        history, timestamps = history
-    if user_index is None and not user:
-        if history is None:
-            raise DataError("timeline_panel needs a user (index or id) or a history")
-        u = -1  # an anonymous (edited) profile
-    else:
-        u = int(user_index) if user_index is not None else ds.user_index(str(user))
-    items = None if history is None else np.asarray(history, dtype=np.int64)
-    ts = None if timestamps is None else np.asarray(timestamps, dtype=np.int64)
-    return u, items, ts
-
-
 # ---- tables ---------------------------------------------------------------------------------
 def profile_table(ds: Dataset, items: np.ndarray, ts: np.ndarray, last: int = 15) -> pd.DataFrame:
     """The most recent ``last`` interactions (newest first) for display."""
@@ -161,25 +146,19 @@ def recs_table(ds: Dataset, items: np.ndarray, scores: np.ndarray, now: set[int]
 
 # ---- panels ----------------------------------------------------------------------------------
 def timeline_panel(
-    ds: Dataset,
-    scorer: Any = None,
-    user_index: int | None = None,
-    history: Any = None,
-    timestamps: Any = None,
-    *,
-    user: str | None = None,
-    k: int = 10,
-    key: str = "tl",
+    ds: Dataset, scorer: Scorer | None, user: str, history: History | None = None, *, k: int = 10, key: str = "tl",
 ) -> Timeline | None:
     """A user's interest timeline with a replay-as-of-date slider.
 
-    ``user_index`` (or ``user``, an external id) picks the user; ``history`` /
-    ``timestamps`` (or ``history=(items, timestamps)``) replace the logged history, e.g.
-    an edited profile; ``scorer`` (a model) adds predicted interest, a forecast and
-    the replayed recommendations. Returns the (full-history) Timeline shown.
+    ``user`` (an external id, or "" for an anonymous profile) picks the user; ``history``
+    replaces the logged history, e.g. an edited profile; ``scorer`` (a model) adds
+    predicted interest, a forecast and the replayed recommendations. Returns the
+    (full-history) Timeline shown.
     """
+    items_in = None if history is None else history.items
+    ts_in = None if history is None else history.timestamps
     try:
-        u, items_in, ts_in = _resolve(ds, user_index, user, history, timestamps)
+        u = ds.user_index(user) if user else -1
         u, items, ts = user_history(ds, u if u >= 0 else None, items_in, ts_in)
     except DataError as e:
         st.error(f"Cannot draw the timeline: {e}")

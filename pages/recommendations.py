@@ -4,20 +4,25 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import components, explain_glue, recs, report, state
+from ui.core import components, recs, state
+from ui.core.model_gate import model_page
+from ui.report import panel as report
 
-page = components.model_page("Recommendations", ":material/star: Recommendations")
-ds, model = page.ds, page.model
-uid = page.user
-k = page.k
+try:  # a broken shap/lime install: lists and re-ranking still work
+    from ui.explain import panel as explain_panel
+except ImportError as e:
+    explain_panel, _missing = None, str(e)
+
+page = model_page(":material/star: Recommendations")
+ds, model, uid, k = page.ds, page.model, page.user, page.k
 
 w = state.weights()
-items, ts = recs.user_history(ds, uid)
-res = recs.recommend(ds, model, items, ts, k, w, user=uid)
+history = ds.history(uid)
+res = recs.recommend(ds, model, history, k, w)
 table = recs.rec_frame(ds, res)
 if w.any:
     st.info(
-        f"Re-ranked with diversity {w.div:g} · calibration {w.cal:g} · fairness {w.fair:g} "
+        f"Re-ranked with diversity {w.diversity:g} · calibration {w.calibration:g} · fairness {w.fairness:g} "
         "(set on the Fairness lab page; all 0 = the model's own order).", icon=":material/balance:",
     )
 listed = table["item_id"].tolist()
@@ -26,26 +31,26 @@ sel = state.resolve_item(lambda i: i in listed, listed[0] if listed else None)
 left, right = st.columns([5, 6], gap="large")
 with left:
     st.subheader(f"Top {k} for user {components.md(uid)}")
-    shown = table.drop(columns=["why"] if not w.any else [])
     picked = st.dataframe(
-        shown, hide_index=True, key="w.rec_table", on_select="rerun", selection_mode="single-row",
-        column_config={"title": st.column_config.TextColumn(width="large")},
+        table if w.any else table.drop(columns=["why"]), hide_index=True, key=state.REC_TABLE, on_select="rerun",
+        selection_mode="single-row", column_config={"title": st.column_config.TextColumn(width="large")},
     )
-    rows = picked.selection.rows if picked is not None and hasattr(picked, "selection") else []
+    rows = picked.selection.rows if picked is not None else []
     if rows and listed[rows[0]] != sel:
-        state.set_item(listed[rows[0]])
         sel = listed[rows[0]]
+        state.set_item(sel)
     st.caption("Click a row to explain that item.")
     downloads = st.container()
 explanation = None
 with right:
     if sel is None:
         components.empty_state("Nothing to explain", "This user has no recommendations.")
+    elif explain_panel is None:
+        components.empty_state("Explanations are not available",
+                               f"The explainers could not be imported ({_missing}). Lists and re-ranking still work.")
     else:
-        i = ds.item_index(sel)
-        st.subheader(f"Why “{components.md(ds.titles[i])}”?")
-        explanation = explain_glue.explanation_section(ds, model, uid, sel, history=items, timestamps=ts, k=k,
-                                                       key="recs.ex")
+        st.subheader(f"Why “{components.md(ds.titles[ds.item_index(sel)])}”?")
+        explanation = explain_panel.explanation_panel(ds, model, history, target_item=sel, k=k, key="recs.ex")
 with downloads:
     d1, d2 = st.columns(2)
     with d1:
@@ -61,4 +66,3 @@ with c2:
     components.page_link("item", "Who else gets this item? →")
 with c3:
     components.page_link("lab", "Tune diversity & fairness →")
-state.write_url()

@@ -1,0 +1,36 @@
+"""Item view: who gets an item in their top-K, similar items, exposure before/after re-ranking."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ui.core import components, loaders, recs, state
+from ui.core.model_gate import model_page
+from ui.item import charts as item_charts
+from ui.item import logic as item_logic
+from ui.item import panel as item_panel
+
+page = model_page(":material/category: Item view")
+ds, model, k = page.ds, page.model, page.k
+
+iid = state.resolve_item(ds.has_item, item_logic.default_item(ds)) or item_logic.default_item(ds)
+with st.expander("Choose another item", expanded=st.session_state.get(state.ITEM) is None):
+    pick = components.item_search(ds, key=state.ITEM_SEARCH)
+    if pick and st.button("Show this item", key="w.item_go", type="primary"):
+        state.set_item(pick)
+        iid = pick
+i = ds.item_index(iid)
+item_panel.item_card(ds, i)
+
+w = state.weights()
+base, after = recs.population_lists(ds, model, k, w)
+item_panel.exposure_tiles(ds, i, base, after, k, w.any)
+
+tab_who, tab_sim, tab_exp = st.tabs(["Who gets it", "Similar items", "Exposure"])
+with tab_who:
+    item_panel.who_gets_tab(ds, i, iid, base, after, k)
+with tab_sim:
+    item_panel.similar_tab(ds, loaders.item_embeddings(ds.fingerprint, ds, model), i)
+with tab_exp:
+    st.plotly_chart(item_charts.exposure_chart(ds, i, base, after, k), key="item.exposure")
+    st.plotly_chart(item_charts.category_exposure_chart(ds, i, base, after), key="item.catexp")

@@ -1,0 +1,121 @@
+"""The model gate: the trained model for the open dataset, or training it right here
+with a progress bar on first start (small data automatically, large data after a click)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import streamlit as st
+
+from recsys.data.types import DataError, Dataset
+from recsys.models.base import Scorer
+from ui.core import loaders, state
+from ui.core.components import empty_state, header
+from ui.core.sidebar import PageContext, context
+from ui.core.text import esc
+
+
+def model_gate(ds: Dataset, *, train_if_missing: bool = True) -> Scorer | None:
+    """The trained model for ``ds``. Without an artifact it trains one right here with a
+    progress bar (≤ 200k interactions automatically, else after a click)."""
+    loc = loaders.locate_model(ds)
+    if loc.note:
+        st.caption(loc.note)
+    if loc.exists:
+        try:
+            model = loaders.load_model(str(loc.path), ds.fingerprint, ds)
+        except DataError as e:
+            st.error(f"The stored model at `{esc(loc.path)}` cannot be used: {esc(e)}")
+            if not loc.explicit and loaders.needs_upgrade(loc.path):
+                st.button("Upgrade the stored model (keeps its weights)", key=state.UPGRADE_MODEL, type="primary",
+                          on_click=loaders.upgrade_model, args=(loc.path,))
+            if loc.explicit or not st.button("Train a fresh model", key="w.retrain"):
+                return None
+        except ImportError as e:
+            st.warning(f"The recommender is not available in this build ({esc(e)}).")
+            return None
+        else:
+            loaders.start_ablation(ds, loc.path)  # resumes an app-trained artifact's pending ablation
+            return model
+    if not train_if_missing:
+        empty_state("No model yet", "No trained model for this dataset yet — open Home to train one.", "home")
+        return None
+    _rare_items_hint(ds)
+    big = ds.n_interactions > loaders.AUTO_TRAIN_MAX_INTERACTIONS
+    if big:
+        st.warning(
+            f"No trained model for this dataset yet. It has {ds.n_interactions:,} interactions "
+            f"(more than {loaders.AUTO_TRAIN_MAX_INTERACTIONS:,}), so training may take a while."
+        )
+        if not st.button("Train the model now", key="w.train_big", type="primary"):
+            return None
+    return _train_here(ds, loc.path, state.min_count())
+
+
+def _rare_items_hint(ds: Dataset, n: int = 5) -> None:
+    """Before training on a large catalogue that is mostly rarely rated items, point at
+    the N-core filter (every such item widens the softmax and slows each epoch)."""
+    rare = loaders.rare_items(ds, n)
+    if ds.n_items >= 2000 and rare >= 0.3 * ds.n_items:
+        st.info(
+            f"{rare:,} of the {ds.n_items:,} items have fewer than {n} interactions. To train on the {n}-core "
+            f"instead (fewer items, much faster; what the benchmarks use), set **Minimum interactions per user "
+            f"and item** to {n} in the sidebar's *Data source* panel — changing it stops this run."
+        )
+
+
+def _train_here(ds: Dataset, out_dir: Path, min_count: int = 0) -> Scorer | None:
+    lock = loaders.train_lock(ds.fingerprint)
+    if lock.locked():
+        st.info("Another session is training the model for this dataset — this page continues when it is done.")
+    box = st.empty()
+    with box.container():
+        st.caption(
+            "First start on this dataset: training the recommender (once; the model is stored and found again "
+            "next time). The app opens as soon as the model is stored; the no-text ablation shown on the "
+            "Evaluation page trains in the background afterwards."
+        )
+        bar = st.progress(0.0, text="Preparing to train the recommender for this dataset…")
+
+    def progress(fraction: float, message: str) -> None:
+        f = float(min(1.0, max(0.0, fraction)))
+        bar.progress(f, text=message[:200])
+
+    try:
+        loaders.train(ds, out_dir, progress, min_count=min_count or None)
+    except DataError as e:
+        box.empty()
+        st.error(f"Training failed: {esc(e)}")
+        return None
+    except ImportError as e:
+        box.empty()
+        st.warning(f"Training is not available in this build ({esc(e)}).")
+        return None
+    box.empty()
+    try:
+        return loaders.load_model(str(out_dir), ds.fingerprint, ds)
+    except DataError as e:
+        st.error(f"The freshly trained model cannot be loaded: {esc(e)}")
+        return None
+
+
+@dataclass(frozen=True)
+class ModelPage:
+    ctx: PageContext
+    ds: Dataset
+    model: Scorer
+    user: str
+    k: int
+
+
+def model_page(title: str) -> ModelPage:
+    """The common start of a page that needs the trained model: the frame's context, the
+    header and the model gate. Stops the page (the frame still writes the URL) when there
+    is no model yet."""
+    ctx = context()
+    header(title, ctx)
+    model = model_gate(ctx.ds)
+    if model is None:
+        st.stop()
+    return ModelPage(ctx, ctx.ds, model, ctx.user, ctx.k)
