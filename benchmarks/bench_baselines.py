@@ -1,4 +1,4 @@
-"""Baselines on MovieLens-100K under the DESIGN §4 protocol, with timings.
+"""Baselines on MovieLens-100K under the leave-one-out protocol of docs/ARCHITECTURE.md, with timings.
 
     .venv/bin/python -m benchmarks.bench_baselines [--data DIR] [--min-count N] [--json]
 

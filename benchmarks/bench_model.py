@@ -20,7 +20,7 @@ single-seed workers with the same code path — its ``run_note`` says how).
 
 Each seed trains the transformer and its no-text ablation on the leave-one-out
 training split (early stopping on validation NDCG@10) and evaluates on the test
-targets with full ranking (DESIGN §4). Prints test NDCG@10 / HR@10 / MRR@10 as
+targets with full ranking (the protocol in docs/ARCHITECTURE.md). Prints test NDCG@10 / HR@10 / MRR@10 as
 mean ± std over seeds beside the baselines, the wall and CPU seconds of every
 training, epochs, peak RSS, and the machine load (the CPU is shared: wall time under
 contention overstates the cost; CPU seconds of a 1-thread run are the better proxy).
