@@ -210,17 +210,12 @@ def paired_text_effect(results: list[dict[str, Any]], n_boot: int = 2000) -> dic
     bootstrap interval over (seed, user) pairs resampled within seeds."""
     import numpy as np
 
-    from recsys.evaluation import ndcg_of_ranks
+    from recsys.evaluation import ndcg_of_ranks, paired_bootstrap_ci
 
-    diffs = []
-    for r in results:
-        a = ndcg_of_ranks(np.asarray(r["models"]["transformer"]["test_ranks"]), 10)
-        b = ndcg_of_ranks(np.asarray(r["models"]["transformer_no_text"]["test_ranks"]), 10)
-        diffs.append(a - b)
-    rng = np.random.default_rng(0)
-    boots = np.empty(n_boot)
-    for i in range(n_boot):
-        boots[i] = np.mean([d[rng.integers(0, len(d), len(d))].mean() for d in diffs])
+    text = [ndcg_of_ranks(np.asarray(r["models"]["transformer"]["test_ranks"]), 10) for r in results]
+    plain = [ndcg_of_ranks(np.asarray(r["models"]["transformer_no_text"]["test_ranks"]), 10) for r in results]
+    diffs = [a - b for a, b in zip(text, plain)]
+    effect = paired_bootstrap_ci(text, plain, n_resamples=n_boot, seed=0)
     by_bucket = {}
     for b in results[0]["models"]["transformer"]["ndcg@10_by_target_pop"]:
         by_bucket[b] = float(np.mean([r["models"]["transformer"]["ndcg@10_by_target_pop"][b]
@@ -228,7 +223,7 @@ def paired_text_effect(results: list[dict[str, Any]], n_boot: int = 2000) -> dic
                                       for r in results]))
     return {
         "ndcg@10_diff": float(np.mean([d.mean() for d in diffs])),
-        "ndcg@10_diff_ci95": [float(np.quantile(boots, 0.025)), float(np.quantile(boots, 0.975))],
+        "ndcg@10_diff_ci95": [effect.low, effect.high],
         "per_seed": [float(d.mean()) for d in diffs],
         "hr@50_diff_per_seed": [
             float((np.asarray(r["models"]["transformer"]["test_ranks"]) <= 50).mean()
