@@ -36,7 +36,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from explain import explain_item, warm_up  # noqa: E402
-from recsys.data import load  # noqa: E402
+from recsys.data import History, load  # noqa: E402
 from recsys.models.base import recommend  # noqa: E402
 
 TARGETS = {"shap_ms_p50": 300.0, "lime_ms_p50": 300.0, "coverage": 0.70, "shap_top1": 0.90, "lime_top1": 0.80,
@@ -79,7 +79,7 @@ def speed(data: str, model_dir: str, users: int = 20, history_len: int = 50, see
         h, ts = h[-history_len:], ts[-history_len:]
         target = int(recommend(scorer, h, 1, ts).items[0])
         for method in ("shap", "lime"):
-            e = explain_item(ds, scorer, h, ts, target, method=method, k=10, cache=None)
+            e = explain_item(ds, scorer, History(ds.user_ids[int(u)], h, ts), target, method=method, k=10, cache=None)
             attr[method].append(e.attribution.elapsed_ms)
             total[method].append(e.total_ms)
             evals[method].append(int(e.attribution.params["evaluations"]))
@@ -116,8 +116,9 @@ def planted(data: str, model_dir: str, k: int = 10, near_end: int = 2, limit: in
         cases = cases[:limit]
     shap_hit, lime_hit, cf_hit, faithful = [], [], [], []
     for _u, h, ts, a, b in cases:
-        es = explain_item(ds, scorer, h, ts, b, method="shap", k=k, cache=None)
-        el = explain_item(ds, scorer, h, ts, b, method="lime", k=k, cache=None, extras=False)
+        hist = History(ds.user_ids[int(_u)], h, ts)
+        es = explain_item(ds, scorer, hist, b, method="shap", k=k, cache=None)
+        el = explain_item(ds, scorer, hist, b, method="lime", k=k, cache=None, extras=False)
         shap_hit.append(int(es.attribution.top(1)[0]) == a)
         lime_hit.append(int(el.attribution.top(1)[0]) == a)
         cf_hit.append(a in es.counterfactual.removed)

@@ -23,7 +23,7 @@ from typing import Any, Callable
 import numpy as np
 
 from recsys.commands.options import add_min_count, load_model, resolve_min_count
-from recsys.data.types import DataError, Dataset
+from recsys.data.types import DataError, Dataset, History
 
 WEIGHTS = (0.25, 0.25, 0.25)  # the setting timed for recommend/rerank
 SLIDER_STEPS = ((0.0, 0.0, 0.0), (0.3, 0.0, 0.0), (0.3, 0.2, 0.0), (0.3, 0.2, 0.2), (0.5, 0.2, 0.2), (0.1, 0.1, 0.6))
@@ -91,10 +91,11 @@ def _explain_times(ds: Dataset, scorer: Any, users: np.ndarray, split: Any, k: i
             if j is None:
                 continue
             target = int(recommend(scorer, hist[j], 1).items[0])
+            history = History(ds.user_ids[int(u)], hist[j], ts[j])
             times.append(
                 _ms(
-                    lambda j=j, target=target, method=method: explain.explain_item(
-                        ds, scorer, hist[j], ts[j], target, method=method, k=k, extras=False, cache=None
+                    lambda history=history, target=target, method=method: explain.explain_item(
+                        ds, scorer, history, target, method=method, k=k, extras=False, cache=None
                     )
                 )
             )

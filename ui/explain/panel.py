@@ -26,21 +26,24 @@ from ui.whatif.logic import Scenario, new_scenario
 
 
 # ---- cached computations ------------------------------------------------------------------
+def _history_key(h: History) -> tuple[str, tuple[int, ...], tuple[int, ...] | None]:
+    """A hashable cache key of a history (the arrays themselves are not hashed by value)."""
+    return h.user, tuple(h.items.tolist()), None if h.timestamps is None else tuple(h.timestamps.tolist())
+
+
 @st.cache_resource(max_entries=128, show_spinner=False)
 def _compare_cached(
-    mkey: str, data_fp: str, history: tuple[int, ...], timestamps: tuple[int, ...] | None, target: int,
-    k: int, seed: int, _ds: Dataset, _scorer: Scorer,
+    mkey: str, data_fp: str, hkey: tuple, target: int, k: int, seed: int, _ds: Dataset, _scorer: Scorer,
+    _history: History,
 ) -> MethodComparison:
     with torch_threads(serving_threads()):  # fragment reruns may run in a fresh thread
-        return compare_methods(_ds, _scorer, np.array(history, dtype=np.int64),
-                               None if timestamps is None else np.array(timestamps, dtype=np.int64), target, k=k,
-                               seed=seed)
+        return compare_methods(_ds, _scorer, _history, target, k=k, seed=seed)
 
 
 @st.cache_resource(max_entries=128, show_spinner=False)
 def _pair_figure(
-    mkey: str, data_fp: str, history: tuple[int, ...], timestamps: tuple[int, ...] | None, target: int,
-    k: int, seed: int, method: str, _ds: Dataset, _comp: MethodComparison,
+    mkey: str, data_fp: str, hkey: tuple, target: int, k: int, seed: int, method: str, _ds: Dataset,
+    _comp: MethodComparison,
 ) -> go.Figure:
     """SHAP/LIME bars of the cached comparison with the same key (the chosen method
     first); built once (~60 ms of plotly work), shared and only read."""
@@ -50,13 +53,12 @@ def _pair_figure(
 
 @st.cache_resource(max_entries=128, show_spinner=False)
 def _why_not_cached(
-    mkey: str, data_fp: str, history: tuple[int, ...], timestamps: tuple[int, ...] | None, target: int,
-    other: int, method: str, k: int, seed: int, _ds: Dataset, _scorer: Scorer,
+    mkey: str, data_fp: str, hkey: tuple, target: int, other: int, method: str, k: int, seed: int, _ds: Dataset,
+    _scorer: Scorer, _history: History,
 ) -> Explanation:
     with torch_threads(serving_threads()):
-        return explain_item(_ds, _scorer, np.array(history, dtype=np.int64),
-                            None if timestamps is None else np.array(timestamps, dtype=np.int64), target,
-                            method=method, k=k, seed=seed, why_not=other, extras=False)
+        return explain_item(_ds, _scorer, _history, target, method=method, k=k, seed=seed, why_not=other,
+                            extras=False)
 
 
 def _resolve_target(ds: Dataset, target_item: int | str | None) -> int:
@@ -92,8 +94,7 @@ def _badge(e: Explanation) -> None:
     )
 
 
-def _counterfactual(ds: Dataset, user: str, history: np.ndarray, timestamps: np.ndarray | None,
-                    e: Explanation, key: str) -> None:
+def _counterfactual(ds: Dataset, history: History, e: Explanation, key: str) -> None:
     cf = e.counterfactual
     if cf is None:
         return
@@ -108,13 +109,14 @@ def _counterfactual(ds: Dataset, user: str, history: np.ndarray, timestamps: np.
     st.markdown(f"**Counterfactual:** without {names} it falls from rank {cf.rank_before} to "
                 f"{cf.rank_after} (out of the top-{cf.k}; verified by re-ranking).")
     if st.button("Open this profile in the What-if studio", key=f"{key}.cf"):
-        st.session_state[state.COUNTERFACTUAL] = counterfactual_profile(ds, History(user, history, timestamps), e)
+        st.session_state[state.COUNTERFACTUAL] = counterfactual_profile(ds, history, e)
         st.success("Stored — the What-if studio offers to load it.")
 
 
-def _why_not(ds: Dataset, scorer: Scorer, h: np.ndarray, ts: np.ndarray | None, target: int, k: int, seed: int,
-             method: str, key: str) -> None:
-    recs = [int(i) for i in recommend(scorer, h, max(k, 20), ts).items if int(i) != target]
+def _why_not(ds: Dataset, scorer: Scorer, history: History, target: int, k: int, seed: int, method: str,
+             key: str) -> None:
+    recs = [int(i) for i in recommend(scorer, history.items, max(k, 20), history.timestamps).items
+            if int(i) != target]
     options = [None, *recs]
     other = st.selectbox(
         "Why not …?", options, key=f"{key}.whynot",
@@ -123,9 +125,8 @@ def _why_not(ds: Dataset, scorer: Scorer, h: np.ndarray, ts: np.ndarray | None, 
     if other is None:
         return
     with st.spinner("Explaining the difference…"):
-        e = _why_not_cached(model_key(scorer), ds.fingerprint, tuple(h.tolist()),
-                            None if ts is None else tuple(ts.tolist()), target, int(other), method, k, seed,
-                            ds, scorer)
+        e = _why_not_cached(model_key(scorer), ds.fingerprint, _history_key(history), target, int(other), method,
+                            k, seed, ds, scorer, history)
     w = e.why_not
     if w is None:
         return
@@ -155,16 +156,15 @@ def explanation_panel(
         return None
     try:
         target = _resolve_target(ds, target_item)
-        user, h, ts = history.user, history.items, history.timestamps
-        if h.size == 0:
+        if len(history) == 0:
             st.info("This profile has no history, so there is nothing to attribute the recommendation to.")
             return None
         if not warmup.done():
             with st.spinner("Preparing the explainers (one-time warm-up)…"):
                 warmup.wait()
         with st.spinner("Explaining…"):
-            comp = _compare_cached(model_key(scorer), ds.fingerprint, tuple(h.tolist()),
-                                   None if ts is None else tuple(ts.tolist()), target, int(k), seed, ds, scorer)
+            comp = _compare_cached(model_key(scorer), ds.fingerprint, _history_key(history), target, int(k), seed,
+                                   ds, scorer, history)
     except DataError as err:
         st.error(str(err))
         return None
@@ -187,13 +187,12 @@ def explanation_panel(
     c3.metric("SHAP–LIME agreement", f"{comp.agreement:.2f}", help="Kendall τ between the two weight vectors")
     c4.metric("LIME stability", f"{comp.stability:.0%}",
               help=f"mean top-5 overlap across seeds {', '.join(map(str, comp.stability_seeds))}")
-    st.plotly_chart(_pair_figure(model_key(scorer), ds.fingerprint, tuple(h.tolist()),
-                                 None if ts is None else tuple(ts.tolist()), target, int(k), seed, method, ds, comp),
-                    width="stretch", key=f"{key}.bars")
+    st.plotly_chart(_pair_figure(model_key(scorer), ds.fingerprint, _history_key(history), target, int(k), seed,
+                                 method, ds, comp), width="stretch", key=f"{key}.bars")
     st.caption(f"{e.note}. Green pushes the item up, red pushes it down. "
                f"{a.method.upper()} took {a.elapsed_ms:.0f} ms ({a.params.get('evaluations')} model evaluations).")
-    _counterfactual(ds, user, h, ts, e, key)
-    _why_not(ds, scorer, h, ts, target, int(k), seed, method, key)
+    _counterfactual(ds, history, e, key)
+    _why_not(ds, scorer, history, target, int(k), seed, method, key)
     with st.expander("Faithfulness, groups and provenance"):
         if e.faithfulness is not None:
             st.plotly_chart(charts.faithfulness_curves(e.faithfulness), width="stretch",
