@@ -100,7 +100,7 @@ def locate_model(ds: Dataset) -> ModelLocation:
     if explicit:
         p = Path(explicit)
         man = read_manifest(str(p))
-        fp = man.get("dataset_fingerprint") or man.get("fingerprint") or man.get("data_fingerprint")
+        fp = man.get("dataset_fingerprint")
         if _has_artifact(p) and (fp is None or fp == ds.fingerprint):
             return ModelLocation(p, True, True)
         if not _has_artifact(p):
@@ -261,7 +261,7 @@ def ablation_job(model_dir: Path) -> BackgroundJob | None:
 
 # ---- embeddings -------------------------------------------------------------------------
 @st.cache_resource(max_entries=4, show_spinner="Encoding item texts…")
-def item_embeddings(fingerprint: str, _ds: Dataset, _model: Any = None) -> np.ndarray:
+def item_embeddings(fingerprint: str, _ds: Dataset, _model: Scorer | None = None) -> np.ndarray:
     """(n_items, 384) read-only text embeddings: the model's own copy when it has one,
     else the cached all-MiniLM-L6-v2 encoding."""
     emb = getattr(_model, "text_emb", None) if _model is not None else None

@@ -20,6 +20,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from recsys.rerank import RerankResult
 from ui.core import theme
 
 TERM_COLORS = {
@@ -47,7 +48,7 @@ def _short(text: str, n: int = 38) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
-def before_after_figure(result: Any, titles: Sequence[str], *, height: int | None = None) -> go.Figure:
+def before_after_figure(result: RerankResult, titles: Sequence[str], *, height: int | None = None) -> go.Figure:
     """Model list (left) vs re-ranked list (right) with rank-move arrows.
 
     ``result`` is a :class:`recsys.rerank.RerankResult`; ``titles`` maps item index to title.
@@ -136,7 +137,7 @@ def before_after_figure(result: Any, titles: Sequence[str], *, height: int | Non
     return fig
 
 
-def contributions_figure(result: Any, titles: Sequence[str], *, height: int | None = None) -> go.Figure:
+def contributions_figure(result: RerankResult, titles: Sequence[str], *, height: int | None = None) -> go.Figure:
     """Stacked horizontal bars: each re-ranked item's weighted per-term contributions."""
     labels = [f"#{r + 1} {_short(titles[int(i)], 32)}" for r, i in enumerate(result.items)]
     fig = go.Figure()

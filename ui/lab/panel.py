@@ -14,14 +14,13 @@ and the population trade-offs. Charts come from :mod:`ui.lab.charts`; the engine
 
 from __future__ import annotations
 
-from typing import Any
-
 import pandas as pd
 import streamlit as st
 
 from recsys.data.types import Dataset
 from recsys.models.base import Scorer, model_key
-from recsys.rerank import RerankResult, Weights
+from recsys.rerank import RerankContext, RerankResult, Weights
+from recsys.rerank.population import Population
 from ui.core import components, recs, state
 from ui.lab import charts as charts_lab
 
@@ -67,19 +66,19 @@ def before_after_panel(ds: Dataset, result: RerankResult, key: str = "lab.ba") -
 # ---------------------------------------------------------------------------------------
 # population
 # ---------------------------------------------------------------------------------------
-def _context(ds: Dataset, model: Scorer) -> Any:
+def _context(ds: Dataset, model: Scorer) -> RerankContext:
     return recs.context_for(ds, model)
 
 
 @st.cache_resource(max_entries=2, show_spinner="Scoring every evaluated user once (cached afterwards)…")
-def _population(fingerprint: str, mkey: str, _ds: Dataset, _model: Any) -> Any:
+def _population(fingerprint: str, mkey: str, _ds: Dataset, _model: Scorer) -> Population:
     from recsys.rerank import prepare_population
 
     return prepare_population(_ds, _model, _context(_ds, _model))
 
 
 @st.cache_resource(max_entries=2, show_spinner="Re-ranking every user at 10 settings for the trade-off curves…")
-def _sweep(fingerprint: str, mkey: str, model_dir: str | None, _ds: Dataset, _model: Any) -> pd.DataFrame:
+def _sweep(fingerprint: str, mkey: str, model_dir: str | None, _ds: Dataset, _model: Scorer) -> pd.DataFrame:
     from recsys.rerank import save_sweep, sweep
 
     df = sweep(_context(_ds, _model), _population(fingerprint, mkey, _ds, _model))
@@ -112,7 +111,8 @@ def _stored_sweep(model_dir: str | None, mkey: str, fingerprint: str) -> pd.Data
 
 
 @st.cache_data(max_entries=32, show_spinner="Re-ranking every user…")
-def _evaluate(fingerprint: str, mkey: str, div: float, cal: float, fair: float, _ds: Dataset, _model: Any) -> dict:
+def _evaluate(fingerprint: str, mkey: str, div: float, cal: float, fair: float, _ds: Dataset,
+              _model: Scorer) -> dict:
     from recsys.rerank import evaluate_population
 
     pop = _population(fingerprint, mkey, _ds, _model)

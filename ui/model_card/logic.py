@@ -196,10 +196,9 @@ def manifest_facts(man: dict[str, Any]) -> list[tuple[str, str]]:
                 facts.append((label, fmt(v)))
                 return
 
-    add("Model", "model", "name", "architecture", fmt=lambda v: MODEL_LABELS.get(str(v), str(v)))
+    add("Model", "name", fmt=lambda v: MODEL_LABELS.get(str(v), str(v)))
     add("Text encoder", "text_encoder")
-    add("Created", "created", "created_at", "created_time",
-        fmt=lambda v: str(v).replace("T", " ").replace("Z", " UTC"))
+    add("Created", "created", fmt=lambda v: str(v).replace("T", " ").replace("Z", " UTC"))
     add("Seed", "seed")
     epochs, best = man.get("epochs"), man.get("best_epoch")
     if epochs not in (None, ""):
@@ -213,8 +212,9 @@ def manifest_facts(man: dict[str, Any]) -> list[tuple[str, str]]:
         facts.append(("New items", f"{new.get('items', '?')} without a training interaction, placed by their "
                                    f"text (newcomer offset {float(new.get('offset', 0.0)):g})"))
     add("Data filter", "min_count", fmt=lambda v: f"{v}-core (users and items with at least {v} interactions)")
-    add("Dataset fingerprint", "dataset_fingerprint", "fingerprint", "data_fingerprint")
-    add("Schema", "schema_version", "schema")
+    add("Dataset fingerprint", "dataset_fingerprint")
+    add("Model fingerprint", "model_fingerprint")
+    add("Schema", "schema_version")
     cfg = _config(man)
     if all(k in cfg for k in ("d_model", "n_layers", "n_heads", "max_len")):
         arch = (f"{cfg['n_layers']} layers × {cfg['n_heads']} heads, width {cfg['d_model']}, "
@@ -222,7 +222,7 @@ def manifest_facts(man: dict[str, Any]) -> list[tuple[str, str]]:
         if "use_text" in cfg:
             arch += "; item text on" if cfg["use_text"] else "; no item text (ablation)"
         facts.append(("Architecture", arch))
-    vers = man.get("versions") or man.get("package_versions")
+    vers = man.get("versions")
     if isinstance(vers, dict):
         facts.append(("Versions", ", ".join(f"{k} {v}" for k, v in list(vers.items())[:6])))
     return facts

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime, timedelta, timezone
-from typing import Any
 
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
 from recsys.data.types import DataError, Dataset, History
@@ -74,7 +74,7 @@ def _model_key(scorer: Scorer | None) -> str | None:
 @st.cache_resource(max_entries=64, show_spinner=False)
 def _timeline(
     fingerprint: str, user: int, hist_key: str | None, model_key: str | None, sensitivity: str,
-    _ds: Dataset, _scorer: Any, _items: np.ndarray | None, _ts: np.ndarray | None,
+    _ds: Dataset, _scorer: Scorer | None, _items: np.ndarray | None, _ts: np.ndarray | None,
 ) -> Timeline:
     who = user if user >= 0 else None  # -1: an anonymous (edited) profile
     alpha, min_effect = SENSITIVITY[sensitivity]
@@ -88,7 +88,7 @@ def _timeline(
 def _timeline_fig(
     fingerprint: str, user: int, hist_key: str | None, model_key: str | None, sensitivity: str, show_pred: bool,
     marker_ts: int | None, _tl: Timeline, _colors: dict[str, str],
-) -> Any:
+) -> go.Figure:
     """The timeline figure for the cached :func:`_timeline` (same key) and display options:
     building it costs 0.1–0.2 s of plotly work. Shared and only read (``st.plotly_chart``
     serialises a copy)."""
