@@ -45,7 +45,8 @@ def run(data: str, cold_items: float, seed: int, threads: int, offsets: list[flo
     t0 = time.perf_counter()
     model = fit_transformer(ds, split, te, make_config(skip_unseen_items=True), seed=seed)
     train_s = time.perf_counter() - t0
-    new, rare = model._newcomer
+    assert model.newcomers is not None, "skip_unseen_items placed no newcomers"
+    new, rare = model.newcomers.new, model.newcomers.rare
     base = float(model.net.item_bias.detach()[rare].mean())
     ct = cold[split.test_target]
     rows = []

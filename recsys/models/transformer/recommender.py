@@ -141,12 +141,6 @@ class TransformerRecommender:
         self.newcomers = trainer.newcomers
         return self.log
 
-    @property
-    def _newcomer(self) -> tuple[torch.Tensor, torch.Tensor] | None:
-        """(new items, the rare items whose mean they take): the pair
-        benchmarks/bench_newcomers.py reads (new code: :attr:`newcomers`)."""
-        return None if self.newcomers is None else (self.newcomers.new, self.newcomers.rare)
-
     # ---- continued training -------------------------------------------------------
     def init_from(self, other: TransformerRecommender) -> int:
         """Copy weights from a previously trained model; items are matched by id, new
