@@ -3,7 +3,7 @@
 Shap-style contract: :class:`MaskedScorer` (masker + model: a set function over
 history items) → explainer (:func:`explain_shap` / :func:`explain_lime`) →
 :class:`Attribution` → :class:`Explanation` (with faithfulness, counterfactual,
-"why not", summary, provenance) → ``ui.charts_explain`` plots.
+"why not", summary, provenance) → ``ui.explain.charts`` plots.
 
 Typical use::
 

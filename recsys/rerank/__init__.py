@@ -11,7 +11,7 @@ Typical use::
     evaluate_population(ctx, pop, Weights(fairness=0.5)) # NDCG@10, ILD, per-group, …
     sweep(ctx, pop)                                       # the trade-off table
 
-No streamlit here; chart builders live in ``ui/charts_lab.py``.
+No streamlit here; chart builders live in ``ui/lab/charts.py``.
 """
 
 from recsys.rerank.cli import add_rerank_arguments, rerank_from_args, rerank_options

@@ -1,7 +1,7 @@
 """Pure chart builders for explanations: ``Attribution``/``Explanation`` -> ``go.Figure``.
 
 No streamlit here (testable without a page). Bars are coloured by sign with the house
-colours (``ui.theme.POSITIVE`` pushes the item up, ``NEGATIVE`` pushes it down).
+colours (``ui.core.theme.POSITIVE`` pushes the item up, ``NEGATIVE`` pushes it down).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Fairness-lab charts: pure plotly builders (no streamlit), styled with :mod:`ui.theme`.
+"""Fairness-lab charts: pure plotly builders (no streamlit), styled with :mod:`ui.core.theme`.
 
 * :func:`before_after_figure` — the model's list and the re-ranked list side by side,
   an arrow per item from its model rank to its new rank (green up, red down, grey

@@ -8,7 +8,7 @@ and the population trade-offs. Charts come from :mod:`ui.lab.charts`; the engine
 * :func:`population_panel` — trade-off curves (NDCG@10 vs ILD / long-tail share /
   miscalibration) with the current setting marked, coverage / Gini / NDCG deltas and
   NDCG@10 per user group. The curves are read from ``rerank_sweep.json`` beside the
-  model when it was stored at training time; otherwise they are computed on request
+  model when an earlier session stored them there; otherwise they are computed on request
   (one click) and stored there for next time.
 """
 

@@ -1,7 +1,7 @@
 """Interest timeline charts: pure builders (Timeline / PopulationDrift -> plotly Figure).
 
-No streamlit here. Colours come from :func:`ui.theme.category_colors` so a category has
-the same colour on every chart; layout from :func:`ui.theme.style`.
+No streamlit here. Colours come from :func:`ui.core.theme.category_colors` so a category has
+the same colour on every chart; layout from :func:`ui.core.theme.style`.
 """
 
 from __future__ import annotations
