@@ -16,7 +16,7 @@ ds, model, k = page.ds, page.model, page.k
 iid = state.resolve_item(ds.has_item, item_logic.default_item(ds)) or item_logic.default_item(ds)
 with st.expander("Choose another item", expanded=st.session_state.get(state.ITEM) is None):
     pick = components.item_search(ds, key=state.ITEM_SEARCH)
-    if pick and st.button("Show this item", key="w.item_go", type="primary"):
+    if pick and st.button("Show this item", key=state.ITEM_GO, type="primary"):
         state.set_item(pick)
         iid = pick
 i = ds.item_index(iid)

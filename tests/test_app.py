@@ -335,19 +335,22 @@ def test_model_trained_with_min_count_opens_on_the_same_filtered_data(monkeypatc
     assert not (tmp_path / "empty_home").exists() or not any((tmp_path / "empty_home").rglob("manifest.json"))
 
 
-def test_an_app_model_of_an_older_schema_is_upgraded_with_one_click(monkeypatch, tmp_path, small_ds, tiny_model):
+def test_an_app_model_of_an_older_schema_is_upgraded_with_one_click(monkeypatch, tmp_path, small_ds):
     """A model the app trained before the schema change: the gate says so and the
     button migrates it in place (weights kept), after which the page opens normally."""
-    import shutil
-
+    from recsys.models.transformer import TransformerConfig, TransformerRecommender
+    from recsys.paths import default_model_dir
+    from recsys.text import item_embeddings
     from tests.test_transformer_artifact import to_schema_1
 
-    home = tmp_path / "home"
-    shutil.copytree(tiny_model.parents[1], home)
-    old = home / tiny_model.relative_to(tiny_model.parents[1])
+    monkeypatch.setenv("RECSYS_HOME", str(tmp_path / "home"))
+    # what a schema-1 artifact of that time was: full text vector, no prior, constant rate
+    cfg = TransformerConfig(d_model=16, n_layers=1, n_heads=1, max_len=20, use_text=True, text_rank=0,
+                            text_prior_count=0.0, lr_decay="none")
+    old = TransformerRecommender(small_ds.item_ids, cfg, item_embeddings(small_ds), seed=0).save(
+        default_model_dir(small_ds), small_ds)
     to_schema_1(old)
     weights = (old / "model.safetensors").read_bytes()
-    monkeypatch.setenv("RECSYS_HOME", str(home))
     at = open_page("pages/recommendations.py", user=featured(small_ds), k="10")
     assert not at.exception
     assert any("older than this RecLens reads" in e.value for e in at.error)
@@ -355,4 +358,3 @@ def test_an_app_model_of_an_older_schema_is_upgraded_with_one_click(monkeypatch,
     assert_clean(at)
     assert len(at.dataframe[0].value) == 10
     assert (old / "model.safetensors").read_bytes() == weights
-

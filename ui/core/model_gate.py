@@ -30,7 +30,7 @@ def model_gate(ds: Dataset, *, train_if_missing: bool = True) -> Scorer | None:
             if not loc.explicit and loaders.needs_upgrade(loc.path):
                 st.button("Upgrade the stored model (keeps its weights)", key=state.UPGRADE_MODEL, type="primary",
                           on_click=loaders.upgrade_model, args=(loc.path,))
-            if loc.explicit or not st.button("Train a fresh model", key="w.retrain"):
+            if loc.explicit or not st.button("Train a fresh model", key=state.RETRAIN):
                 return None
         except ImportError as e:
             st.warning(f"The recommender is not available in this build ({esc(e)}).")
@@ -48,7 +48,7 @@ def model_gate(ds: Dataset, *, train_if_missing: bool = True) -> Scorer | None:
             f"No trained model for this dataset yet. It has {ds.n_interactions:,} interactions "
             f"(more than {loaders.AUTO_TRAIN_MAX_INTERACTIONS:,}), so training may take a while."
         )
-        if not st.button("Train the model now", key="w.train_big", type="primary"):
+        if not st.button("Train the model now", key=state.TRAIN_BIG, type="primary"):
             return None
     return _train_here(ds, loc.path, state.min_count())
 

@@ -35,8 +35,8 @@ def group_finder(ds: Dataset, limit: int = 200) -> None:
     else:
         col = table[attr].astype(str)
     values = sorted(col.unique().tolist())
-    val = c2.selectbox("Group", values, key="w.group_val")
-    sort = c3.selectbox("Sort by", ["interactions (most first)", "user id"], key="w.group_sort")
+    val = c2.selectbox("Group", values, key=state.GROUP_VALUE)
+    sort = c3.selectbox("Sort by", ["interactions (most first)", "user id"], key=state.GROUP_SORT)
     sub = table.loc[col == val]
     sub = sub.sort_values("interactions", ascending=False) if sort.startswith("inter") else sub
     sub = sub.head(limit).reset_index(drop=True)

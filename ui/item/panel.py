@@ -50,6 +50,6 @@ def similar_tab(ds: Dataset, emb: np.ndarray, i: int) -> None:
     st.caption("By cosine similarity of the items' text embeddings (all-MiniLM-L6-v2 over title, categories, text).")
     options = sim["item_id"].tolist()
     if options:
-        nxt = st.selectbox("Open a similar item", options, key="w.sim_pick",
+        nxt = st.selectbox("Open a similar item", options, key=state.SIMILAR_PICK,
                            format_func=lambda x: ds.titles[ds.item_index(x)])
-        st.button("Open", key="w.sim_go", on_click=state.set_item, args=(nxt,))
+        st.button("Open", key=state.SIMILAR_GO, on_click=state.set_item, args=(nxt,))
