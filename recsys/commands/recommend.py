@@ -6,12 +6,25 @@ Scored from all of the user's interactions (or those up to ``--as-of``), seen it
 excluded, best first. ``--history`` replaces the history (oldest first) to score an
 edited profile: items already in the user's history keep their timestamps, new ones
 follow the previous entry at the user's median gap; unknown ids are an error.
+
+``--compare`` adds the same user's top-k under the evaluate command's models
+(:mod:`recsys.evaluation.compare`): ``"compare": {model: [{"item_id", "rank", "score"}]}``
+for ``transformer``, ``transformer_no_text`` (the artifact's ``no_text/``), ``ease``,
+``itemknn`` and ``popularity`` — same k, same history and seen-item exclusion as
+``items``, each model's own order (no re-ranking) — ``"compare_skipped": {model: reason}``,
+``"compare_overlap": {a: {b: Jaccard of the top-k sets}}``, ``"held_out"`` (for a user of
+the leave-one-out split: ``{"item_id", "title", "rank_in": {model: rank or null},
+"history_length"}``, the test item's rank when every model scores the history without it;
+else null) and ``"compare_fit"``. The baselines are fitted as ``evaluate`` fits them, on
+every interaction before each user's test item. Without ``--json`` a side-by-side table.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
@@ -34,6 +47,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="replace the user's history by these item ids (oldest first)")
     parser.add_argument("--as-of", default=None, metavar="TIMESTAMP",
                         help="use only interactions up to this time (seconds or ISO date)")
+    parser.add_argument("--compare", action="store_true",
+                        help="also list the no-text ablation, EASE, ItemKNN and MostPopular for this user, "
+                             "their overlap and where the held-out test item lands")
     add_min_count(parser)
     add_rerank_arguments(parser)  # --diversity/--calibration/--fairness W, --fair-group, --candidates (recsys.rerank)
 
@@ -89,6 +105,32 @@ def score_history(model: Scorer, history: History) -> np.ndarray:
     return np.asarray(model.score([history.items], ts)[0], dtype=np.float32)
 
 
+def _ablation(ds: Dataset, model_dir: Path) -> Scorer | str:
+    """The artifact's no-text ablation, or the reason it cannot be compared."""
+    from recsys.evaluation.compare import NO_ABLATION
+    from recsys.models.transformer import TransformerRecommender
+
+    if not (model_dir / "no_text").is_dir():
+        return NO_ABLATION
+    try:
+        return TransformerRecommender.load(model_dir / "no_text", ds)
+    except DataError as e:
+        return f"the no_text/ model cannot be loaded: {e}"
+
+
+def compare(ds: Dataset, model: Scorer, model_dir: Path, h: History, k: int) -> tuple[dict[str, Any], str]:
+    """The ``--compare`` keys and their side-by-side text (see the module docstring)."""
+    from recsys.evaluation.compare import collect_models, compare_user, fit_baselines, render_text, to_json
+
+    print("fitting EASE, ItemKNN and MostPopular for the comparison…", file=sys.stderr, flush=True)
+    baselines = fit_baselines(ds)
+    models, skipped = collect_models(model, _ablation(ds, model_dir), baselines)
+    in_data = bool(h.user) and ds.has_user(h.user)
+    comp = compare_user(models, h, k, skipped=skipped, split=baselines.split,
+                        user_index=ds.user_index(h.user) if in_data else None)
+    return to_json(ds, comp), render_text(ds, comp)
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     t0 = time.perf_counter()
     if args.k < 1:
@@ -114,5 +156,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }
     lines = [f"user {h.user} ({len(h)} history items" + (", edited" if edited else "") + ")"]
     lines += [f"{it['rank']:3d}. {it['title']}  [{it['item_id']}]  {it['score']:.3f}" for it in items]
+    if getattr(args, "compare", False):
+        from recsys.paths import default_model_dir
+
+        extra, text = compare(ds, model, Path(args.model) if args.model else default_model_dir(ds), h, args.k)
+        result.update(extra)
+        result["elapsed_ms"] = round(1000 * (time.perf_counter() - t0), 1)
+        lines += ["", text]
     result["_text"] = "\n".join(lines)
     return result
