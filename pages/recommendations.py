@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ui.compare import panel as compare_panel
 from ui.core import components, recs, state
 from ui.core.model_gate import model_page
 from ui.report import panel as report
@@ -57,6 +58,9 @@ with downloads:
         components.csv_download(table, "List (CSV)", f"recommendations_{uid}.csv", "dl.recs")
     with d2:
         report.case_file_button(ds, model, uid, res, item=sel, key="dl.case.recs", explanation=explanation)
+
+st.divider()
+compare_panel.compare_section(ds, model, uid, k)
 
 st.divider()
 c1, c2, c3 = st.columns(3)

@@ -75,6 +75,9 @@ WI_TARGET, WI_EXPLAIN = "w.wi_target", "w.wi_explain"
 WI_NAME, WI_SAVE, WI_SAVED, WI_LOAD_SAVED = "w.wi_name", "w.wi_save", "w.wi_saved", "w.wi_loadsaved"
 WI_UPLOAD, WI_LOAD_UPLOAD = "w.wi_upload", "w.wi_loadup"
 
+# ---- model comparison (ui/compare) ------------------------------------------------------
+COMPARE_ON = "w.compare_on"  # Recommendations: "Compare models for this user" toggle (computed on demand)
+
 URL_KEYS = ("data", "min_count", "user", "item", "k", "div", "cal", "fair")
 K_MIN, K_MAX, K_DEFAULT = 5, 50, 10
 MIN_COUNT_MAX = 1000
