@@ -33,12 +33,12 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
         "--disable-sync"]
 PAGES = {
     "Home": "",
-    "User explorer": "users",
-    "Recommendations": "recommend",
-    "Fairness lab": "lab",
-    "What-if studio": "whatif",
-    "Item view": "item",
-    "Evaluation": "evaluate",
+    "User explorer": "user_explorer",
+    "Recommendations": "recommendations",
+    "Fairness lab": "fairness_lab",
+    "What-if studio": "whatif_studio",
+    "Item view": "item_view",
+    "Evaluation": "evaluation",
 }
 
 
@@ -171,7 +171,7 @@ def main() -> int:
                 results[name]["nav_median_s"] = _median(times)
                 print(f"{name:16s} sidebar navigation median {_median(times)} s", flush=True)
             # interaction: one slider step on the lab page (fragment rerun)
-            page.goto(f"{url}/lab?user={user}")
+            page.goto(f"{url}/fairness_lab?user={user}")
             _settle(page)
             slider = page.get_by_role("slider").nth(1)
             steps = []

@@ -109,15 +109,28 @@ def test_old_page_paths_redirect_to_the_new_pages(small_ds):
     assert any(s.value.startswith("Top 8 for user") for s in at.subheader)
 
 
-def test_every_page_is_registered_under_a_path_that_is_not_its_file_name(small_ds):
+def test_every_page_is_registered_under_its_file_name(small_ds):
     at = open_page("pages/home.py")
     by_file = {str(info.get("script_path", "")).rsplit("/", 1)[-1]: info for info in at._registered_pages.values()}
     assert by_file["home.py"]["url_pathname"] == ""  # the default page lives at /
     for page in PAGES[1:]:
         name = page.rsplit("/", 1)[-1]
-        assert by_file[name]["url_pathname"] not in ("", name.removesuffix(".py"))
+        assert by_file[name]["url_pathname"] == name.removesuffix(".py")
     assert "recommend" in by_file["recommendations.py"]["url_pathname"]
 
+
+def test_a_page_streamlit_runs_without_the_frame_runs_the_frame_around_itself(small_ds):
+    """Before the first st.navigation call of a server process, Streamlit runs a page of
+    pages/ directly (AppTest does so on every first run): the page still gets the frame."""
+    user = small_ds.user_ids[5]
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=TIMEOUT)
+    at.query_params["user"] = user
+    at.query_params["k"] = "6"
+    at.switch_page("pages/recommendations.py").run()  # no first run: the legacy page lookup
+    assert_clean(at)
+    assert any(s.value.startswith("Top 6 for user") for s in at.subheader)
+    assert len(at.sidebar.slider) == 1 and at.session_state[state.USER] == user
+    assert at.query_params["user"] in (user, [user])
 
 def test_home_shows_summary_and_model_card(small_ds):
     at = open_page("pages/home.py")

@@ -29,12 +29,12 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
         "--disable-sync"]
 PAGE_URLS = {
     "home": "",
-    "user_explorer": "users",
-    "recommendations": "recommend",
-    "fairness_lab": "lab",
-    "what_if_studio": "whatif",
-    "item_view": "item",
-    "evaluation": "evaluate",
+    "user_explorer": "user_explorer",
+    "recommendations": "recommendations",
+    "fairness_lab": "fairness_lab",
+    "what_if_studio": "whatif_studio",
+    "item_view": "item_view",
+    "evaluation": "evaluation",
 }
 EVIL_TITLE = "<script>window.__pwned=1</script><b>Bold</b> & Co"
 EVIL_CAT = "<img src=x onerror=\"window.__pwned=2\">Cat"
@@ -195,7 +195,7 @@ def test_every_page_opens_for_a_user_without_exception(server, page):
 
 def test_moving_a_weight_changes_the_list(server, page):
     user = _featured_user()
-    page.goto(f"{server['url']}/lab?user={user}&k=10")
+    page.goto(f"{server['url']}/fairness_lab?user={user}&k=10")
     settle(page)
     metric_before = page.locator('[data-testid="stMetricValue"]').all_inner_texts()
     slider = page.locator('[data-testid="stSlider"]', has_text="Diversity").get_by_role("slider")
@@ -212,7 +212,7 @@ def test_moving_a_weight_changes_the_list(server, page):
 def test_sidebar_pages_keep_the_user(server, page):
     user = _featured_user()
     page.goto(f"{server['url']}/Recommendations?user={user}&k=8")  # a link to the earlier page path
-    page.wait_for_url(re.compile(r"/recommend\?"), timeout=60_000)  # redirected, view kept
+    page.wait_for_url(re.compile(r"/recommendations\?"), timeout=60_000)  # redirected, view kept
     settle(page)
     assert_no_exception(page)
     assert f"user={user}" in page.url and "k=8" in page.url, page.url
@@ -223,7 +223,7 @@ def test_sidebar_pages_keep_the_user(server, page):
     assert names == ["Home", "User explorer", "Recommendations", "Fairness lab", "What-if studio",
                      "Item view", "Evaluation"]  # one link per page, the old paths are hidden
     nav.filter(has_text="Fairness lab").first.click()
-    page.wait_for_url(re.compile(r"/lab\?"), timeout=30_000)
+    page.wait_for_url(re.compile(r"/fairness_lab\?"), timeout=30_000)
     settle(page)
     assert_no_exception(page)
     assert f"user={user}" in page.url, page.url
@@ -236,7 +236,7 @@ def test_sidebar_pages_keep_the_user(server, page):
 
 def test_whatif_edit_and_case_file_export(server, page, tmp_path):
     user = _featured_user()
-    page.goto(f"{server['url']}/whatif?user={user}")
+    page.goto(f"{server['url']}/whatif_studio?user={user}")
     settle(page)
     page.get_by_role("button", name=re.compile("empty profile")).click()
     settle(page)
@@ -248,7 +248,7 @@ def test_whatif_edit_and_case_file_export(server, page, tmp_path):
     values = page.locator('[data-testid="stMetricValue"]').all_inner_texts()
     tau, entering = float(values[0]), int(values[1])
     assert entering > 0 or tau < 1.0  # one item on a cold-start profile changes the list
-    page.goto(f"{server['url']}/recommend?user={user}")
+    page.goto(f"{server['url']}/recommendations?user={user}")
     settle(page)
     with page.expect_download(timeout=60_000) as dl:
         page.get_by_role("button", name=re.compile("Case file")).click()
@@ -266,7 +266,7 @@ def test_html_in_titles_renders_as_text(server, page):
     evil = server["evil"]
     from urllib.parse import quote
 
-    page.goto(f"{server['url']}/users?data={quote(str(evil))}&user=u0")
+    page.goto(f"{server['url']}/user_explorer?data={quote(str(evil))}&user=u0")
     settle(page)
     assert_no_exception(page)
     assert page.evaluate("() => window.__pwned") is None
@@ -274,7 +274,7 @@ def test_html_in_titles_renders_as_text(server, page):
     page.wait_for_function("() => document.body.innerText.includes('onerror=\"window.__pwned=2\"')",
                            timeout=30_000)
     assert page.locator("img[src='x']").count() == 0
-    page.goto(f"{server['url']}/item?data={quote(str(evil))}&item=i0")
+    page.goto(f"{server['url']}/item_view?data={quote(str(evil))}&item=i0")
     settle(page)
     assert_no_exception(page)
     assert page.evaluate("() => window.__pwned") is None

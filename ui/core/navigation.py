@@ -1,10 +1,10 @@
 """The page registry: one entry per page, the sidebar's links, and the old page URLs.
 
-``app.py`` builds ``st.navigation`` from :func:`pages`. A page's ``url_path`` is never
-its file name: until the first ``st.navigation`` call of a server process, Streamlit
-still treats ``pages/`` as the legacy folder and would run a page whose URL equals its
-file name without the frame; any other path falls back to ``app.py``, which then
-resolves it. The URL paths of the earlier ``pages/N_Name.py`` layout
+The frame (:mod:`ui.core.frame`) builds ``st.navigation`` from :func:`pages`. A page's
+``url_path`` is its file name without ``.py`` (Home is the default page at ``/``), so
+Streamlit's legacy ``pages/`` handling, which serves the first request after a server
+start, finds the same page (and the page then runs the frame around itself). The URL
+paths of the earlier ``pages/N_Name.py`` layout
 (``/Recommendations``, ``/What-if_studio``, …) are hidden pages that switch to the new
 page, so shared links keep working; the query parameters survive because the frame has
 already adopted them into the session state.
@@ -22,25 +22,29 @@ import streamlit as st
 class PageSpec:
     name: str  # short key used by page_link
     file: str  # relative to app.py
-    url_path: str  # never the file's stem (see the module docstring)
     title: str
     icon: str
     old_path: str | None = None  # URL path of the earlier pages/ layout
+
+    @property
+    def url_path(self) -> str:
+        """The file's stem (see the module docstring)."""
+        return self.file.rsplit("/", 1)[-1].removesuffix(".py")
 
 
 PAGES: dict[str, PageSpec] = {
     p.name: p
     for p in (
-        PageSpec("home", "pages/home.py", "start", "Home", ":material/home:"),
-        PageSpec("users", "pages/user_explorer.py", "users", "User explorer", ":material/person_search:",
+        PageSpec("home", "pages/home.py", "Home", ":material/home:"),
+        PageSpec("users", "pages/user_explorer.py", "User explorer", ":material/person_search:",
                  "User_explorer"),
-        PageSpec("recs", "pages/recommendations.py", "recommend", "Recommendations", ":material/star:",
+        PageSpec("recs", "pages/recommendations.py", "Recommendations", ":material/star:",
                  "Recommendations"),
-        PageSpec("lab", "pages/fairness_lab.py", "lab", "Fairness lab", ":material/balance:", "Fairness_lab"),
-        PageSpec("whatif", "pages/whatif_studio.py", "whatif", "What-if studio", ":material/science:",
+        PageSpec("lab", "pages/fairness_lab.py", "Fairness lab", ":material/balance:", "Fairness_lab"),
+        PageSpec("whatif", "pages/whatif_studio.py", "What-if studio", ":material/science:",
                  "What-if_studio"),
-        PageSpec("item", "pages/item_view.py", "item", "Item view", ":material/category:", "Item_view"),
-        PageSpec("eval", "pages/evaluation.py", "evaluate", "Evaluation", ":material/analytics:",
+        PageSpec("item", "pages/item_view.py", "Item view", ":material/category:", "Item_view"),
+        PageSpec("eval", "pages/evaluation.py", "Evaluation", ":material/analytics:",
                  "Evaluation"),
     )
 }

@@ -178,9 +178,16 @@ def draw() -> PageContext | None:
 
 
 def context() -> PageContext:
-    """The context the frame loaded for this run (pages call it first)."""
+    """The context the frame loaded for this run (pages call it first). A page that
+    Streamlit ran without the frame (its legacy ``pages/`` handling, on the first request
+    after a server start) runs the frame instead, which runs this page inside it."""
+    if not st.session_state.get(state.IN_FRAME):
+        from ui.core import frame
+
+        frame.run()
+        st.stop()
     ctx = st.session_state.get(state.CONTEXT)
-    if not isinstance(ctx, PageContext):  # a page run without the frame: not a supported entry
-        st.error("Open RecLens through its start page (`streamlit run app.py`).")
+    if not isinstance(ctx, PageContext):  # pragma: no cover - the frame stores it before any page runs
+        st.error("The page could not find its data; reload the page.")
         st.stop()
     return ctx

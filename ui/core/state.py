@@ -37,6 +37,7 @@ WEIGHT_KEYS = {"div": DIV, "cal": CAL, "fair": FAIR}
 
 # ---- session values (not in the URL) ----------------------------------------------------
 CONTEXT = "rl.context"  # the loaded PageContext of this run (set by the frame)
+IN_FRAME = "rl.in_frame"  # True while the frame runs a page (see ui.core.frame)
 SCENARIOS = "rl.scenarios"  # dict name -> saved what-if Scenario
 WHATIF = "rl.whatif"  # the profile being edited in the What-if studio: a ui.whatif.logic.Draft
 #: Hand-over: the Recommendations page stores a counterfactual profile (a Scenario) here
