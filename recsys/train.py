@@ -220,7 +220,8 @@ def train_model(
 
     evaluation = {
         "dataset": {"source": ds.source, "fingerprint": ds.fingerprint, "users": ds.n_users,
-                    "items": ds.n_items, "interactions": ds.n_interactions, "min_count": min_count},
+                    "items": ds.n_items, "interactions": ds.n_interactions, "min_count": min_count,
+                    "tie_order": ds.tie_order},
         "protocol": PROTOCOL,
         "stage": "test",
         "seed": seed,

@@ -121,21 +121,32 @@ def test_fit_from_split_uses_stage_inputs_only():
         assert not set(rec.items.tolist()) & set(split.train[0].tolist())
 
 
-def test_ml100k_baselines_match_team_reference(ml100k_path):
+@pytest.mark.parametrize(
+    ("tie_order", "ease_ndcg", "ease_hr", "pop_hr", "knn_ndcg"),
+    [
+        # the team's reference figures were measured with same-second ties in item-id order
+        # (the test item was the largest id of its burst); --tie-order id reproduces them
+        ("id", 0.0417, 0.0912, 0.0498, 0.0281),
+        # the default tie key (no signal) holds out a different item for the 44% of users
+        # whose test item is tied: every baseline scores higher (measured, not a reference)
+        ("hash", 0.0758, 0.1495, 0.0817, 0.0668),
+    ],
+)
+def test_ml100k_baselines_match_team_reference(ml100k_path, tie_order, ease_ndcg, ease_hr, pop_hr, knn_ndcg):
     """The protocol reproduces the team's reference figures on real data (quality, not speed)."""
     from recsys.data import load
 
-    ds = load(str(ml100k_path))
+    ds = load(str(ml100k_path), tie_order=tie_order)
     split = leave_one_out(ds)
     assert split.n_eval == 943
     ease = evaluate_scorer(EASE(lam=100.0).fit(split, "test"), ds, split, "test", groups=False)
-    assert ease["ndcg@10"] == pytest.approx(0.0417, abs=0.001)
-    assert ease["hr@10"] == pytest.approx(0.0912, abs=0.002)
+    assert ease["ndcg@10"] == pytest.approx(ease_ndcg, abs=0.001)
+    assert ease["hr@10"] == pytest.approx(ease_hr, abs=0.002)
     pop = evaluate_scorer(MostPopular().fit(split, "test"), ds, split, "test", groups=False)
-    assert pop["hr@10"] == pytest.approx(0.0498, abs=0.002)
+    assert pop["hr@10"] == pytest.approx(pop_hr, abs=0.002)
     # plain (untruncated) cosine ItemKNN is the team's ItemKNN figure
     knn = evaluate_scorer(ItemKNN(k=ds.n_items).fit(split, "test"), ds, split, "test", groups=False)
-    assert knn["ndcg@10"] == pytest.approx(0.0281, abs=0.001)
+    assert knn["ndcg@10"] == pytest.approx(knn_ndcg, abs=0.001)
 
 
 def test_text_similarity_known_answer():

@@ -87,6 +87,29 @@ def test_data_real_ml100k(ml100k_path):
     assert (out["users"], out["items"], out["interactions"]) == (943, 1682, 100000)
     assert out["categories"] == 18 and out["warnings"] == []
     assert 3 <= len(out["sample_users"]) <= 5
+    # 415 of the 943 evaluated users' test items share their second with the item before
+    assert out["tie_order"] == "hash" and out["tied_test_share"] == 415 / 943
+
+
+def test_data_json_reports_the_tie_order_and_tied_test_share(tmp_path, capsys):
+    f = tmp_path / "i.csv"
+    f.write_text("user_id,item_id,timestamp\na,1,1\na,2,2\na,3,2\nb,1,1\nb,2,2\nb,3,3\nc,1,4\nc,2,4\n")
+    outs = {}
+    for args in ((), ("--tie-order", "hash"), ("--tie-order", "id")):
+        p = main(capsys, "data", "--data", str(f), "--json", *args)
+        assert p.returncode == 0, p.stderr
+        outs[args[1] if args else "default"] = json.loads(p.stdout.splitlines()[-1])
+    assert outs["default"] == outs["hash"] and outs["hash"]["tie_order"] == "hash"
+    assert outs["id"]["tie_order"] == "id" and outs["id"]["fingerprint"] != outs["hash"]["fingerprint"]
+    for out in outs.values():  # a and b are evaluated (c has 2 interactions); a's test item is tied
+        assert out["tied_test_share"] == 0.5
+    text = main(capsys, "data", "--data", str(f)).stdout
+    assert "tie order hash" in text and "50.0%" in text
+
+
+def test_data_bad_tie_order_is_one_error_line(capsys):
+    assert_usage_error(run("data", "--tie-order", "bad"), "--tie-order", "'bad'")
+    assert_usage_error(main(capsys, "data", "--tie-order", "random"), "--tie-order", "choose from 'hash', 'id'")
 
 
 def test_data_damaged_file(tmp_path):

@@ -11,6 +11,7 @@ import pytest
 
 from recsys.data import DataError, filter_min_count, load, sample_users
 from recsys.data.loaders import age_band
+from recsys.data.order import tie_key
 
 FIX = Path(__file__).resolve().parent / "fixtures" / "data"
 
@@ -31,8 +32,10 @@ def test_ml100k_layout_fixture():
     assert ds.item_categories[2] == ("Animation", "Children's", "Comedy")
     assert ds.item_categories[3] == ()  # the "unknown" genre flag means no category
     assert ds.item_popularity.tolist() == [2, 1, 3, 2, 0]
-    # user 1: 10 and 20 share a timestamp -> numeric item order (10 < 20), then 2
+    # user 1: 10 and 20 share a timestamp -> by tie key (0x5b9e… for (1, 10) < 0xd5b0… for
+    # (1, 20)), then 2; item-id order happens to agree here
     assert seqs(ds) == {"1": ["10", "20", "2"], "2": ["10", "3"], "3": ["20", "2", "10"]}
+    assert seqs(load(str(FIX / "ml100k"), tie_order="id")) == seqs(ds)
     assert ds.rating is not None and ds.rating[:3].tolist() == [4.0, 3.0, 5.0]
     assert ds.user_attrs is not None
     assert ds.user_attrs.to_dict("records") == [
@@ -54,8 +57,10 @@ def test_latest_layout_with_tags():
     assert ds.item_text[0] == "pixar, fun"
     assert ds.item_text[2] == "heist, crime"
     assert ds.item_text[1] == ""
-    # user 2 rated 1, 6, 3 at the same second -> numeric order 1, 3, 6
-    assert seqs(ds) == {"1": ["3", "6", "1"], "2": ["1", "3", "6"]}
+    # user 2 rated 1, 6, 3 at the same second -> by tie key: (2, 3) 0x571f… < (2, 1) 0x6881…
+    # < (2, 6) 0x7d10…; under item-id order numerically 1, 3, 6
+    assert seqs(ds) == {"1": ["3", "6", "1"], "2": ["3", "1", "6"]}
+    assert seqs(load(str(FIX / "latest"), tie_order="id")) == {"1": ["3", "6", "1"], "2": ["1", "3", "6"]}
     assert ds.rating is not None and sorted(ds.rating.tolist()) == [2.5, 3.0, 4.0, 4.0, 4.5, 5.0]
 
 
@@ -145,15 +150,21 @@ def test_real_ml100k_counts_and_order(ml100k_path):
     assert len(ds.categories) == 18 and "unknown" not in ds.categories
     assert ds.user_attrs is not None and set(ds.user_attrs.columns) == {"gender", "age_band", "occupation"}
     assert ds.rating is not None and set(np.unique(ds.rating).tolist()) == {1.0, 2.0, 3.0, 4.0, 5.0}
-    # protocol order: per user by (timestamp, numeric item id)
-    u = ds.user_index("1")
-    items, ts = ds.sequence(u)
-    assert len(items) == 272
-    ids = np.array([int(ds.item_ids[i]) for i in items])
-    assert np.all((np.diff(ts) > 0) | ((np.diff(ts) == 0) & (np.diff(ids) > 0)))
     raw = pd.read_csv(ml100k_path / "u.data", sep="\t", header=None, names=["u", "i", "r", "t"])
-    raw1 = raw.loc[raw["u"] == 1].sort_values(by=["t", "i"], kind="stable")
-    assert ids.tolist() == raw1.i.tolist()
+    raw1 = raw.loc[raw["u"] == 1].copy()
+    # protocol order: per user by timestamp, then the tie key of (user id, item id)
+    items, ts = ds.sequence(ds.user_index("1"))
+    assert len(items) == 272
+    keys = np.array([tie_key("1", ds.item_ids[i]) for i in items], dtype=np.uint64)
+    assert np.all((np.diff(ts) > 0) | ((np.diff(ts) == 0) & (keys[1:] > keys[:-1])))
+    raw1["key"] = [tie_key("1", str(i)) for i in raw1.i]
+    assert [ds.item_ids[i] for i in items] == raw1.sort_values(by=["t", "key"]).i.astype(str).tolist()
+    # tie order "id": per user by (timestamp, numeric item id), the order before tie keys
+    by_id = load(str(ml100k_path), tie_order="id")
+    items, ts = by_id.sequence(by_id.user_index("1"))
+    ids = np.array([int(by_id.item_ids[i]) for i in items])
+    assert np.all((np.diff(ts) > 0) | ((np.diff(ts) == 0) & (np.diff(ids) > 0)))
+    assert ids.tolist() == raw1.sort_values(by=["t", "i"], kind="stable").i.tolist()
     assert ds.warnings == ()
 
 
@@ -171,14 +182,14 @@ def _csv(path: Path, text: str) -> str:
 
 def test_tie_break_numeric_ids(tmp_path):
     src = _csv(tmp_path / "i.csv", "user_id,item_id,timestamp\nu,10,5\nu,9,5\nu,100,5\nu,1,4\n")
-    ds = load(src)
+    ds = load(src, tie_order="id")  # item-id order in ties (the default hash order: tests/test_data_order.py)
     assert ds.item_ids == ("1", "9", "10", "100")
     assert seqs(ds)["u"] == ["1", "9", "10", "100"]
 
 
 def test_tie_break_string_ids_when_any_id_is_not_an_integer(tmp_path):
     src = _csv(tmp_path / "i.csv", "user_id,item_id,timestamp\nu,10,5\nu,9,5\nu,100,5\nu,x,5\n")
-    ds = load(src)
+    ds = load(src, tie_order="id")  # about item-id order, so ties in item-id order
     assert ds.item_ids == ("10", "100", "9", "x")
     assert seqs(ds)["u"] == ["10", "100", "9", "x"]
 
@@ -310,7 +321,7 @@ def test_integer_looking_ids_keep_their_written_form(tmp_path):
 
 
 def test_protocol_order_matches_lexsort():
-    from recsys.data.types import _protocol_order
+    from recsys.data.order import _id_order, protocol_order
 
     rng = np.random.default_rng(0)
     for span in (10, 10**9, 2**62):  # last one forces the fallback paths
@@ -318,4 +329,6 @@ def test_protocol_order_matches_lexsort():
         i = rng.integers(0, 300, 5000).astype(np.int32)
         t = rng.integers(-span // 2, span // 2, 5000, dtype=np.int64)
         t[::7] = t[0]  # many ties
-        assert np.array_equal(_protocol_order(u, t, i), np.lexsort((i, t, u)))
+        assert np.array_equal(_id_order(u, t, i), np.lexsort((i, t, u)))
+        ids = [str(k) for k in range(300)]
+        assert np.array_equal(protocol_order(u, t, i, ids, ids, "id"), np.lexsort((i, t, u)))

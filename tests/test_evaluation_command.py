@@ -30,6 +30,8 @@ def test_evaluate_baselines_only_json_contract(capsys):
         assert m["users"] == out["evaluated_users"]
     # a real model beats popularity on a world with planted structure
     assert out["models"]["ease"]["ndcg@10"] > out["models"]["popularity"]["ndcg@10"]
+    # the demo world's timestamps strictly increase per reader: no test item is tied
+    assert out["tie_order"] == out["protocol"]["tie_order"] == "hash" and out["tied_test_share"] == 0.0
 
 
 def test_evaluate_bad_input_is_a_clean_error(capsys, tmp_path):
@@ -106,6 +108,46 @@ def test_evaluate_model_of_other_data_is_a_clean_error(capsys, tmp_path):
     assert main(["evaluate", "--data", "demo", "--model", str(tmp_path / "m"), "--no-ild"]) == 2
     err = capsys.readouterr().err
     assert "error:" in err and "Traceback" not in err
+
+
+def test_evaluate_reports_the_tie_order_and_tied_test_share(capsys, tmp_path):
+    rows = [f"u{u},i{(u * 7 + k) % 30},{1000 * u + k // 2}" for u in range(30) for k in range(8)]
+    f = tmp_path / "i.csv"
+    f.write_text("user_id,item_id,timestamp\n" + "\n".join(rows) + "\n")
+    outs = {}
+    for order in ("hash", "id"):
+        code = main(["evaluate", "--data", str(f), "--baselines-only", "--no-ild", "--tie-order", order, "--json"])
+        assert code == 0
+        outs[order], _ = _last_json(capsys)
+        assert outs[order]["tie_order"] == outs[order]["protocol"]["tie_order"] == order
+    # every user's last two interactions share a second (k = 6, 7): all test items tied, under both orders
+    assert outs["hash"]["tied_test_share"] == outs["id"]["tied_test_share"] == 1.0
+    assert outs["hash"]["fingerprint"] != outs["id"]["fingerprint"]
+    assert "tie order hash: 100.0%" in render_table(outs["hash"])
+    assert main(["evaluate", "--data", str(f), "--tie-order", "bad"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and err.startswith("error: argument --tie-order")
+
+
+def test_an_artifact_without_tie_order_opens_under_item_id_order(capsys, tmp_path):
+    from recsys.data import load
+    from recsys.models.transformer.artifact import read_manifest
+
+    new, old = tmp_path / "new", tmp_path / "old"
+    _untrained_artifact(new, load("demo-small"), with_ablation=False)
+    assert read_manifest(new)["tie_order"] == "hash"
+    _untrained_artifact(old, load("demo-small", tie_order="id"), with_ablation=False)
+    man = json.loads((old / "manifest.json").read_text())
+    del man["tie_order"]  # as written before tie orders were recorded
+    (old / "manifest.json").write_text(json.dumps(man))
+    for d, order in ((new, "hash"), (old, "id")):
+        code = main(["evaluate", "--data", "demo-small", "--model", str(d), "--no-ild", "--json"])
+        out, err = _last_json(capsys)
+        assert code == 0 and out["tie_order"] == order
+        assert ("using --tie-order id" in err) == (order == "id")
+    assert main(["evaluate", "--data", "demo-small", "--model", str(old), "--tie-order", "hash"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "trained under --tie-order id" in err
 
 
 def test_evaluate_trains_seeds_and_reports_std(capsys):

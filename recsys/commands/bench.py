@@ -22,7 +22,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from recsys.commands.options import add_min_count, load_model, resolve_min_count
+from recsys.commands.options import add_min_count, load_data, load_model
 from recsys.data.types import DataError, Dataset, History
 
 WEIGHTS = (0.25, 0.25, 0.25)  # the setting timed for recommend/rerank
@@ -104,7 +104,6 @@ def _explain_times(ds: Dataset, scorer: Any, users: np.ndarray, split: Any, k: i
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    from recsys.data import load
     from recsys.evaluation import leave_one_out
     from recsys.rerank import (
         FairGroup,
@@ -128,7 +127,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         torch.set_num_threads(args.threads)
     except ImportError:  # pragma: no cover
         pass
-    ds = load(args.data, min_count=resolve_min_count(args))
+    ds = load_data(args)
     scorer, model_desc = load_scorer(ds, args.model)
     emb = getattr(scorer, "text_emb", None)
     ctx = build_context(ds, emb=None if emb is None else np.asarray(emb))

@@ -1,4 +1,10 @@
-"""Load and validate a data source and print its statistics."""
+"""Load and validate a data source and print its statistics.
+
+JSON: sizes, time span, ``fingerprint``, ``sample_users``, ``warnings``, ``tie_order``
+and ``tied_test_share`` — the share of the users the leave-one-out split evaluates
+(>= 3 interactions) whose test item shares its timestamp with the item before it, i.e.
+whose held-out item the tie order picks (the same under both orders).
+"""
 
 from __future__ import annotations
 
@@ -9,8 +15,10 @@ from typing import Any
 
 import numpy as np
 
+from recsys.commands.options import add_tie_order, resolve_tie_order
 from recsys.data import load
 from recsys.data.types import Dataset
+from recsys.evaluation.split import tied_test_share
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -21,6 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="iterative N-core: keep only users and items with at least N interactions",
     )
+    add_tie_order(parser, model=False)
 
 
 def sample_users(ds: Dataset, k: int = 4) -> list[str]:
@@ -69,6 +78,8 @@ def stats(ds: Dataset) -> dict[str, Any]:
         "last_timestamp": int(ds.timestamp.max()),
         "categories": len(ds.categories),
         "fingerprint": ds.fingerprint,
+        "tie_order": ds.tie_order,
+        "tied_test_share": tied_test_share(ds),
         "sample_users": sample_users(ds),
         "warnings": list(ds.warnings),
     }
@@ -108,7 +119,9 @@ def render(ds: Dataset, result: dict[str, Any]) -> str:
         ),
         f"  ratings       {'yes' if ds.rating is not None else 'no'};"
         f" user attributes: {', '.join(map(str, ds.user_attrs.columns)) if ds.user_attrs is not None else 'none'}",
-        f"  fingerprint   {ds.fingerprint[:16]}",
+        f"  fingerprint   {ds.fingerprint[:16]} (tie order {ds.tie_order})",
+        f"  tied tests    {result['tied_test_share']:.1%} of evaluated users' test items share their"
+        " timestamp with the item before",
         f"  sample users  {', '.join(result['sample_users'])}",
     ]
     if ds.warnings:
@@ -117,7 +130,7 @@ def render(ds: Dataset, result: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    ds = load(args.data, min_count=args.min_count)
+    ds = load(args.data, min_count=args.min_count, tie_order=resolve_tie_order(args))
     for w in ds.warnings:
         print(f"warning: {w}", file=sys.stderr)
     result = stats(ds)

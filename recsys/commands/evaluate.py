@@ -9,7 +9,10 @@ the transformer (+ no-text ablation) are trained into a temporary directory firs
 MostPopular, ItemKNN and EASE are always evaluated (deterministic: fitted once), and
 the content-based TextSimilarity whenever the item text embeddings are available.
 Every model reports the mean over seeds of each metric, plus ``<metric>_std``
-(sample standard deviation) when K > 1.
+(sample standard deviation) when K > 1. ``--tie-order hash|id`` orders same-second
+interactions (default: the ``--model`` artifact's order, else hash); the JSON reports it
+(``tie_order``, also in ``protocol``) with ``tied_test_share``, the share of evaluated
+users whose test item shares its timestamp with the item before it.
 """
 
 from __future__ import annotations
@@ -23,9 +26,10 @@ from typing import Any, Callable, cast
 
 import numpy as np
 
-from recsys.commands.options import add_min_count, resolve_min_count
+from recsys.commands.options import add_min_count, resolve_min_count, resolve_tie_order
 from recsys.data.types import DataError, Dataset
 from recsys.evaluation import PROTOCOL, Split, baseline_scorers, evaluate_scorer, leave_one_out
+from recsys.evaluation.split import tied_test_share
 from recsys.models.base import Scorer
 
 MODEL_ORDER = ("transformer", "transformer_no_text", "popularity", "itemknn", "ease", "text_similarity")
@@ -211,7 +215,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     _check_args(args)
     t_start = time.perf_counter()
     min_count = resolve_min_count(args)
-    ds = load(args.data, min_count=min_count)
+    ds = load(args.data, min_count=min_count, tie_order=resolve_tie_order(args))
     split = leave_one_out(ds)
     _say(f"{ds.source}: {ds.n_users} users, {ds.n_items} items, {ds.n_interactions} interactions; "
          f"{split.n_eval} users evaluated")
@@ -242,7 +246,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "items": ds.n_items,
         "interactions": ds.n_interactions,
         "evaluated_users": split.n_eval,
-        "protocol": {**PROTOCOL, "seeds": n_seeds, "min_count": min_count,
+        "tie_order": ds.tie_order,
+        "tied_test_share": tied_test_share(ds),
+        "protocol": {**PROTOCOL, "seeds": n_seeds, "min_count": min_count, "tie_order": ds.tie_order,
                      "baselines": "fitted on every interaction before each user's test item"},
         "models": ordered,
         "seconds": round(time.perf_counter() - t_start, 2),
@@ -257,6 +263,8 @@ def render_table(result: dict[str, Any]) -> str:
     lines = [
         f"{result['data']}: {result['users']} users ({result['evaluated_users']} evaluated), "
         f"{result['items']} items — {result['protocol']['summary']}",
+        *([f"tie order {result['tie_order']}: {result['tied_test_share']:.1%} of the evaluated users' test items "
+           "share their timestamp with the item before"] if "tied_test_share" in result else []),
         head,
         "-" * len(head),
     ]

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from recsys.commands.options import add_min_count, load_model, resolve_min_count
+from recsys.commands.options import add_min_count, load_data, load_model
 from recsys.data.types import DataError, Dataset, History
 
 
@@ -173,8 +173,6 @@ def render_text(r: dict[str, Any], top: int = 10) -> str:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    from recsys.data import load
-
     t0 = time.perf_counter()
     if args.k < 1:
         raise DataError(f"-k must be at least 1, got {args.k}")
@@ -182,7 +180,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         raise DataError(f"--budget must be positive, got {args.budget}")
     if args.max_features < 1:
         raise DataError(f"--max-features must be at least 1, got {args.max_features}")
-    ds = load(args.data, min_count=resolve_min_count(args))
+    ds = load_data(args)
     h = resolve_history(ds, args.user, args.history)
     target = _item(ds, args.item, "--item")
     if target in set(h.items.tolist()):

@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from recsys.data.order import DEFAULT_TIE_ORDER, TIE_ORDERS
 from recsys.data.types import DataError, Dataset
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -36,9 +37,23 @@ MIN_COUNT_HELP = ("iterative N-core filter first (0 = none; default: the filter 
                   "trained with, else none)")
 
 
+TIE_ORDER_HELP = ("how one user's interactions in the same second are ordered: 'hash' (a blake2b key of user "
+                  "and item id, carries no signal) or 'id' (item-id order, as before tie keys: reproduces older "
+                  "numbers and opens older artifacts)")
+TIE_ORDER_MODEL_HELP = " (default: the order the --model artifact was trained under, else hash)"
+
+
+def add_tie_order(parser: argparse.ArgumentParser, *, model: bool = True) -> None:
+    """``--tie-order hash|id`` (default None: :func:`resolve_tie_order` decides)."""
+    parser.add_argument("--tie-order", choices=TIE_ORDERS, default=None,
+                        help=TIE_ORDER_HELP + (TIE_ORDER_MODEL_HELP if model else " (default hash)"))
+
+
 def add_min_count(parser: argparse.ArgumentParser) -> None:
-    """``--min-count N`` for a command that opens a model artifact on some data."""
+    """``--min-count N`` and ``--tie-order hash|id`` for a command that opens a model
+    artifact on some data (both default to what the ``--model`` artifact was trained with)."""
     parser.add_argument("--min-count", type=int, default=None, metavar="N", help=MIN_COUNT_HELP)
+    add_tie_order(parser)
 
 
 def resolve_min_count(args: argparse.Namespace) -> int | None:
@@ -62,6 +77,35 @@ def resolve_min_count(args: argparse.Namespace) -> int | None:
         print(f"using --min-count {mc}, the filter {model} was trained with", file=sys.stderr)
         return mc
     return None
+
+
+def resolve_tie_order(args: argparse.Namespace) -> str:
+    """The tie order a command loads ``--data`` under: ``--tie-order`` when given; else the
+    order recorded in the ``--model`` artifact's manifest (``"id"`` for an artifact that
+    records none: it predates tie orders), said on stderr when it is not the default;
+    else ``"hash"``. DataError when ``--tie-order`` contradicts the artifact's order."""
+    from recsys.models.transformer.artifact import manifest_tie_order, read_manifest
+
+    given = getattr(args, "tie_order", None)
+    model = getattr(args, "model", None)
+    manifest = read_manifest(model, missing_ok=True) if model else {}
+    recorded = manifest_tie_order(manifest, model) if manifest else None
+    if given is not None:
+        if recorded is not None and given != recorded:
+            raise DataError(f"--tie-order {given}: the model at {model} was trained under --tie-order {recorded}")
+        return str(given)
+    if recorded is not None:
+        if recorded != DEFAULT_TIE_ORDER:
+            print(f"using --tie-order {recorded}, the order {model} was trained under", file=sys.stderr)
+        return recorded
+    return DEFAULT_TIE_ORDER
+
+
+def load_data(args: argparse.Namespace) -> Dataset:
+    """``--data`` filtered by :func:`resolve_min_count`, ties ordered by :func:`resolve_tie_order`."""
+    from recsys.data import load
+
+    return load(args.data, min_count=resolve_min_count(args), tie_order=resolve_tie_order(args))
 
 
 def load_model(ds: Dataset, model_dir: str | None) -> TransformerRecommender:

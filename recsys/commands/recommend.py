@@ -29,8 +29,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from recsys.commands.options import add_min_count, load_model, parse_as_of, resolve_min_count
-from recsys.data import load
+from recsys.commands.options import add_min_count, load_data, load_model, parse_as_of
 from recsys.data.types import DataError, Dataset, History
 from recsys.models.base import Scorer
 from recsys.rerank import add_rerank_arguments, rerank_from_args
@@ -135,7 +134,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     t0 = time.perf_counter()
     if args.k < 1:
         raise DataError(f"-k must be at least 1, not {args.k}")
-    ds = load(args.data, min_count=resolve_min_count(args))
+    ds = load_data(args)
     model = load_model(ds, args.model)
     as_of = parse_as_of(args.as_of)
     edited = args.history is not None

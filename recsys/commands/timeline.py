@@ -12,7 +12,7 @@ import argparse
 from datetime import datetime, timezone
 from typing import Any
 
-from recsys.commands.options import add_min_count, load_model, parse_as_of, resolve_min_count
+from recsys.commands.options import add_min_count, load_data, load_model, parse_as_of
 from recsys.data.types import DataError
 
 
@@ -55,11 +55,10 @@ def render_text(result: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    from recsys.data import load
     from recsys.interests import user_timeline
 
     as_of = parse_as_of(args.as_of)
-    ds = load(args.data, min_count=resolve_min_count(args))
+    ds = load_data(args)
     if not ds.has_user(args.user):
         raise DataError(f"unknown user id {args.user!r} (the dataset has {ds.n_users} users)")
     scorer = load_model(ds, args.model) if args.model is not None else None

@@ -14,6 +14,7 @@ import math
 import sys
 from typing import Any, Callable
 
+from recsys.commands.options import add_tie_order, resolve_tie_order
 from recsys.data import load
 from recsys.data.types import DataError
 from recsys.paths import default_model_dir
@@ -46,6 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="maximum epochs (early stopping on validation NDCG@10 still applies)")
     parser.add_argument("--min-count", type=int, default=None, metavar="N",
                         help="iterative N-core: keep only users and items with at least N interactions")
+    add_tie_order(parser, model=False)
     parser.add_argument("--no-ablation", action="store_true", help="do not train the no-text ablation")
     parser.add_argument("--init-from", default=None, metavar="DIR",
                         help="continue training from this artifact (items matched by id)")
@@ -84,7 +86,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from recsys.train import train_model
 
     new_items = new_item_options(args.new_items, args.newcomer_offset)  # bad options: before any work
-    ds = load(args.data, min_count=args.min_count)
+    ds = load(args.data, min_count=args.min_count, tie_order=resolve_tie_order(args))
     out = args.out or str(default_model_dir(ds))
     progress, close = progress_bar(not args.no_progress)
     try:
@@ -103,6 +105,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     finally:
         close()
     result["min_count"] = args.min_count
+    result["tie_order"] = ds.tie_order  # recorded in the manifest too (how same-second ties were ordered)
     v, t = result["valid"], result["test"]
     lines = [
         f"model: {result['model_dir']}",

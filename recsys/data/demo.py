@@ -45,6 +45,7 @@ from recsys.data.demo_readers import (
     session_timestamps,
 )
 from recsys.data.demo_words import CATEGORY_WORDS
+from recsys.data.order import DEFAULT_TIE_ORDER
 from recsys.data.types import DataError, Dataset, build_dataset
 
 __all__ = [
@@ -214,8 +215,10 @@ def generate(
     zipf: float = 1.0,
     activity_scale: float = 1.0,
     source: str = "demo",
+    tie_order: str = DEFAULT_TIE_ORDER,
 ) -> Dataset:
-    """Generate the demo world (deterministic in all arguments)."""
+    """Generate the demo world (deterministic in all arguments). Its timestamps strictly
+    increase per reader, so ``tie_order`` changes only the fingerprint, not the order."""
     if n_users < 10 or n_items < 100:
         raise DataError(f"demo world too small: {n_users} users, {n_items} items (need >= 10 and >= 100)")
     if not 0 <= n_followups <= n_items // 5:
@@ -303,7 +306,7 @@ def generate(
         noise=noise,
         featured=_featured(users, seqs, cps, pending, followers),
     )
-    return build_dataset(source, interactions, items_df, users_df, truth=truth)
+    return build_dataset(source, interactions, items_df, users_df, truth=truth, tie_order=tie_order)
 
 
 def _switch_index(user: Reader, organic: list[int], seq: list[int]) -> int | None:
@@ -348,8 +351,9 @@ def _featured(
     return out
 
 
-def generate_small(seed: int = 0) -> Dataset:
+def generate_small(seed: int = 0, tie_order: str = DEFAULT_TIE_ORDER) -> Dataset:
     """A small demo world (150 users, 400 items) for fast tests."""
     return generate(
-        seed, n_users=150, n_items=400, n_followups=20, activity_scale=0.5, source="demo-small"
+        seed, n_users=150, n_items=400, n_followups=20, activity_scale=0.5, source="demo-small",
+        tie_order=tie_order,
     )

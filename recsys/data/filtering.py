@@ -79,4 +79,5 @@ def subset_interactions(ds: Dataset, keep: np.ndarray) -> Dataset:
     if ds.user_attrs is not None:
         users = ds.user_attrs.copy()
         users.insert(0, "user_id", list(ds.user_ids))
-    return build_dataset(ds.source, inter, items, users, warnings=ds.warnings, truth=ds.truth)
+    return build_dataset(ds.source, inter, items, users, warnings=ds.warnings, truth=ds.truth,
+                         tie_order=ds.tie_order)

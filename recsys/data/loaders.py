@@ -18,6 +18,7 @@ import pandas as pd
 
 from recsys.data import validate as V
 from recsys.data.filtering import filter_min_count
+from recsys.data.order import DEFAULT_TIE_ORDER, check_tie_order
 from recsys.data.tables import Table, read_delimited, read_parquet
 from recsys.data.types import DataError, Dataset, build_dataset
 
@@ -34,16 +35,26 @@ LAYOUTS = (
 NO_GENRES = "(no genres listed)"
 
 
-def load(source: str = "demo", min_count: int | None = None, *, display: str | None = None) -> Dataset:
+def load(
+    source: str = "demo",
+    min_count: int | None = None,
+    tie_order: str = DEFAULT_TIE_ORDER,
+    *,
+    display: str | None = None,
+) -> Dataset:
     """Load and validate a data source; optionally apply iterative N-core filtering.
 
     ``source``: ``"demo"``, ``"demo-small"``, or a path to a directory or file whose
-    layout is detected from the files it holds. ``display`` replaces the path in error
-    messages and warnings (e.g. ``"upload"`` for files saved to a temporary directory);
-    ``Dataset.source`` is always ``source``.
+    layout is detected from the files it holds. ``tie_order``: how one user's
+    interactions in the same second are ordered — ``"hash"`` (a blake2b key of user and
+    item id) or ``"id"`` (item-id order, as before tie keys; :mod:`recsys.data.order`);
+    ``ds.tie_order`` records it and the fingerprint depends on it. ``display`` replaces
+    the path in error messages and warnings (e.g. ``"upload"`` for files saved to a
+    temporary directory); ``Dataset.source`` is always ``source``.
     """
     source = str(source)
-    ds = _load_source(source, display or source)
+    check_tie_order(tie_order)
+    ds = _load_source(source, display or source, tie_order)
     if ds.source != source:
         ds = dataclasses.replace(ds, source=source)
     if min_count is not None:
@@ -51,27 +62,27 @@ def load(source: str = "demo", min_count: int | None = None, *, display: str | N
     return ds
 
 
-def _load_source(source: str, shown: str) -> Dataset:
+def _load_source(source: str, shown: str, tie_order: str) -> Dataset:
     """Dispatch on the layout; ``shown`` is the path as error messages name it."""
     if source in ("demo", "demo-small"):
-        return _load_demo(source)
+        return _load_demo(source, tie_order)
     if not source.strip():
         raise DataError("empty data source (use demo, a directory or a file)")
     path = Path(source).expanduser()
     if not path.exists():
         raise DataError(f"no such file or directory: {shown} (use demo, a directory or a file)")
     if path.is_dir():
-        return _load_dir(path, shown)
+        return _load_dir(path, shown, tie_order)
     suffix = path.suffix.lower()
     if suffix in (".csv", ".parquet"):
-        return load_generic(path, shown, file_label=shown)
+        return load_generic(path, shown, file_label=shown, tie_order=tie_order)
     raise DataError(
         f"{shown}: unrecognised data file (expected an interactions .csv or .parquet file); tried: "
         + "; ".join(LAYOUTS)
     )
 
 
-def _load_demo(source: str) -> Dataset:
+def _load_demo(source: str, tie_order: str) -> Dataset:
     try:
         demo = importlib.import_module("recsys.data.demo")
     except ModuleNotFoundError as e:
@@ -80,7 +91,7 @@ def _load_demo(source: str) -> Dataset:
                 "the demo world is not available in this build (recsys.data.demo missing)"
             ) from None
         raise
-    return demo.generate() if source == "demo" else demo.generate_small()
+    return demo.generate(tie_order=tie_order) if source == "demo" else demo.generate_small(tie_order=tie_order)
 
 
 def _ids_series(values: np.ndarray) -> pd.Series:
@@ -98,17 +109,17 @@ def _label(source: str, name: str) -> str:
     return str(Path(source) / name)
 
 
-def _load_dir(path: Path, source: str) -> Dataset:
+def _load_dir(path: Path, source: str, tie_order: str) -> Dataset:
     if (path / "u.data").is_file():
-        return load_ml100k(path, source)
+        return load_ml100k(path, source, tie_order=tie_order)
     if (path / "ratings.csv").is_file():
-        return load_latest(path, source)
+        return load_latest(path, source, tie_order=tie_order)
     csv_f, pq_f = path / "interactions.csv", path / "interactions.parquet"
     if csv_f.is_file() and pq_f.is_file():
         raise DataError(f"{source}: both interactions.csv and interactions.parquet present; keep one")
     if csv_f.is_file() or pq_f.is_file():
         f = csv_f if csv_f.is_file() else pq_f
-        return load_generic(f, source, file_label=_label(source, f.name))
+        return load_generic(f, source, file_label=_label(source, f.name), tie_order=tie_order)
     present = sorted(p.name for p in path.iterdir())[:8]
     shown = ", ".join(present) if present else "nothing"
     raise DataError(f"{source}: unrecognised data directory (it holds {shown}); tried: " + "; ".join(LAYOUTS))
@@ -118,7 +129,7 @@ def _load_dir(path: Path, source: str) -> Dataset:
 # generic layout
 
 
-def load_generic(path: Path, source: str, *, file_label: str) -> Dataset:
+def load_generic(path: Path, source: str, *, file_label: str, tie_order: str = DEFAULT_TIE_ORDER) -> Dataset:
     """interactions.csv / .parquet (+ items.csv, users.csv beside it when present)."""
     if path.suffix.lower() == ".parquet":
         t = read_parquet(path, file_label)
@@ -138,7 +149,7 @@ def load_generic(path: Path, source: str, *, file_label: str) -> Dataset:
         items = _generic_items(read_delimited(items_path, items_label), warns)
     if users_path.is_file():
         users = _generic_users(read_delimited(users_path, str(base / "users.csv")))
-    return build_dataset(source, inter, items, users, warnings=warns, items_file=items_label)
+    return build_dataset(source, inter, items, users, warnings=warns, items_file=items_label, tie_order=tie_order)
 
 
 MS_THRESHOLD = 10**11  # seconds in year ~5138: larger integer timestamps are probably milliseconds
@@ -206,7 +217,7 @@ def _generic_users(t: Table) -> pd.DataFrame:
 # MovieLens-100K
 
 
-def load_ml100k(path: Path, source: str) -> Dataset:
+def load_ml100k(path: Path, source: str, *, tie_order: str = DEFAULT_TIE_ORDER) -> Dataset:
     """u.data (tab: user item rating timestamp), u.item ('|', 24 fields), u.user, u.genre; Latin-1."""
     enc = "latin-1"
     t = read_delimited(
@@ -223,7 +234,8 @@ def load_ml100k(path: Path, source: str) -> Dataset:
     genres = _ml100k_genres(path, source)
     items = _ml100k_items(path, source, genres)
     users = _ml100k_users(path, source) if (path / "u.user").is_file() else None
-    return build_dataset(source, inter, items, users, warnings=warns, items_file=_label(source, "u.item"))
+    return build_dataset(source, inter, items, users, warnings=warns, items_file=_label(source, "u.item"),
+                         tie_order=tie_order)
 
 
 def _ml100k_genres(path: Path, source: str) -> tuple[str, ...]:
@@ -307,7 +319,7 @@ def _ml100k_users(path: Path, source: str) -> pd.DataFrame:
 # MovieLens "latest" (ml-latest-small, ml-25m, ml-32m)
 
 
-def load_latest(path: Path, source: str) -> Dataset:
+def load_latest(path: Path, source: str, *, tie_order: str = DEFAULT_TIE_ORDER) -> Dataset:
     """ratings.csv userId,movieId,rating,timestamp; movies.csv movieId,title,genres; tags.csv."""
     t = read_delimited(
         path / "ratings.csv",
@@ -334,7 +346,8 @@ def load_latest(path: Path, source: str) -> Dataset:
     tags_f = path / "tags.csv"
     if tags_f.is_file():
         items["text"] = _latest_tags(tags_f, _label(source, "tags.csv"), ids)
-    return build_dataset(source, inter, items, None, warnings=warns, items_file=_label(source, "movies.csv"))
+    return build_dataset(source, inter, items, None, warnings=warns, items_file=_label(source, "movies.csv"),
+                         tie_order=tie_order)
 
 
 def _latest_tags(path: Path, label: str, item_ids: np.ndarray) -> list[str]:

@@ -16,23 +16,8 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-
-class DataError(ValueError):
-    """Bad input. ``str(err)`` is ``<file>:<line>: <problem>`` or just ``<problem>``."""
-
-    def __init__(self, problem: str, file: str | None = None, line: int | str | None = None):
-        self.problem = " ".join(str(problem).splitlines())  # always one line
-        self.file = file
-        self.line = line
-        super().__init__(self._text())
-
-    def _text(self) -> str:
-        if self.file is None:
-            return self.problem
-        if self.line is None:
-            return f"{self.file}: {self.problem}"
-        return f"{self.file}:{self.line}: {self.problem}"
-
+from recsys.data.errors import DataError
+from recsys.data.order import DEFAULT_TIE_ORDER, check_tie_order, protocol_order
 
 _INT_ID = re.compile(r"[+-]?[0-9]+")
 
@@ -105,10 +90,11 @@ class History:
 class Dataset:
     """An interaction log with item and user metadata.
 
-    Interactions are stored as parallel read-only arrays sorted by
-    (user index, timestamp, item index). Item indices follow the item-id order of
-    the evaluation protocol (numeric when every id is an integer, else string), so a
-    stable sort by (timestamp, item index) is exactly the protocol's tie-breaking.
+    Interactions are stored as parallel read-only arrays sorted by (user index,
+    timestamp, tie order): ``tie_order`` ``"hash"`` breaks same-second ties by the
+    blake2b tie key of (user id, item id), ``"id"`` by item index (item-id order:
+    numeric when every id is an integer, else string); see :mod:`recsys.data.order`.
+    Every consumer (split, training windows, timelines, explanations) sees this order.
     """
 
     source: str
@@ -125,6 +111,7 @@ class Dataset:
     fingerprint: str
     warnings: tuple[str, ...] = ()
     truth: Any = None  # demo-world ground truth (recsys.data.demo.DemoTruth) or None
+    tie_order: str = DEFAULT_TIE_ORDER  # how same-second ties are ordered: "hash" or "id"
     _uindex: dict[str, int] = field(default_factory=dict, repr=False)
     _iindex: dict[str, int] = field(default_factory=dict, repr=False)
 
@@ -218,7 +205,10 @@ def fingerprint_of(
     item_categories: Sequence[Sequence[str]],
     item_text: Sequence[str],
     user_attrs: pd.DataFrame | None,
+    tie_order: str = "id",
 ) -> str:
+    """sha256 of the content. The tie order counts: ``"id"`` adds nothing (the
+    fingerprints from before tie keys stay valid), any other order its name."""
     h = hashlib.sha256()
 
     def add_strs(tag: str, xs: Sequence[str]) -> None:
@@ -245,6 +235,8 @@ def fingerprint_of(
         add_strs("ucols", [str(c) for c in user_attrs.columns])
         for c in user_attrs.columns:
             add_strs("ucol", [str(v) for v in user_attrs[c].tolist()])
+    if tie_order != "id":
+        h.update(f"tie order {tie_order}".encode())
     return h.hexdigest()
 
 
@@ -264,22 +256,6 @@ def _factorize_ids(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         return codes, np.array([str(x) for x in uniq.tolist()], dtype=object)
     codes, uniq = pd.factorize(_str_ids(col))
     return codes, np.asarray(uniq, dtype=object)
-
-
-def _protocol_order(u: np.ndarray, t: np.ndarray, i: np.ndarray) -> np.ndarray:
-    """Stable order by (user, timestamp, item index); equals ``np.lexsort((i, t, u))``
-    but uses one int64 key sort when the key fits (several times faster)."""
-    n_u, n_i = int(u.max()) + 1, int(i.max()) + 1
-    span = int(t.max()) - int(t.min()) + 1
-    if n_u * span * n_i < 2**62:
-        tk = t - t.min()
-    else:
-        tk = np.unique(t, return_inverse=True)[1].reshape(-1).astype(np.int64)
-        span = int(tk.max()) + 1
-        if n_u * span * n_i >= 2**62:
-            return np.lexsort((i, t, u))
-    key = (u.astype(np.int64) * span + tk) * n_i + i
-    return np.argsort(key, kind="stable")
 
 
 def _column(df: pd.DataFrame, name: str) -> pd.Series:
@@ -314,6 +290,7 @@ def build_dataset(
     warnings: Sequence[str] = (),
     truth: Any = None,
     items_file: str = "items",
+    tie_order: str = DEFAULT_TIE_ORDER,
 ) -> Dataset:
     """Build a :class:`Dataset` from validated frames.
 
@@ -322,8 +299,10 @@ def build_dataset(
     ``categories`` (list/tuple of str), ``text``; may include items never interacted
     with. users: ``user_id`` + attribute columns (only users with interactions kept).
     Items interacted with but missing from ``items`` get their id as title and a
-    warning is recorded.
+    warning is recorded. ``tie_order`` (``"hash"`` or ``"id"``) orders interactions of
+    one user in the same second (:func:`recsys.data.order.protocol_order`).
     """
+    check_tie_order(tie_order)
     warns = list(warnings)
     if len(interactions) == 0:
         raise DataError("no interactions")
@@ -345,7 +324,7 @@ def build_dataset(
     t = _column(interactions, "timestamp").to_numpy(dtype=np.int64)
     rating = _column(interactions, "rating") if "rating" in interactions else None
     r = rating.to_numpy(dtype=np.float32) if rating is not None and bool(rating.notna().any()) else None
-    order = _protocol_order(u, t, i)
+    order = protocol_order(u, t, i, user_ids, item_ids, tie_order)
     u, i, t = u[order], i[order], t[order]
     if r is not None:
         r = r[order]
@@ -362,7 +341,7 @@ def build_dataset(
         uattrs = uf.reindex(list(user_ids)).astype(object).where(lambda d: d.notna(), None)
         uattrs = uattrs.map(lambda v: "" if v is None else str(v)).reset_index(drop=True)
 
-    fp = fingerprint_of(user_ids, item_ids, u, i, t, r, titles, cats, text, uattrs)
+    fp = fingerprint_of(user_ids, item_ids, u, i, t, r, titles, cats, text, uattrs, tie_order)
     return Dataset(
         source=source,
         user_ids=user_ids,
@@ -378,6 +357,7 @@ def build_dataset(
         fingerprint=fp,
         warnings=tuple(warns),
         truth=truth,
+        tie_order=tie_order,
         _uindex=uindex,
         _iindex=iindex,
     )

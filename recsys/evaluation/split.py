@@ -1,7 +1,9 @@
 """Leave-one-out split by time (a contract: every model is evaluated on it).
 
-Per user, interactions are ordered by (timestamp, item index) — the order the
-:class:`~recsys.data.types.Dataset` arrays are already in. The last interaction is the
+Per user, interactions are ordered by timestamp, same-second ties by the dataset's tie
+order (``ds.tie_order``: a blake2b key of user and item id, or item-id order; see
+:mod:`recsys.data.order`) — the order the :class:`~recsys.data.types.Dataset` arrays are
+already in. The last interaction is the
 test target, the second-to-last the validation target, the rest is training input.
 Users with fewer than 3 interactions are not evaluated; all of their interactions stay
 training input (for the baselines' fit and the transformer's training sequences).
@@ -124,6 +126,19 @@ def leave_one_out(ds: Dataset) -> Split:
         test_target=ds.item[last].astype(np.int64),
         test_ts=ds.timestamp[last].astype(np.int64),
     )
+
+
+def tied_test_share(ds: Dataset) -> float:
+    """The share of the evaluated users (those with >= 3 interactions, as
+    :func:`leave_one_out` selects them) whose test item has the same timestamp as the
+    item before it (their validation item): for them the tie order picks the test item.
+    The same under every tie order; 0.0 when no user is evaluated."""
+    off = ds.user_offsets
+    users = np.flatnonzero(np.diff(off) >= MIN_EVAL_INTERACTIONS)
+    if not users.size:
+        return 0.0
+    last = off[users + 1] - 1
+    return float(np.mean(ds.timestamp[last] == ds.timestamp[last - 1]))
 
 
 def cold_item_world(ds: Dataset, fraction: float, seed: int = 0) -> tuple[Dataset, np.ndarray]:

@@ -5,8 +5,9 @@
 * ``manifest.json`` — ``schema_version``, ``kind``, the data it was trained on
   (``dataset_fingerprint``, ``dataset_source``, sizes), ``item_ids_sha256``, ``seed``,
   ``created``, the training facts, ``versions``, ``metrics``, ``text_encoder``, what
-  ``train_model`` adds (``min_count``, ``history``, ``new_items``, ...) and
-  ``model_fingerprint`` (:func:`artifact_fingerprint`).
+  ``train_model`` adds (``min_count``, ``history``, ``new_items``, ...),
+  ``tie_order`` (how the data's same-second ties were ordered, :func:`manifest_tie_order`)
+  and ``model_fingerprint`` (:func:`artifact_fingerprint`).
 
 This module is light on purpose: reading a manifest (:func:`read_manifest`) imports
 neither torch nor transformers, so the dashboard and the command line can look at an
@@ -26,6 +27,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
+from recsys.data.order import LEGACY_TIE_ORDER, TIE_ORDERS
 from recsys.data.types import DataError, Dataset
 from recsys.jsonutil import json_default
 from recsys.models.transformer.config import TransformerConfig
@@ -40,6 +42,7 @@ MODEL_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
 MANIFEST_FILE = "manifest.json"
 ARTIFACT_KIND = "reclens-transformer"
+TIE_ORDER_KEY = "tie_order"
 
 
 def read_json(path: Path) -> dict[str, Any]:
@@ -87,6 +90,17 @@ def read_config(model_dir: str | Path, *, missing_ok: bool = False) -> dict[str,
     """The artifact's ``config.json`` (``kind``, ``model`` = the model configuration,
     ``n_items``, ``item_ids``); the same error rules as :func:`read_manifest`."""
     return _read_member(model_dir, CONFIG_FILE, missing_ok)
+
+
+def manifest_tie_order(manifest: Mapping[str, Any], model_dir: str | Path | None = None) -> str:
+    """The tie order (``"hash"`` or ``"id"``) of the data the artifact was trained on: the
+    manifest's ``tie_order``; ``"id"`` when absent (an artifact written before tie orders
+    were recorded was trained under item-id order). DataError for any other value."""
+    order = manifest.get(TIE_ORDER_KEY, LEGACY_TIE_ORDER)
+    if order not in TIE_ORDERS:
+        where = str(Path(model_dir) / MANIFEST_FILE) if model_dir is not None else None
+        raise DataError(f"unknown tie_order {order!r} (expected one of {', '.join(TIE_ORDERS)})", file=where)
+    return str(order)
 
 
 def item_ids_hash(item_ids: Sequence[str]) -> str:
@@ -237,6 +251,9 @@ def _check_data(d: Path, manifest: dict[str, Any], item_ids: list[str], ds: Data
         mc = manifest.get("min_count")
         hint = (f" (it was trained with --min-count {mc}: pass the same filter)"
                 if isinstance(mc, int) and not isinstance(mc, bool) else "")
+        order = manifest_tie_order(manifest, d)
+        if order != ds.tie_order:
+            hint += f" (it was trained under --tie-order {order}, the data is loaded under {ds.tie_order})"
         raise DataError(
             f"model was trained on data {str(fp)[:12]}, current data {ds.fingerprint[:12]} "
             f"({ds.source}); retrain with `python -m recsys train` or pick the matching data{hint}",

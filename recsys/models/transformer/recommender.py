@@ -183,6 +183,7 @@ class TransformerRecommender:
             "name": self.name,
             "dataset_fingerprint": ds.fingerprint,
             "dataset_source": ds.source,
+            "tie_order": ds.tie_order,  # read back by artifact.manifest_tie_order ("id" when absent)
             "n_items": self.n_items,
             "n_users": ds.n_users,
             "n_interactions": ds.n_interactions,
