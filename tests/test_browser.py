@@ -280,3 +280,23 @@ def test_html_in_titles_renders_as_text(server, page):
     assert page.evaluate("() => window.__pwned") is None
     assert page.get_by_text("<script>window.__pwned=1</script>", exact=False).count() >= 1
     assert page.locator("b", has_text="Bold").count() == 0
+
+
+def test_model_comparison_turns_on_and_shows_the_lists(server, page):
+    user = _featured_user()
+    page.goto(f"{server['url']}/{PAGE_URLS['recommendations']}?user={user}&k=10")
+    settle(page)
+    assert_no_exception(page)
+    page.get_by_role("heading", name="Compare models for this user").wait_for(timeout=60_000)
+    assert page.locator('[data-testid="stPlotlyChart"] .heatmaplayer').count() == 0  # nothing computed yet
+    page.locator('[data-testid="stCheckbox"]', has_text="Show the comparison").click()
+    settle(page)
+    assert_no_exception(page)
+    headers = page.locator('[data-testid="stDataFrame"] [role="columnheader"]')
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('[data-testid=\"stDataFrame\"] [role=\"columnheader\"]')]"
+        ".some(h => h.innerText.trim() === 'ItemKNN')", timeout=60_000)
+    names = {t.strip() for t in headers.all_inner_texts()}
+    assert {"Transformer", "EASE", "ItemKNN", "MostPopular"} <= names, names
+    page.wait_for_selector('[data-testid="stPlotlyChart"] .heatmaplayer', timeout=60_000)  # the overlap matrix
+    page.get_by_text("Held-out test item", exact=False).first.wait_for(timeout=30_000)

@@ -301,7 +301,7 @@ def _assert_clean(at) -> None:
 def _turn_on_comparison(at):
     from ui.core import state
 
-    assert any(t.label == "Compare models for this user" for t in at.toggle)
+    assert any(t.label == "Show the comparison" for t in at.toggle)
     at.toggle(key=state.COMPARE_ON).set_value(True).run()
     _assert_clean(at)
 

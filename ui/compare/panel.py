@@ -83,7 +83,7 @@ def compare_section(ds: Dataset, model: Scorer, user: str, k: int) -> None:
     """The section: a toggle, then the lists side by side, every item's place in each
     model's ranking, the overlap heatmap and the held-out item."""
     st.subheader(TITLE)
-    on = st.toggle(TITLE, key=state.COMPARE_ON, persist_state="session",
+    on = st.toggle("Show the comparison", key=state.COMPARE_ON, persist_state="session",
                    help="Fits EASE, ItemKNN and MostPopular once for this dataset (cached afterwards).")
     if not on:
         st.caption("Turn on to see this user's lists under the transformer, its no-text ablation, EASE, "
