@@ -15,8 +15,9 @@ for ``transformer``, ``transformer_no_text`` (the artifact's ``no_text/``), ``ea
 ``"compare_overlap": {a: {b: Jaccard of the top-k sets}}``, ``"held_out"`` (for a user of
 the leave-one-out split: ``{"item_id", "title", "rank_in": {model: rank or null},
 "history_length"}``, the test item's rank when every model scores the split's history
-without it, whatever ``--history``/``--as-of`` say; else null) and ``"compare_fit"``. The baselines are fitted as ``evaluate`` fits them, on
-every interaction before each user's test item. Without ``--json`` a side-by-side table.
+without it, whatever ``--history``/``--as-of`` say; else null) and ``"compare_fit"``. The
+baselines are fitted as ``evaluate`` fits them, on every interaction before each user's
+test item. Without ``--json`` a side-by-side table.
 """
 
 from __future__ import annotations
