@@ -14,9 +14,10 @@ leave-one-out split holds out. Two tie orders:
   reproduces older numbers, fingerprints and artifacts exactly. Of two interactions in
   one second the larger item id counts as later.
 
-Only rows that share their (user, timestamp) with another row are hashed; hashing costs
-about 0.6 µs a row (bytes concatenation + blake2b), so even a 20M-row log of nothing but
-ties stays in seconds, and it runs in chunks of :data:`CHUNK` rows to bound memory.
+Only rows that share their (user, timestamp) with another row are hashed (MovieLens-100K:
+75,772 of 100,000 rows, 0.05 s). A key costs about 0.7 µs (1M pairs in 0.70-0.77 s on two
+shared cores), so even a 20M-row log of nothing but ties hashes in about 15 s; it runs in
+chunks of :data:`CHUNK` rows to bound memory.
 """
 
 from __future__ import annotations
