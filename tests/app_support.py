@@ -54,3 +54,22 @@ def ensure_app_model(home: Path, source: str = "demo-small") -> Path:
         train_main(ds, out)
         train_ablation(ds, out)
     return out
+
+
+def hostile_titles_dataset():
+    """Two users, seven items whose titles and categories carry HTML (escaping tests)."""
+    import pandas as pd
+
+    from recsys.data.types import build_dataset
+
+    inter = pd.DataFrame(
+        {"user_id": ["a"] * 5 + ["b"] * 3, "item_id": ["1", "2", "3", "4", "5", "2", "6", "7"],
+         "timestamp": [10, 20, 30, 40, 50, 15, 25, 35]}
+    )
+    items = pd.DataFrame(
+        {"item_id": [str(i) for i in range(1, 8)],
+         "title": ["<script>alert('x')</script>", "<b>Bold</b> & co", "Plain", "Four", "Five", "Six", "Seven"],
+         "categories": [("<i>Cat</i>",), ("A",), ("A", "B"), ("B",), ("B",), ("C",), ("C",)]}
+    )
+    return build_dataset("test", inter, items)
+

@@ -33,3 +33,22 @@ def _isolated_home(tmp_path_factory, monkeypatch):
     home = tmp_path_factory.getbasetemp() / "recsys_home"
     home.mkdir(exist_ok=True)
     monkeypatch.setenv("RECSYS_HOME", str(home))
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory):
+    """A tiny transformer for the small demo world, trained once per test session into
+    the session's RECSYS_HOME (where the app and the CLI look for it)."""
+    from tests.app_support import ensure_tiny_model
+
+    home = tmp_path_factory.getbasetemp() / "recsys_home"
+    home.mkdir(exist_ok=True)
+    return ensure_tiny_model(home, "demo-small")
+
+
+@pytest.fixture(scope="session")
+def small_ds(tiny_model):
+    from recsys.data import load
+
+    return load("demo-small")
+

@@ -14,20 +14,6 @@ from ui.core import state  # noqa: E402
 TIMEOUT = 180
 
 
-@pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory):
-    home = tmp_path_factory.getbasetemp() / "recsys_home"
-    home.mkdir(exist_ok=True)
-    return ensure_tiny_model(home, "demo-small")
-
-
-@pytest.fixture(scope="session")
-def small_ds(tiny_model):
-    from recsys.data import load
-
-    return load("demo-small")
-
-
 @pytest.fixture(autouse=True)
 def _small_world(monkeypatch, tiny_model):
     monkeypatch.setenv("RECSYS_DATA", "demo-small")

@@ -9,23 +9,15 @@ import zipfile
 import pandas as pd
 import pytest
 
-from recsys.data.types import DataError, build_dataset
+from recsys.data.types import DataError
+from tests.app_support import hostile_titles_dataset
 from ui.data import charts as charts_data
 from ui.report import logic as report
 
 
 @pytest.fixture(scope="module")
 def ds():
-    inter = pd.DataFrame(
-        {"user_id": ["a"] * 5 + ["b"] * 3, "item_id": ["1", "2", "3", "4", "5", "2", "6", "7"],
-         "timestamp": [10, 20, 30, 40, 50, 15, 25, 35]}
-    )
-    items = pd.DataFrame(
-        {"item_id": [str(i) for i in range(1, 8)],
-         "title": ["<script>alert('x')</script>", "<b>Bold</b> & co", "Plain", "Four", "Five", "Six", "Seven"],
-         "categories": [("<i>Cat</i>",), ("A",), ("A", "B"), ("B",), ("B",), ("C",), ("C",)]}
-    )
-    return build_dataset("test", inter, items)
+    return hostile_titles_dataset()
 
 
 def test_case_file_escapes_data_and_inlines_plotly(ds):

@@ -37,20 +37,6 @@ TIMEOUT = 180
 
 # ---- fixtures ---------------------------------------------------------------------------
 @pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory):
-    home = tmp_path_factory.getbasetemp() / "recsys_home"
-    home.mkdir(exist_ok=True)
-    return ensure_tiny_model(home, "demo-small")
-
-
-@pytest.fixture(scope="session")
-def small_ds(tiny_model):
-    from recsys.data import load
-
-    return load("demo-small")
-
-
-@pytest.fixture(scope="session")
 def fitted(small_ds):
     return fit_baselines(small_ds)
 

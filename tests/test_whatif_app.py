@@ -7,11 +7,10 @@ import json
 from types import SimpleNamespace
 
 import numpy as np
-import pandas as pd
 import pytest
 
-from recsys.data.types import DataError, History, build_dataset
-from tests.app_support import REPO, ensure_tiny_model
+from recsys.data.types import DataError, History
+from tests.app_support import REPO, hostile_titles_dataset
 from ui.core import state
 from ui.whatif import logic as wl
 from ui.whatif.logic import Draft, Event, Scenario
@@ -26,16 +25,7 @@ PAGE = "pages/whatif_studio.py"
 # ---- pure logic on a tiny hand-made dataset ----------------------------------------------------
 @pytest.fixture(scope="module")
 def ds():
-    inter = pd.DataFrame(
-        {"user_id": ["a"] * 5 + ["b"] * 3, "item_id": ["1", "2", "3", "4", "5", "2", "6", "7"],
-         "timestamp": [10, 20, 30, 40, 50, 15, 25, 35]}
-    )
-    items = pd.DataFrame(
-        {"item_id": [str(i) for i in range(1, 8)],
-         "title": ["<script>alert('x')</script>", "<b>Bold</b> & co", "Plain", "Four", "Five", "Six", "Seven"],
-         "categories": [("<i>Cat</i>",), ("A",), ("A", "B"), ("B",), ("B",), ("C",), ("C",)]}
-    )
-    return build_dataset("test", inter, items)
+    return hostile_titles_dataset()
 
 
 def test_kendall_tau_identical_reversed_and_disjoint():
@@ -172,20 +162,6 @@ def test_counterfactual_profile_is_a_scenario(ds):
 
 
 # ---- the page (AppTest) ----------------------------------------------------------------------------
-@pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory):
-    home = tmp_path_factory.getbasetemp() / "recsys_home"
-    home.mkdir(exist_ok=True)
-    return ensure_tiny_model(home, "demo-small")
-
-
-@pytest.fixture(scope="session")
-def small_ds(tiny_model):
-    from recsys.data import load
-
-    return load("demo-small")
-
-
 @pytest.fixture
 def _small_world(monkeypatch, tiny_model):
     monkeypatch.setenv("RECSYS_DATA", "demo-small")
