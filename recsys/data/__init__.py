@@ -1,7 +1,8 @@
 """Data layer: load, validate and hold interaction data.
 
-``load(source, min_count=None, *, display=None) -> Dataset`` selects a source by one
-string:
+``load(source, min_count=None, tie_order="hash", *, display=None) -> Dataset`` selects a
+source by one string (``tie_order``: how one user's same-second interactions are ordered,
+a blake2b key of user and item id or ``"id"``, item-id order; :mod:`recsys.data.order`):
 
 * ``demo`` / ``demo-small`` — the generated demo world (:mod:`recsys.data.demo`).
 * a MovieLens-100K directory — ``u.data`` (tab-separated user, item, rating,
