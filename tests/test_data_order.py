@@ -182,3 +182,17 @@ def test_real_ml100k_tied_test_share(ml100k_path):
     for order in ("hash", "id"):
         ds = load(str(ml100k_path), tie_order=order)
         assert tied_test_share(ds) == ML100K_TIED_USERS / 943 == pytest.approx(0.4401, abs=1e-4)
+
+
+def test_every_data_loading_command_takes_tie_order():
+    import argparse
+
+    from recsys.cli import COMMANDS, build_parser
+
+    for name in COMMANDS:
+        parser = build_parser(name)
+        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        options = sub.choices[name]._option_string_actions
+        assert ("--tie-order" in options) == ("--data" in options), name
+        if "--tie-order" in options:
+            assert options["--tie-order"].choices == ("hash", "id") and options["--tie-order"].default is None
