@@ -162,3 +162,21 @@ def test_home_cards_use_compact_counts_and_a_readable_span():
     assert [charts_data.span_text(d) for d in (0, 45, 61, 215, 731, 7_950)] == [
         "0 d", "45 d", "2 mo", "7 mo", "2.0 yr", "21.8 yr"
     ]
+
+
+def test_the_app_opens_a_model_s_data_in_the_model_s_tie_order(tmp_path, monkeypatch):
+    import json
+
+    from ui.core import state
+
+    d = tmp_path / "m"
+    d.mkdir()
+    man = {"schema_version": 2, "dataset_source": "path/to/ml-100k"}
+    (d / "manifest.json").write_text(json.dumps(man))
+    monkeypatch.setenv("RECSYS_MODEL", str(d))
+    assert state.tie_order("path/to/ml-100k") == "id"  # written before tie keys: item-id order
+    assert state.tie_order("demo") == "hash"  # other data: the protocol default
+    (d / "manifest.json").write_text(json.dumps({**man, "tie_order": "hash"}))
+    assert state.tie_order("path/to/ml-100k") == "hash"
+    monkeypatch.delenv("RECSYS_MODEL")
+    assert state.tie_order("path/to/ml-100k") == "hash"

@@ -205,10 +205,12 @@ def fingerprint_of(
     item_categories: Sequence[Sequence[str]],
     item_text: Sequence[str],
     user_attrs: pd.DataFrame | None,
-    tie_order: str = "id",
+    tie_order: str = "id",  # recorded by callers; the order itself is in the arrays
 ) -> str:
-    """sha256 of the content. The tie order counts: ``"id"`` adds nothing (the
-    fingerprints from before tie keys stay valid), any other order its name."""
+    """sha256 of the content in protocol order. The tie order counts through that order
+    alone: where same-second ties reorder a user's items the arrays differ, so the
+    fingerprint does; data without such ties keeps one fingerprint under every order
+    (and the fingerprints from before tie keys stay valid)."""
     h = hashlib.sha256()
 
     def add_strs(tag: str, xs: Sequence[str]) -> None:
@@ -235,8 +237,6 @@ def fingerprint_of(
         add_strs("ucols", [str(c) for c in user_attrs.columns])
         for c in user_attrs.columns:
             add_strs("ucol", [str(v) for v in user_attrs[c].tolist()])
-    if tie_order != "id":
-        h.update(f"tie order {tie_order}".encode())
     return h.hexdigest()
 
 

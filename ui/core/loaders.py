@@ -31,15 +31,16 @@ UPLOAD_SUFFIXES = (".csv", ".parquet", ".data", ".item", ".user", ".genre", ".tx
 
 # ---- datasets -------------------------------------------------------------------------
 @st.cache_resource(max_entries=6, show_spinner="Loading data…")
-def load_dataset(src: str, min_count: int | None = None) -> Dataset:
-    """``recsys.data.load(src, min_count)`` once per source and filter per process
-    (raises DataError). The N-core filter is the CLI's ``--min-count``, so a model trained
-    with it matches (same fingerprint)."""
+def load_dataset(src: str, min_count: int | None = None, tie_order: str = "hash") -> Dataset:
+    """``recsys.data.load(src, min_count, tie_order)`` once per source, filter and tie
+    order per process (raises DataError). The N-core filter and the tie order are the
+    CLI's ``--min-count`` and ``--tie-order``, so a model trained with them matches (same
+    fingerprint)."""
     from recsys.data import load
 
     if src.startswith("upload:"):
         src = src.split(":", 1)[1].split("#", 1)[0]
-    return load(src, min_count=min_count)
+    return load(src, min_count=min_count, tie_order=tie_order)
 
 
 def rare_items(ds: Dataset, n: int) -> int:

@@ -163,7 +163,7 @@ def draw() -> PageContext | None:
     data_source_picker()
     src, n = state.data_source(), state.min_count()
     try:
-        ds = loaders.load_dataset(src, n or None)
+        ds = loaders.load_dataset(src, n or None, state.tie_order(src))
     except (DataError, OSError, ValueError) as e:  # OSError/ValueError: defensive, loaders raise DataError
         _load_error(src, n, e)
         return None

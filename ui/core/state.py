@@ -147,6 +147,22 @@ def default_min_count() -> int:
     return 0
 
 
+def tie_order(src: str) -> str:
+    """How same-second ties are ordered for ``src``: the ``--model``/``RECSYS_MODEL``
+    artifact's own order when ``src`` is the data it was trained on (an artifact from
+    before tie keys was trained under item-id order), else the protocol default, hash."""
+    from recsys.data.types import DataError
+    from recsys.models.transformer.artifact import manifest_tie_order
+
+    man = _startup_manifest()
+    if man and src == man.get("dataset_source"):
+        try:
+            return manifest_tie_order(man)
+        except DataError:
+            return "hash"
+    return "hash"
+
+
 def _parse_k(v: Any) -> int:
     try:
         k = int(float(v))

@@ -212,6 +212,8 @@ def manifest_facts(man: dict[str, Any]) -> list[tuple[str, str]]:
         facts.append(("New items", f"{new.get('items', '?')} without a training interaction, placed by their "
                                    f"text (newcomer offset {float(new.get('offset', 0.0)):g})"))
     add("Data filter", "min_count", fmt=lambda v: f"{v}-core (users and items with at least {v} interactions)")
+    add("Tie order", "tie_order", fmt=lambda v: f"{v} (same-second interactions of a user ordered by "
+        + ("a hash of user and item id)" if v == "hash" else "item id; the order before tie keys)"))
     add("Dataset fingerprint", "dataset_fingerprint")
     add("Model fingerprint", "model_fingerprint")
     add("Schema", "schema_version")
