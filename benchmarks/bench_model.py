@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/bench_model.py [--data DIR] [--seeds 3] [--parallel 1]
         [--threads 1] [--min-count N] [--user-fraction F] [--epochs N] [--no-ablation]
+        [--tie-order hash|id]
         [--set KEY=VALUE ...] [--write FILE] [--json]
 
 ``--data`` defaults to ML-100K; a MovieLens "latest" directory works too
@@ -104,23 +105,26 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
 # how the evaluated world is derived from the data (None = not applied); every key is
 # also a command-line option (--min-count, --user-fraction, ...)
 WORLD_DEFAULTS: dict[str, Any] = {"min_count": None, "user_fraction": None, "user_sample_seed": 0,
-                                  "cold_items": None, "cold_seed": 0}
+                                  "cold_items": None, "cold_seed": 0, "tie_order": "hash"}
 
 
 def load_world(data: str, min_count: int | None = None, user_fraction: float | None = None,
-               user_sample_seed: int = 0, cold_items: float | None = None, cold_seed: int = 0):
+               user_sample_seed: int = 0, cold_items: float | None = None, cold_seed: int = 0,
+               tie_order: str = "hash"):
     """``(dataset, cold)``: the dataset, optionally a random ``user_fraction`` of its users
     drawn with ``user_sample_seed`` (a sparser world: items have fewer interactions),
     then ``min_count``-core filtered, then optionally a new-item world in which a random
     ``cold_items`` fraction of the items (drawn with ``cold_seed``) appear only as test
-    targets (``cold`` marks them; None without ``cold_items``)."""
+    targets (``cold`` marks them; None without ``cold_items``). ``tie_order`` orders a
+    user's same-second interactions (``hash``, the protocol; ``id`` for results before tie
+    keys — the results files without a ``tie_order`` were measured under ``id``)."""
     from recsys.data import filter_min_count, load, sample_users
     from recsys.evaluation import cold_item_world
 
     if not user_fraction or user_fraction >= 1:
-        ds = load(data, min_count=min_count)
+        ds = load(data, min_count=min_count, tie_order=tie_order)
     else:
-        ds = sample_users(load(data), user_fraction, seed=user_sample_seed)
+        ds = sample_users(load(data, tie_order=tie_order), user_fraction, seed=user_sample_seed)
         ds = filter_min_count(ds, min_count) if min_count else ds
     if cold_items:
         return cold_item_world(ds, cold_items, seed=cold_seed)
@@ -438,6 +442,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cold-items", type=float, default=None,
                     help="a new-item world: this random fraction of the items appears only as test targets")
     ap.add_argument("--cold-seed", type=int, default=0, help="which random set of cold items")
+    ap.add_argument("--tie-order", choices=("hash", "id"), default="hash",
+                    help="order of a user's same-second interactions (id: as before tie keys)")
     ap.add_argument("--no-ablation", action="store_true")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="override a model configuration default (repeatable)")
