@@ -73,3 +73,28 @@ def hostile_titles_dataset():
     )
     return build_dataset("test", inter, items)
 
+
+def open_page(page: str, timeout: float = 180, **params: str):
+    """An AppTest of the frame (app.py) with the URL's parameters, then ``page`` opened as a
+    sidebar click (st.navigation registers the pages on the first run)."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=timeout)
+    for k, v in params.items():
+        at.query_params[k] = v
+    at.run()
+    if page != "pages/home.py":
+        at.switch_page(page).run()
+    return at
+
+
+def assert_clean(at) -> None:
+    """No exception and no error element on the page."""
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def featured(ds) -> str:
+    """The demo world's first featured user."""
+    return ds.truth.featured_users()[0]
+

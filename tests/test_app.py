@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.app_support import PAGES, REPO, ensure_tiny_model
+from tests.app_support import PAGES, REPO, assert_clean, ensure_tiny_model, featured, open_page
 
 pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
@@ -18,26 +18,6 @@ TIMEOUT = 180
 def _small_world(monkeypatch, tiny_model):
     monkeypatch.setenv("RECSYS_DATA", "demo-small")
     monkeypatch.delenv("RECSYS_MODEL", raising=False)
-
-
-def open_page(page: str, **params: str) -> AppTest:
-    """The frame (app.py) with the URL's parameters, then ``page`` as a sidebar click."""
-    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=TIMEOUT)
-    for k, v in params.items():
-        at.query_params[k] = v
-    at.run()  # st.navigation registers the pages on the first run
-    if page != "pages/home.py":
-        at.switch_page(page).run()
-    return at
-
-
-def assert_clean(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
-
-
-def featured(ds) -> str:
-    return ds.truth.featured_users()[0]
 
 
 @pytest.mark.parametrize("page", PAGES)

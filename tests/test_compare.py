@@ -30,7 +30,7 @@ from recsys.evaluation.compare import (
     overlap_matrix,
     union_items,
 )
-from tests.app_support import REPO, ensure_tiny_model
+from tests.app_support import REPO, ensure_tiny_model, featured
 
 TIMEOUT = 180
 
@@ -60,10 +60,6 @@ def cli(*args: str) -> subprocess.CompletedProcess:
 def last_json(p: subprocess.CompletedProcess) -> dict:
     assert p.returncode == 0, p.stderr
     return json.loads(p.stdout.strip().splitlines()[-1])
-
-
-def featured(ds) -> str:
-    return ds.truth.featured_users()[0]
 
 
 # ---- the command line -------------------------------------------------------------------

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from recsys.data.types import DataError, History
-from tests.app_support import REPO, hostile_titles_dataset
+from tests.app_support import assert_clean, featured, hostile_titles_dataset
+from tests.app_support import open_page as _open_page
 from ui.core import state
 from ui.whatif import logic as wl
 from ui.whatif.logic import Draft, Event, Scenario
@@ -169,24 +170,7 @@ def _small_world(monkeypatch, tiny_model):
 
 
 def open_page(page: str = PAGE, **params: str) -> AppTest:
-    """The frame runs once (st.navigation registers the pages), then the page."""
-    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=TIMEOUT)
-    for k, v in params.items():
-        at.query_params[k] = v
-    at.run()
-    if page != "app.py":
-        at.switch_page(page)
-        at.run()
-    return at
-
-
-def assert_clean(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
-
-
-def featured(ds) -> str:
-    return ds.truth.featured_users()[0]
+    return _open_page(page, **params)
 
 
 def working(at: AppTest) -> Draft:
