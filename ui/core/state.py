@@ -269,14 +269,26 @@ def min_count() -> int:
 
 
 def set_min_count(value: Any) -> None:
-    """Change the N-core filter: a different dataset, so the selection is reset."""
+    """Change the N-core filter: a different dataset, so the selection is reset (the same
+    filter again changes nothing)."""
+    if parse_min_count(value) != min_count():
+        _apply_min_count(value)
+
+
+def _apply_min_count(value: Any) -> None:
     st.session_state[MIN_COUNT] = parse_min_count(value)
     _reset_selection()
 
 
 def set_data_source(src: str) -> None:
-    """Switch dataset: the user and item selection belong to the old data and are reset,
-    and so is the N-core filter (the start-up source gets its start-up filter back)."""
+    """Switch dataset (the same source again changes nothing): the user and item selection
+    belong to the old data and are reset, and so is the N-core filter (the start-up source
+    gets its start-up filter back)."""
+    if src != st.session_state.get(DATA):
+        _apply_data_source(src)
+
+
+def _apply_data_source(src: str) -> None:
     ss = st.session_state
     ss[DATA] = src
     ss[MIN_COUNT] = default_min_count() if src == default_source() else 0
@@ -284,13 +296,13 @@ def set_data_source(src: str) -> None:
 
 
 def on_source_changed() -> None:
-    """``on_change`` of the source selectbox (bound to :data:`DATA`)."""
-    set_data_source(data_source())
+    """``on_change`` of the source selectbox (bound to :data:`DATA`, already changed)."""
+    _apply_data_source(data_source())
 
 
 def on_min_count_changed() -> None:
-    """``on_change`` of the minimum-count box (bound to :data:`MIN_COUNT`)."""
-    set_min_count(st.session_state.get(MIN_COUNT))
+    """``on_change`` of the minimum-count box (bound to :data:`MIN_COUNT`, already changed)."""
+    _apply_min_count(st.session_state.get(MIN_COUNT))
 
 
 def _reset_selection() -> None:
