@@ -4,7 +4,7 @@
         [--write benchmarks/results/train_speed.json]
 
 Trains the ML-100K transformer (hash tie order, the ``reclens train`` defaults and
-thread choice) for a fixed number of epochs in a fresh worker process, three ways:
+thread rule) for a fixed number of epochs in a fresh worker process, three ways:
 
 - ``alone`` — nothing else running (start it on an otherwise idle machine);
 - ``beside_hog`` — beside one CPU-bound process this script starts itself (a busy
@@ -43,7 +43,10 @@ def worker(data: str, epochs: int, seed: int) -> dict:
     from recsys.data import load
     from recsys.evaluation.split import leave_one_out
     from recsys.models.transformer import TransformerConfig, TransformerRecommender
+    from recsys.runtime import set_threads, training_threads
     from recsys.text import item_embeddings
+
+    set_threads(training_threads())  # the thread rule of `reclens train`
 
     ds = load(data)
     split = leave_one_out(ds)

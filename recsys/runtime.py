@@ -4,8 +4,14 @@
   sequences): one intra-op thread is fastest, and on a machine where another process
   holds a core, two threads are several times *slower* (they wait for each other).
   :func:`serving_threads` is 1.
-- **Training** runs larger batches: it uses every core that is idle right now
-  (:func:`training_threads`: cores minus the 1-minute load average, at least 1).
+- **Training** runs larger batches but is just as fragile: two threads on a 2-core
+  machine train ML-100K 1.5x faster alone, yet 3x *slower* beside one busy process and
+  6x slower beside a second training (benchmarks/results/train_speed.json). So the
+  rule is fixed, not measured: :func:`training_threads` is half the cores, at least 1
+  (``RECSYS_TRAIN_THREADS`` or ``train --threads`` override it). One other CPU-bound
+  process or a second training then fits beside it without oversubscribing, and the
+  count does not depend on the load: torch's results change with the thread count, so
+  a seed gives the same model on a busy machine as on an idle one.
 
 Torch's intra-op setting is per OS thread (OpenMP), so set it in the thread that does
 the work — e.g. at the top of each Streamlit script run, or inside a background
@@ -26,16 +32,26 @@ def serving_threads() -> int:
     return SERVING_THREADS
 
 
-def training_threads(load: float | None = None, cores: int | None = None) -> int:
-    """Threads for training: the cores idle right now (cores − 1-minute load average,
-    rounded), between 1 and the number of cores."""
-    cores = int(cores or os.cpu_count() or 1)
-    if load is None:
+TRAIN_THREADS_ENV = "RECSYS_TRAIN_THREADS"
+
+
+def training_threads(cores: int | None = None, env: dict[str, str] | None = None) -> int:
+    """Threads for one training: ``$RECSYS_TRAIN_THREADS`` when set (a positive integer),
+    else half the cores, at least 1 (see the module docstring for why)."""
+    env = os.environ if env is None else env
+    raw = env.get(TRAIN_THREADS_ENV, "").strip()
+    if raw:
         try:
-            load = os.getloadavg()[0]
-        except OSError:  # not available on this platform
-            load = 0.0
-    return max(1, min(cores, int(cores - float(load) + 0.5)))
+            n = int(raw)
+        except ValueError:
+            n = 0
+        if n < 1:
+            from recsys.data.types import DataError
+
+            raise DataError(f"{TRAIN_THREADS_ENV} must be a positive integer, not {raw!r}")
+        return n
+    cores = int(cores or os.cpu_count() or 1)
+    return max(1, cores // 2)
 
 
 def set_threads(n: int) -> int:

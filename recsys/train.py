@@ -181,7 +181,7 @@ def train_model(
 
     An existing artifact in ``out_dir`` is replaced atomically (built in a temporary
     sibling directory, then swapped in). Returns ``{"model_dir", "epochs",
-    "train_seconds", "valid": {"ndcg@10", "hr@10", ...}, "test": {...}}``; ``"ablation"``
+    "train_seconds", "threads", "valid": {"ndcg@10", ...}, "test": {...}}``; ``"ablation"``
     holds the same for the no-text model when trained.
     """
     from recsys.evaluation import PROTOCOL, evaluate_scorer, leave_one_out
@@ -232,7 +232,10 @@ def train_model(
     }
     new_items = _new_items(ds, split, config)
     out = Path(out_dir)
+    import torch
+
     extra = {"min_count": min_count, "init_from": str(init_from) if init_from else None,
+             "train_threads": torch.get_num_threads(),  # results depend on it (recsys/runtime.py)
              "train_users": int(sum(1 for s in split.train if len(s))),
              "history": model.log.history[-50:], "new_items": new_items}
     _store(out, ds, model, {"valid": accuracy(valid), "test": accuracy(test)}, extra, evaluation, abl)
@@ -243,6 +246,7 @@ def train_model(
         "epochs": model.log.epochs,
         "best_epoch": model.log.best_epoch,
         "train_seconds": round(model.log.train_seconds, 3),
+        "threads": extra["train_threads"],
         # epochs after which the plateau schedule went back to the best state at a lower rate
         "lr_lowered_at": [int(h["epoch"]) for h in model.log.history if "lr_factor" in h],
         "total_seconds": round(time.perf_counter() - t_start, 3),

@@ -9,11 +9,23 @@ from recsys.runtime import torch_threads, training_threads
 TINY = dict(d_model=16, n_layers=1, n_heads=1, max_len=30, min_epochs=1)
 
 
-def test_training_threads_use_the_idle_cores():
-    assert training_threads(load=0.0, cores=2) == 2
-    assert training_threads(load=1.0, cores=2) == 1
-    assert training_threads(load=5.0, cores=2) == 1
-    assert training_threads(load=0.4, cores=8) == 8
+def test_training_threads_leave_room_for_one_more_job():
+    assert training_threads(cores=2, env={}) == 1
+    assert training_threads(cores=1, env={}) == 1
+    assert training_threads(cores=8, env={}) == 4
+    assert training_threads(cores=3, env={}) == 1
+
+
+def test_training_threads_follow_the_environment():
+    import pytest
+
+    from recsys.data.types import DataError
+
+    assert training_threads(cores=2, env={"RECSYS_TRAIN_THREADS": "2"}) == 2
+    assert training_threads(cores=8, env={"RECSYS_TRAIN_THREADS": " "}) == 4
+    for bad in ("0", "-1", "two"):
+        with pytest.raises(DataError, match="RECSYS_TRAIN_THREADS must be a positive integer"):
+            training_threads(cores=2, env={"RECSYS_TRAIN_THREADS": bad})
 
 
 def test_torch_threads_restores_the_count():

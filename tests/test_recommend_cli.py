@@ -126,9 +126,11 @@ def test_train_command_init_from_and_finetune_text_layers(tmp_path, world):
     data, ds, model = world  # `model` was trained with a small architecture: init-from keeps it
     out = tmp_path / "m2"
     r = last_json(cli("train", "--data", str(data), "--out", str(out), "--epochs", "1", "--no-ablation",
-                      "--init-from", str(model), "--finetune-text-layers", "1", "--no-progress", "--json"))
-    assert r["epochs"] == 1
+                      "--init-from", str(model), "--finetune-text-layers", "1", "--no-progress", "--json",
+                      "--threads", "1"))
+    assert r["epochs"] == 1 and r["threads"] == 1
     man = json.loads((out / "manifest.json").read_text())
+    assert man["train_threads"] == 1
     cfg = json.loads((out / "config.json").read_text())["model"]
     src = json.loads((model / "config.json").read_text())["model"]
     assert man["init_from"] == str(model)
@@ -164,6 +166,9 @@ def test_train_command_new_items_by_text(tmp_path):
     # a bad offset is one clear error, before any work
     p = cli("train", "--data", str(data), "--out", str(tmp_path / "m2"), "--newcomer-offset", "nan")
     assert p.returncode == 2 and p.stderr.strip() == "error: --newcomer-offset must be a number between -20 and 20, not nan"
+    p = cli("train", "--data", str(data), "--out", str(tmp_path / "m2"), "--threads", "0")
+    assert p.returncode == 2 and p.stderr.strip() == "error: --threads must be at least 1, not 0"
+    assert not (tmp_path / "m2").exists()
 
 
 def test_commands_take_the_filter_a_model_was_trained_with(tmp_path):

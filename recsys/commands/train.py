@@ -1,9 +1,9 @@
 """Train the transformer recommender (and its no-text ablation) and store the artifact.
 
 ``train --data SRC --out DIR [--seed S] [--epochs N] [--min-count N] [--no-ablation]
-[--init-from DIR] [--finetune-text-layers N] [--new-items bury|text] [--newcomer-offset X]``:
+[--threads N] [--init-from DIR] [--finetune-text-layers N] [--new-items bury|text] [--newcomer-offset X]``:
 a progress bar goes to stderr; an existing artifact in DIR is replaced; JSON
-``{"model_dir", "epochs", "train_seconds", "valid": {"ndcg@10", "hr@10", ...},
+``{"model_dir", "epochs", "train_seconds", "threads", "valid": {"ndcg@10", "hr@10", ...},
 "test": {...}}`` (+ ``"new_items"`` with ``--new-items text``).
 """
 
@@ -49,6 +49,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="iterative N-core: keep only users and items with at least N interactions")
     add_tie_order(parser, model=False)
     parser.add_argument("--no-ablation", action="store_true", help="do not train the no-text ablation")
+    parser.add_argument("--threads", type=int, default=None, metavar="N",
+                        help="torch threads for training (default: $RECSYS_TRAIN_THREADS, else half the "
+                             "cores; the same seed and thread count give the same model)")
     parser.add_argument("--init-from", default=None, metavar="DIR",
                         help="continue training from this artifact (items matched by id)")
     parser.add_argument("--finetune-text-layers", type=int, default=0, metavar="N",
@@ -83,12 +86,17 @@ def progress_bar(enabled: bool = True) -> tuple[Callable[[float, str], None] | N
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    from recsys.runtime import set_threads, training_threads
     from recsys.train import train_model
 
     new_items = new_item_options(args.new_items, args.newcomer_offset)  # bad options: before any work
+    if args.threads is not None and args.threads < 1:
+        raise DataError(f"--threads must be at least 1, not {args.threads}")
+    threads = args.threads or training_threads()
     ds = load(args.data, min_count=args.min_count, tie_order=resolve_tie_order(args))
     out = args.out or str(default_model_dir(ds))
     progress, close = progress_bar(not args.no_progress)
+    set_threads(threads)
     try:
         result = train_model(
             ds,
