@@ -365,3 +365,37 @@ def test_unseen_items_can_be_left_out_of_the_training_softmax(world):
     # the option only changes training: both models score every item
     s = out[True].score(hist[:3], vts[:3])
     assert s.shape == (3, ds.n_items) and np.isfinite(s).all()
+
+
+def test_fast_dropout_keeps_the_share_it_should_and_scales():
+    import torch
+
+    from recsys.models.transformer.net import FastDropout
+
+    torch.manual_seed(0)
+    x = torch.ones(200, 300)
+    for p in (0.1, 0.5, 0.9):
+        drop = FastDropout(p).train()
+        y = drop(x)
+        kept = y > 0
+        assert abs(float(kept.float().mean()) - (1 - p)) < 0.01
+        assert torch.allclose(y[kept], torch.full_like(y[kept], 1 / (1 - p)))
+        assert abs(float(y.mean()) - 1.0) < 0.03  # inverted dropout keeps the expectation
+    # the same seed gives the same mask; evaluation mode and p = 0 pass x through
+    torch.manual_seed(3)
+    a = FastDropout(0.5).train()(x)
+    torch.manual_seed(3)
+    assert torch.equal(a, FastDropout(0.5).train()(x))
+    assert FastDropout(0.5).eval()(x) is x and FastDropout(0.0).train()(x) is x
+    with pytest.raises(ValueError, match="dropout must be in"):
+        FastDropout(1.0)
+
+
+def test_the_encoder_uses_fast_dropout_everywhere(trained):
+    from torch import nn
+
+    from recsys.models.transformer.net import FastDropout
+
+    mods = list(trained.net.modules())
+    assert not any(isinstance(m, nn.Dropout) for m in mods)
+    assert sum(isinstance(m, FastDropout) for m in mods) >= 1 + 2 * trained.config.n_layers

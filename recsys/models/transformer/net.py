@@ -46,6 +46,45 @@ def pca_basis(text_emb: torch.Tensor, r: int) -> tuple[torch.Tensor, torch.Tenso
     return mean, basis
 
 
+class FastDropout(nn.Module):
+    """Inverted dropout whose mask comes from 16-bit slices of 64-bit random integers.
+
+    ``nn.Dropout`` draws one Bernoulli sample per element, which on a CPU cost 11% of a
+    training epoch (ML-100K, one thread; docs/RESULTS.md). Three 16-bit slices of each
+    random 62-bit integer give the same kind of mask (``p`` rounded to 1/65536) at a
+    twentieth of the cost. Identity in evaluation mode or with ``p = 0``.
+    """
+
+    def __init__(self, p: float):
+        super().__init__()
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), not {p}")
+        self.p = float(p)
+        # an int16 slice v is uniform on [-32768, 32767]; P(v >= threshold) = 1 - p
+        self.threshold = -32768 + round(self.p * 65536)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        n = x.numel()
+        words = torch.empty((n + 2) // 3, dtype=torch.int64, device=x.device).random_(0, 2**62)
+        bits = words.view(torch.int16).view(-1, 4)[:, :3].reshape(-1)[:n]  # the low 48 bits
+        keep = (bits >= self.threshold).view(x.shape)
+        return x * keep.to(x.dtype) * (1.0 / (1.0 - self.p))
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+def _use_fast_dropout(encoder: nn.Module) -> None:
+    """Swap every ``nn.Dropout`` inside ``encoder`` for :class:`FastDropout` (same ``p``)."""
+    for name, child in list(encoder.named_children()):
+        if isinstance(child, nn.Dropout):
+            setattr(encoder, name, FastDropout(child.p))
+        else:
+            _use_fast_dropout(child)
+
+
 def _gpt2(cfg: TransformerConfig) -> nn.Module:
     from transformers import GPT2Config, GPT2Model
 
@@ -68,6 +107,7 @@ def _gpt2(cfg: TransformerConfig) -> nn.Module:
     gcfg._attn_implementation = "sdpa"
     encoder = GPT2Model(gcfg)
     encoder.wte = None  # inputs_embeds only; no token table
+    _use_fast_dropout(encoder)
     return encoder
 
 
@@ -95,7 +135,7 @@ class SeqRecNet(nn.Module):
         else:
             self.text_emb = self.text_mean = self.text_basis = self.item_count = None
             self.text_proj = None
-        self.emb_drop = nn.Dropout(cfg.emb_dropout)
+        self.emb_drop = FastDropout(cfg.emb_dropout)
         self.emb_norm = nn.LayerNorm(d)
         self.encoder = _gpt2(cfg)
         nn.init.normal_(self.item_emb.weight, std=1.0 / math.sqrt(d))
