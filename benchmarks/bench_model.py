@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/bench_model.py [--data DIR] [--seeds 3] [--parallel 1]
         [--threads 1] [--min-count N] [--user-fraction F] [--epochs N] [--no-ablation]
         [--tie-order hash|id]
-        [--set KEY=VALUE ...] [--write FILE] [--json]
+        [--set KEY=VALUE ...] [--write FILE] [--seed-dir DIR] [--json]
 
 ``--data`` defaults to ML-100K; a MovieLens "latest" directory works too
 (ml-latest-small with ``--min-count 5`` is the issue's second benchmark; the bar and
@@ -31,6 +31,7 @@ Seeds run in worker subprocesses (``--parallel`` at a time).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import resource
@@ -315,21 +316,38 @@ def borrow_ablation(r: dict[str, Any], ref: dict[str, Any]) -> None:
         x["models"]["transformer_no_text"] = by_seed[x["seed"]]["models"]["transformer_no_text"]
 
 
+def run_key(data: str, threads: int, epochs: int | None, ablation: bool, overrides: dict[str, Any],
+            world: dict[str, Any]) -> str:
+    """Short hash of everything a seed's result depends on (names its file in --seed-dir)."""
+    import hashlib
+
+    from recsys.models.transformer import TransformerConfig
+
+    what = {"data": str(Path(data).resolve()), "threads": threads, "epochs": epochs, "ablation": ablation,
+            "config": dataclasses.asdict(TransformerConfig(**overrides)), "world": world}
+    return hashlib.blake2b(json.dumps(what, sort_keys=True).encode(), digest_size=6).hexdigest()
+
+
 def run(data: str | None = None, seeds: int = 3, parallel: int = 1, threads: int = 1,
         epochs: int | None = None, ablation: bool = True, overrides: dict[str, Any] | None = None,
-        world: dict[str, Any] | None = None) -> dict[str, Any]:
+        world: dict[str, Any] | None = None, seed_dir: str | None = None) -> dict[str, Any]:
     data = data or default_data()
     world = {k: v for k, v in (world or {}).items() if v is not None and v != WORLD_DEFAULTS[k]}
+    key = run_key(data, threads, epochs, ablation, overrides or {}, world)
     load0 = os.getloadavg()
     t0 = time.perf_counter()
     results: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
-        pending = list(range(seeds))
+        where = Path(seed_dir or tmp)
+        where.mkdir(parents=True, exist_ok=True)
+        done = {s: where / f"seed{s}-{key}.json" for s in range(seeds)}
+        results = [json.loads(f.read_text()) for f in done.values() if f.exists()]  # resumed
+        pending = [s for s, f in done.items() if not f.exists()]
         running: list[tuple[int, subprocess.Popen, Path]] = []
         while pending or running:
             while pending and len(running) < max(parallel, 1):
                 s = pending.pop(0)
-                f = Path(tmp) / f"seed{s}.json"
+                f = done[s]
                 cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", str(s), "--out", str(f),
                        "--data", data, "--threads", str(threads)]
                 if epochs is not None:
@@ -349,6 +367,7 @@ def run(data: str | None = None, seeds: int = 3, parallel: int = 1, threads: int
                     if p.returncode != 0:
                         raise RuntimeError(f"seed {s} worker failed with exit code {p.returncode}")
                     results.append(json.loads(f.read_text()))
+    results.sort(key=lambda x: x["seed"])
     wall = time.perf_counter() - t0
     table, paired = summarise(results)
     base = baselines(data, world)
@@ -448,6 +467,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="override a model configuration default (repeatable)")
     ap.add_argument("--write", default=None, metavar="FILE", help="also write the full result as JSON")
+    ap.add_argument("--seed-dir", default=None, metavar="DIR",
+                    help="keep each seed's result in DIR and reuse the ones already there (same data, "
+                         "world, configuration and threads): an interrupted run resumes")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--resummarise", default=None, metavar="FILE",
                     help="recompute the summary of a stored result (from its per-seed runs) instead of training")
@@ -476,7 +498,8 @@ def main(argv: list[str] | None = None) -> int:
             r["peak_rss_mb"] = max(x["peak_rss_mb"] for x in r["per_seed"])
         r["models"], r["text_vs_no_text"] = summarise(r["per_seed"])
     else:
-        r = run(a.data, a.seeds, a.parallel, a.threads, a.epochs, not a.no_ablation, parse_overrides(a.set), world)
+        r = run(a.data, a.seeds, a.parallel, a.threads, a.epochs, not a.no_ablation, parse_overrides(a.set), world,
+                seed_dir=a.seed_dir)
         r["created"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     if a.write:
         out = Path(a.write)
