@@ -6,7 +6,7 @@
   :func:`serving_threads` is 1.
 - **Training** runs larger batches but is just as fragile: two threads on a 2-core
   machine train ML-100K 1.5x faster alone, yet 3x *slower* beside one busy process and
-  6x slower beside a second training (benchmarks/results/train_speed.json). So the
+  6x slower beside a second training (benchmarks/results/train_speed_before.json). So the
   rule is fixed, not measured: :func:`training_threads` is half the cores, at least 1
   (``RECSYS_TRAIN_THREADS`` or ``train --threads`` override it). One other CPU-bound
   process or a second training then fits beside it without oversubscribing, and the
@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Iterator, Mapping
 
 SERVING_THREADS = 1
 
@@ -35,11 +35,11 @@ def serving_threads() -> int:
 TRAIN_THREADS_ENV = "RECSYS_TRAIN_THREADS"
 
 
-def training_threads(cores: int | None = None, env: dict[str, str] | None = None) -> int:
+def training_threads(cores: int | None = None, env: Mapping[str, str] | None = None) -> int:
     """Threads for one training: ``$RECSYS_TRAIN_THREADS`` when set (a positive integer),
     else half the cores, at least 1 (see the module docstring for why)."""
-    env = os.environ if env is None else env
-    raw = env.get(TRAIN_THREADS_ENV, "").strip()
+    source: Mapping[str, str] = os.environ if env is None else env
+    raw = source.get(TRAIN_THREADS_ENV, "").strip()
     if raw:
         try:
             n = int(raw)

@@ -51,8 +51,8 @@ class FastDropout(nn.Module):
 
     ``nn.Dropout`` draws one Bernoulli sample per element, which on a CPU cost 11% of a
     training epoch (ML-100K, one thread; docs/RESULTS.md). Three 16-bit slices of each
-    random 62-bit integer give the same kind of mask (``p`` rounded to 1/65536) at a
-    twentieth of the cost. Identity in evaluation mode or with ``p = 0``.
+    random 62-bit integer give the same kind of mask (``p`` rounded to 1/65536) at about
+    a fifth of the cost. Identity in evaluation mode or with ``p = 0``.
     """
 
     def __init__(self, p: float):
