@@ -27,8 +27,9 @@ One run of this script, from the main venv:
 3. creates (once) the peer's own virtual environment — never the repo's: RecBole 1.2.1
    needs older numpy / pandas / scipy / setuptools than our stack — and re-runs this
    file with its python in ``--inner`` mode, which trains SASRec, early-stops it on
-   RecBole's validation NDCG@10, loads the best checkpoint (a pickle: only ever inside
-   the peer's environment) and writes the test / validation score matrices as ``.npy``
+   RecBole's validation NDCG@10, keeps the best state in memory (RecBole writes no
+   checkpoint: its checkpoints are pickles) and writes the test / validation score
+   matrices of that state as ``.npy``
    (float32, rows = our evaluated users in order, columns = our item indices);
 4. ranks those matrices with our evaluator (``rank_of_targets`` with the user's seen
    items masked, ``accuracy_metrics``) exactly as our models are evaluated, and prints
@@ -51,8 +52,8 @@ evaluator masks them. RecBole's own unmasked test metrics are kept in the JSON a
 cross-check of the score matrix (our evaluator without the mask must agree with them).
 
 ``--max-minutes`` caps the training's wall clock: RecBole's per-epoch ``callback_fn``
-(called after each validation and checkpoint) stops training when the next epoch would
-pass the cap; the best checkpoint so far is scored and the JSON says
+(called after each validation) stops training when the next epoch would
+pass the cap; the best state so far is scored and the JSON says
 ``"stopped_by": "time cap"`` (else ``"early stopping"``, or ``"epoch limit"`` when
 ``--epochs`` ran out first).
 
@@ -82,6 +83,7 @@ A missing data directory prints one ``error: ...`` line and exits 2.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import shutil
@@ -484,24 +486,28 @@ def inner(a: argparse.Namespace) -> int:
     t0, c0 = time.time(), time.process_time()
     last = [t0]
 
+    best: dict[str, Any] = {}
+
     def at_epoch_end(epoch_idx: int, valid_score: float) -> None:
         now = time.time()
         curve.append(round(float(valid_score), 6))
+        if trainer.cur_step == 0:  # RecBole's early_stopping has just recorded a new best
+            best["state"] = copy.deepcopy(model.state_dict())
+            best["epoch"] = epoch_idx
         epoch_seconds, last[0] = now - last[0], now
         early = trainer.cur_step > trainer.stopping_step  # RecBole stops after this epoch anyway
         if cap is not None and not early and now - t0 + epoch_seconds > cap:
             raise TimeCap
 
     try:
-        trainer.fit(train_data, valid_data, saved=True, show_progress=False, callback_fn=at_epoch_end)
+        # saved=False: RecBole writes no checkpoint (a pickle); the best state is kept in memory
+        trainer.fit(train_data, valid_data, saved=False, show_progress=False, callback_fn=at_epoch_end)
         stopped_by = "epoch limit" if len(curve) >= spec["epochs"] else "early stopping"
     except TimeCap:
         stopped_by = "time cap"
     wall, cpu = time.time() - t0, time.process_time() - c0
 
-    ckpt = torch.load(trainer.saved_model_file, map_location="cpu", weights_only=False)
-    model.load_state_dict(ckpt["state_dict"])
-    model.load_other_parameter(ckpt.get("other_parameter"))
+    model.load_state_dict(best["state"])
     own_test = trainer.evaluate(test_data, load_best_model=False)
     own_valid = trainer.evaluate(valid_data, load_best_model=False)
     out = work / "out"
@@ -511,7 +517,7 @@ def inner(a: argparse.Namespace) -> int:
     result = {
         "rows": rows,
         "epochs": len(curve),
-        "best_epoch": int(ckpt["epoch"]) + 1,  # 1-based, as "epochs" counts
+        "best_epoch": int(best["epoch"]) + 1,  # 1-based, as "epochs" counts
         "stopped_by": stopped_by,
         "train_wall_seconds": wall,
         "train_cpu_seconds": cpu,
@@ -520,7 +526,6 @@ def inner(a: argparse.Namespace) -> int:
         "recbole_test_unmasked": {k: float(v) for k, v in own_test.items()},
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
-        "checkpoint": str(trainer.saved_model_file),
     }
     (out / "inner.json").write_text(json.dumps(result, indent=1) + "\n")
     return 0
@@ -536,7 +541,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--epochs", type=int, default=300, help="RecBole's epoch limit")
     ap.add_argument("--max-minutes", type=float, default=None, help="wall-clock cap of the training")
-    ap.add_argument("--workdir", default=None, help="atomic files, checkpoints, RecBole logs, score matrices")
+    ap.add_argument("--workdir", default=None, help="atomic files, RecBole logs, score matrices")
     ap.add_argument("--venv", default=None, help="the peer's virtual environment (made if missing)")
     ap.add_argument("--ours", default=str(OURS_FILE), help="our results to print beside the peer")
     ap.add_argument("--write", default=str(DEFAULT_WRITE), help="results JSON ('' to skip)")
