@@ -23,7 +23,7 @@ from recsys import __version__
 from recsys.data.types import DataError
 from recsys.jsonutil import json_default
 
-COMMANDS = ("data", "train", "evaluate", "recommend", "explain", "timeline", "bench", "migrate")
+COMMANDS = ("data", "train", "evaluate", "recommend", "explain", "timeline", "bench", "migrate", "generate")
 HELP_FLAGS = ("-h", "--help")
 
 
@@ -60,7 +60,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         mod = _load_command(name)
         sp = sub.add_parser(name, help=(mod.__doc__ or "").strip().splitlines()[0] if mod.__doc__ else None)
         if getattr(mod, "USES_DATA", True):
-            sp.add_argument("--data", default="demo", help="data source: demo, a directory or a file (default: demo)")
+            sp.add_argument("--data", default="demo", help="data source: demo, demo:users=N,items=N "
+                            "(a scale demo world), a directory or a file (default: demo)")
         sp.add_argument("--json", action="store_true", help="print one JSON object as the last stdout line")
         mod.add_arguments(sp)
         sp.set_defaults(_run=mod.run)

@@ -5,6 +5,9 @@ source by one string (``tie_order``: how one user's same-second interactions are
 a blake2b key of user and item id or ``"id"``, item-id order; :mod:`recsys.data.order`):
 
 * ``demo`` / ``demo-small`` — the generated demo world (:mod:`recsys.data.demo`).
+* ``demo:users=N,items=N[,seed=N][,events=N][,followups=N]`` — a scale demo world of
+  any size with the same planted ground truth (:mod:`recsys.data.demo_scale`; syntax in
+  :mod:`recsys.data.demo_spec`), e.g. ``demo:users=200000,items=40000``.
 * a MovieLens-100K directory — ``u.data`` (tab-separated user, item, rating,
   timestamp), ``u.item`` (``|``-separated, 19 genre flags named by ``u.genre``),
   ``u.user`` (``id|age|gender|occupation|zip`` -> attributes gender, age_band,

@@ -1,5 +1,6 @@
-"""Data sources: one string selects the demo world, a MovieLens-100K directory, a
-MovieLens "latest" directory, a generic directory, or an interactions file.
+"""Data sources: one string selects the demo world, a scale demo world (``demo:...``),
+a MovieLens-100K directory, a MovieLens "latest" directory, a generic directory, or an
+interactions file.
 
 Every loader validates completely before building anything, raises one
 :class:`DataError` (``<file>:<line>: <problem>``) for the first problem found, and
@@ -17,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from recsys.data import validate as V
+from recsys.data.demo_spec import is_spec
 from recsys.data.filtering import filter_min_count
 from recsys.data.order import DEFAULT_TIE_ORDER, check_tie_order
 from recsys.data.tables import Table, read_delimited, read_parquet
@@ -44,8 +46,10 @@ def load(
 ) -> Dataset:
     """Load and validate a data source; optionally apply iterative N-core filtering.
 
-    ``source``: ``"demo"``, ``"demo-small"``, or a path to a directory or file whose
-    layout is detected from the files it holds. ``tie_order``: how one user's
+    ``source``: ``"demo"``, ``"demo-small"``, a scale demo world
+    ``"demo:users=N,items=N[,seed=N][,events=N][,followups=N]"``
+    (:mod:`recsys.data.demo_spec`), or a path to a directory or file whose layout is
+    detected from the files it holds. ``tie_order``: how one user's
     interactions in the same second are ordered — ``"hash"`` (a blake2b key of user and
     item id) or ``"id"`` (item-id order, as before tie keys; :mod:`recsys.data.order`);
     ``ds.tie_order`` records it and the fingerprint depends on it. ``display`` replaces
@@ -66,6 +70,10 @@ def _load_source(source: str, shown: str, tie_order: str) -> Dataset:
     """Dispatch on the layout; ``shown`` is the path as error messages name it."""
     if source in ("demo", "demo-small"):
         return _load_demo(source, tie_order)
+    if is_spec(source):
+        from recsys.data.demo_scale import generate_scale
+
+        return generate_scale(source, tie_order)
     if not source.strip():
         raise DataError("empty data source (use demo, a directory or a file)")
     path = Path(source).expanduser()
