@@ -7,10 +7,10 @@ generated before it, in which process, or how many are written together.
 
 Per block: segments, age bands and regions; one or two disjoint shelf tastes (a
 Gumbel-top-k draw from the age-tilted shelf prior: the second taste is the next shelves
-of the same ranking); organic picks (per pick: a taste shelf, or with probability
-:data:`NOISE` any shelf by popularity, then a book of that shelf by popularity; picks are
-drawn with replacement and repeats dropped — the order of first appearances is a
-weighted sample without replacement, the existing world's shelf order); a trigger A at
+of the same ranking); organic picks (a share :data:`NOISE` from any shelf by popularity, the rest
+from a taste shelf, each a book of its shelf by popularity; books are drawn with
+replacement and repeats dropped — the order of first appearances is a weighted sample
+without replacement, the ``demo`` world's shelf order); a trigger A at
 the end of :data:`PENDING` of the logs whose B never comes; the follow-ups B one or two
 steps after A; session-structured, strictly increasing timestamps, the change point of
 a switcher opening a session at the matching share of the reader's span.
@@ -37,13 +37,13 @@ from recsys.data.demo_scale_items import N_CAT, Catalog
 from recsys.data.demo_spec import WorldSpec
 
 BLOCK_USERS = 1024  # readers per random stream: part of the world's definition
-NOISE = 0.1
+NOISE = 0.1  # share of the picks from any shelf
 SWITCH = 0.5
 PENDING = 0.06
 FOLLOWUP_PROB = 0.85
 FIRST_SHELF = 0.55  # of a two-shelf taste, the share of picks from the first shelf
 OVERSAMPLE = 1.5  # draws per missing pick in a round (repeats are dropped)
-ROUNDS = 4  # rounds of draws; the last from any shelf
+ROUNDS = ("popular", "popular", "popular", "flat", "flat", "any")  # rounds of draws (see _organic)
 BASE_EVENTS = 57.0  # mean organic picks per reader at activity scale 1
 HOUR, DAY = 3600, 86_400
 
@@ -117,55 +117,72 @@ def _readers(rng: np.random.Generator, n: int, cat: Catalog, scale: float) -> tu
 
 
 def _draw(rng: np.random.Generator, cat: Catalog, taste: np.ndarray, draws: np.ndarray,
-          any_shelf: bool) -> tuple[np.ndarray, np.ndarray]:
-    """``draws[s]`` books with replacement for each (reader, phase) segment ``s = 2 u +
-    phase``: (segment, book). Per draw a taste shelf, or a shelf by popularity (noise,
-    and every draw with ``any_shelf``), then a book of the shelf by popularity."""
+          mode: str) -> tuple[np.ndarray, np.ndarray]:
+    """``draws[s]`` books with replacement for each segment ``s = 4 u + 2 phase + noise``
+    (reader u's taste picks, then noise picks, of each phase): (segment, book). Per draw
+    a shelf — a taste shelf, or for noise (and every draw in ``mode`` "any") a shelf by
+    popularity — then a book of the shelf by popularity (in ``mode`` "flat" uniformly:
+    the shelf's popular books are taken)."""
     d_seg = np.repeat(np.arange(len(draws)), draws)
-    d_user, d_phase = d_seg // 2, d_seg % 2
+    d_user, d_phase, d_noise = d_seg // 4, (d_seg // 2) % 2, d_seg % 2 == 1
     t0, t1 = taste[d_user, d_phase, 0], taste[d_user, d_phase, 1]
     m = len(d_seg)
     shelf = np.where((t1 < 0) | (rng.random(m) < FIRST_SHELF), t0, t1)
-    noise = rng.random(m) < (1.0 if any_shelf else NOISE)
     noise_shelf = np.minimum(np.searchsorted(np.cumsum(cat.shelf_p), rng.random(m), side="right"), N_CAT - 1)
-    shelf = np.where(noise, noise_shelf, shelf)
-    pos = np.searchsorted(cat.cdf, shelf + rng.random(m), side="right")
-    pos = np.clip(pos, cat.pool_start[shelf], cat.pool_end[shelf] - 1)
+    shelf = np.where(d_noise | (mode == "any"), noise_shelf, shelf)
+    lo, hi = cat.pool_start[shelf], cat.pool_end[shelf]
+    if mode == "flat":
+        pos = lo + np.floor(rng.random(m) * (hi - lo)).astype(np.int64)
+    else:
+        pos = np.searchsorted(cat.cdf, shelf + rng.random(m), side="right")
+    pos = np.clip(pos, lo, hi - 1)
     return d_seg, cat.pool_item[pos]
 
 
-def _kept(n_items: int, want: np.ndarray, d_seg: np.ndarray, item: np.ndarray) -> np.ndarray:
-    """Which draws (in segment order) are picks: a reader's first draw of a book, up to
-    ``want`` per segment."""
-    key = (d_seg // 2) * np.int64(n_items) + item
+def _kept(n_items: int, want: np.ndarray, d_seg: np.ndarray, item: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Which draws (in segment order) are picks — a reader's first draw of a book, up to
+    ``want`` per segment — and their rank in the segment."""
+    key = (d_seg // 4) * np.int64(n_items) + item
     order = np.argsort(key, kind="stable")
     first = np.ones(len(key), dtype=bool)
     first[order[1:]] = key[order[1:]] != key[order[:-1]]  # drop repeats, keep the first
     kept_before = np.concatenate([[0], np.cumsum(first)])
     seg_start = np.searchsorted(d_seg, np.arange(len(want)))
     rank = kept_before[1:] - 1 - kept_before[seg_start][d_seg]  # rank among the segment's first draws
-    return first & (rank < want[d_seg])
+    return first & (rank < want[d_seg]), rank
 
 
 def _organic(rng: np.random.Generator, cat: Catalog, taste: np.ndarray, want: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Organic picks, per reader phase one then phase two: (reader, book, phase). Rounds of
-    draws top up the segments that repeats left short; the last round, for shelves
-    running dry, draws from any shelf (as the ``demo`` world falls back)."""
-    seg_want = want.reshape(-1)
+    """Organic picks, per reader phase one then phase two: (reader, book, phase).
+
+    A phase's picks are :data:`NOISE` noise picks (binomial), the rest taste picks;
+    noise picks are placed at random among the taste picks. Rounds of draws
+    (:data:`ROUNDS`) top up the segments that repeats left short; for shelves running
+    dry the last rounds draw the shelf's books uniformly, then from any shelf (as the
+    ``demo`` world falls back)."""
+    noise = rng.binomial(want, NOISE)
+    seg_want = np.stack([want - noise, noise], axis=2).reshape(-1)  # 4 u + 2 phase + noise
     d_seg = np.zeros(0, dtype=np.int64)
     item = np.zeros(0, dtype=np.int64)
     keep = np.zeros(0, dtype=bool)
-    for r in range(ROUNDS):
+    rank = np.zeros(0, dtype=np.int64)
+    for mode in ROUNDS:
         short = seg_want - np.bincount(d_seg[keep], minlength=len(seg_want))
         if not short.any():
             break
         draws = np.where(short > 0, np.ceil(short * OVERSAMPLE).astype(np.int64) + 4, 0)
-        s_new, i_new = _draw(rng, cat, taste, draws, any_shelf=r == ROUNDS - 1)
+        s_new, i_new = _draw(rng, cat, taste, draws, mode)
         d_seg, item = np.concatenate([d_seg, s_new]), np.concatenate([item, i_new])
         order = np.argsort(d_seg, kind="stable")  # by segment, then round, then draw
         d_seg, item = d_seg[order], item[order]
-        keep = _kept(cat.n_items, seg_want, d_seg, item)
-    return d_seg[keep] // 2, item[keep], d_seg[keep] % 2
+        keep, rank = _kept(cat.n_items, seg_want, d_seg, item)
+    d_seg, item, rank = d_seg[keep], item[keep], rank[keep]
+    got = np.bincount(d_seg, minlength=len(seg_want))
+    # within a phase: taste picks keep their order, noise picks fall at random places
+    pos = np.where(d_seg % 2 == 0, (rank + 0.5) / np.maximum(got[d_seg], 1), rng.random(len(d_seg)))
+    order = np.lexsort((pos, d_seg // 2))
+    d_seg, item = d_seg[order], item[order]
+    return d_seg // 4, item, (d_seg // 2) % 2
 
 
 def _pending(rng: np.random.Generator, cat: Catalog, taste: np.ndarray, o_user: np.ndarray,

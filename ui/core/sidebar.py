@@ -111,7 +111,8 @@ def data_source_picker() -> None:
         st.text_input(
             "…or a path on this machine", key=state.SOURCE_PATH, on_change=_on_path,
             help="A MovieLens-100K or MovieLens 'latest' directory, a directory with interactions.csv/"
-            ".parquet (+ items.csv, users.csv), or the interactions file itself. Press Enter to open.",
+            ".parquet (+ items.csv, users.csv), the interactions file itself, or a scale demo world such as "
+            "`demo:users=20000,items=8000` (keys users, items, seed, events, followups). Press Enter to open.",
         )
         _upload_box()
         st.divider()
