@@ -287,6 +287,8 @@ def _occurrences(cat: Catalog, user: np.ndarray, item: np.ndarray) -> tuple[np.n
 
 def make_block(spec: WorldSpec, cat: Catalog, b: int) -> Block:
     """Block ``b`` of the world ``spec`` (readers ``b * BLOCK_USERS`` … )."""
+    if not 0 <= b < n_blocks(spec):
+        raise ValueError(f"block {b} out of range 0 … {n_blocks(spec) - 1}")
     rng = block_rng(spec, b)
     first = b * BLOCK_USERS
     n = min(BLOCK_USERS, spec.users - first)
