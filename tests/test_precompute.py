@@ -212,6 +212,74 @@ def test_explain_rows_equal_the_explain_command(world, ray_local, tmp_path, caps
             assert mine["base_value"] == pytest.approx(r["base_value"], rel=1e-6)
 
 
+# ---- population functions -------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def population(world):
+    from recsys.rerank import build_context, prepare_population
+
+    ds, model, _ = world
+    ctx = build_context(ds, emb=model.text_emb)
+    return ctx, prepare_population(ds, model, ctx)
+
+
+def test_sweep_from_table_equals_the_in_memory_sweep(world, fresh, population):
+    from recsys.rerank import sweep
+    from recsys.rerank.table import sweep_from_table
+
+    ds = world[0]
+    ctx, pop = population
+    want = sweep(ctx, pop)
+    got = sweep_from_table(fresh[0], ds, ctx, users_per_chunk=7)
+    assert list(got.columns) == list(want.columns) and len(got) == len(want) == 12
+    assert got["term"].tolist() == want["term"].tolist() and got["weight"].tolist() == want["weight"].tolist()
+    cols = [c for c in want.columns if c not in ("term", "weight", "seconds")]
+    np.testing.assert_allclose(got[cols].to_numpy(float), want[cols].to_numpy(float), rtol=1e-9, atol=1e-12)
+    assert not np.allclose(got["ild"].iloc[0], got["ild"].iloc[3])  # the weights do change the lists
+
+
+def test_population_evaluation_from_table_equals_in_memory(world, fresh, population):
+    from recsys.rerank import FairGroup, Weights, evaluate_population
+    from recsys.rerank.table import evaluate_population_from_table
+
+    ds = world[0]
+    ctx, pop = population
+    group = FairGroup.parse("longtail")
+    for w in (Weights(), Weights(calibration=0.4), Weights(fairness=0.6)):
+        want = evaluate_population(ctx, pop, w, 10, group)
+        got = evaluate_population_from_table(fresh[0], ds, ctx, w, 10, group, users_per_chunk=1)[0]
+        got.pop("_seconds")
+        assert list(got) == list(want)
+        for key, v in want.items():
+            if isinstance(v, dict):
+                assert got[key].keys() == v.keys()
+                for attr in v:
+                    assert got[key][attr] == pytest.approx(v[attr], rel=1e-9, abs=1e-12)
+            else:
+                assert got[key] == pytest.approx(v, rel=1e-9, abs=1e-12), key
+
+
+def test_exposure_and_evaluation_from_table(world, fresh):
+    from recsys.evaluation.evaluate import ranking_metrics
+    from recsys.evaluation.split import leave_one_out
+    from recsys.rerank.table import evaluation_from_table, exposure_from_table
+
+    ds, model, _ = world
+    path, _ = fresh
+    df = pd.read_parquet(path, columns=["user_id", "rank", "item_id"])
+    exp = exposure_from_table(path, k=10)
+    want = df[df["rank"] <= 10]["item_id"].value_counts()
+    assert list(exp.columns) == ["item_id", "exposure"]
+    assert dict(zip(exp["item_id"], exp["exposure"])) == want.to_dict()
+    assert exp["exposure"].is_monotonic_decreasing and exp["exposure"].sum() == (df["rank"] <= 10).sum()
+    ev = evaluation_from_table(path, ks=(10, 20))
+    ref = ranking_metrics(model, leave_one_out(ds), "test", ks=(10, 20))
+    assert ev["users"] == leave_one_out(ds).n_eval
+    for key, v in ref.items():
+        assert ev[key] == pytest.approx(v, abs=1e-12), key
+    with pytest.raises(DataError):
+        exposure_from_table(path, k=0)
+
+
 # ---- the command --------------------------------------------------------------------------
 def test_command_json_contract_and_serving_info(world, capsys):
     ds, _, d = world
