@@ -23,7 +23,8 @@ from recsys import __version__
 from recsys.data.types import DataError
 from recsys.jsonutil import json_default
 
-COMMANDS = ("data", "train", "evaluate", "recommend", "explain", "timeline", "bench", "migrate", "generate")
+COMMANDS = ("data", "train", "evaluate", "recommend", "explain", "timeline", "bench", "precompute", "migrate",
+            "generate")
 HELP_FLAGS = ("-h", "--help")
 
 
