@@ -1,0 +1,107 @@
+"""The app on big data (streamlit): the command notices shown instead of training or
+scoring every user in a browser session, and the choice of where a population page gets
+its numbers — the serving table beside the model, the in-session computation (small
+data, today's behaviour) or, above the first-start limit without a table, the exact
+``precompute`` command. Command lines come from :mod:`ui.serving.logic`.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import streamlit as st
+
+from recsys.data.types import Dataset
+from recsys.models.base import Scorer, model_key
+from ui.core import loaders, state
+from ui.core.text import md
+from ui.serving import logic
+
+Mode = Literal["table", "live", "command"]
+
+
+def _commands(model_dir: str) -> logic.Commands:
+    src = state.data_source()
+    return logic.commands(src, model_dir, min_count=state.min_count(), tie_order=state.tie_order(src))
+
+
+def _command_block(text: str, model_dir: str, cmds: logic.Commands) -> None:
+    st.code(text, language="bash", wrap_lines=True)
+    notes = []
+    if cmds.uploaded:
+        notes.append(
+            f"Uploaded files live in a temporary folder: put them in a folder on this machine and replace "
+            f"`{logic.UPLOAD_PLACEHOLDER}` with its path."
+        )
+    rel = logic.relative_home_note(model_dir)
+    if rel:
+        notes.append(rel)
+    if notes:
+        st.caption(" ".join(notes))
+
+
+def train_command_notice(ds: Dataset, model_dir: str, limit: int) -> None:
+    """No model yet and the data is above the first-start limit: say so, and show the
+    two command lines (train, then precompute) in one copyable block. Never trains."""
+    cmds = _commands(model_dir)
+    st.warning(
+        f"No trained model for this dataset yet. It has {ds.n_interactions:,} interactions — more than the "
+        f"{limit:,} the app trains in a browser session (`{logic.LIMIT_ENV}`). Train it on the command line, "
+        "then write its serving table (every user's recommendations, for the population pages):",
+        icon=":material/terminal:",
+    )
+    _command_block(cmds.both, model_dir, cmds)
+    st.caption("Reload this page when the model is stored; the app finds it there.")
+
+
+def precompute_notice(model_dir: str, what: str) -> None:
+    """A model but no usable serving table on big data: the exact precompute line
+    instead of scoring every user in this session. ``what``: what the table would show."""
+    cmds = _commands(model_dir)
+    st.info(
+        f"{what} needs every user's recommendations. This dataset is above the first-start limit, so the app "
+        "does not compute them in a browser session: write the model's serving table once with",
+        icon=":material/terminal:",
+    )
+    _command_block(cmds.precompute, model_dir, cmds)
+    st.caption("Reload this page when it is done; the table is read from beside the model.")
+
+
+def table_status(ds: Dataset, model: Scorer) -> tuple[str | None, logic.TableStatus]:
+    """(model directory, the status of its serving table). No stored model (e.g. a
+    scorer the app did not load from disk) → (None, no table)."""
+    loc = loaders.locate_model(ds)
+    if not loc.exists:
+        return None, logic.TableStatus(None)
+    return str(loc.path), logic.table_status(loc.path, model_key(model), ds.fingerprint)
+
+
+def population_mode(ds: Dataset, model: Scorer, what: str) -> tuple[Mode, logic.TableStatus]:
+    """Where a population page gets its numbers, with the notices that go with it:
+    ``"table"`` (a matching serving table), ``"live"`` (small data: computed in the
+    session as before) or ``"command"`` (big data and no usable table: the precompute
+    line is shown here; the page shows no population numbers). A table that does not
+    match the open model or data is flagged and never used."""
+    model_dir, status = table_status(ds, model)
+    if status.info is not None and status.problem:
+        st.warning(f"The serving table beside this model is not used: {md(status.problem)}",
+                   icon=":material/sync_problem:")
+    if status.usable:
+        return "table", status
+    if not loaders.too_big_for_a_session(ds):
+        return "live", status
+    if model_dir is not None:
+        precompute_notice(model_dir, what)
+    else:
+        st.info(f"{what} needs every user's recommendations, which this app computes only for datasets up to "
+                f"{loaders.first_start_limit():,} interactions.")
+    return "command", status
+
+
+def table_caption(status: logic.TableStatus, what: str) -> None:
+    """One line saying the numbers come from the serving table (size and age)."""
+    info = status.info
+    if info is None:
+        return
+    st.caption(f"{what} from the precomputed serving table: {int(info.users):,} users, "
+               f"top {int(info.pool)} per user, written {md(str(info.created)[:19].replace('T', ' '))} UTC.")
