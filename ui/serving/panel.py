@@ -15,7 +15,7 @@ from recsys.data.types import Dataset
 from recsys.models.base import Scorer, model_key
 from ui.core import loaders, state
 from ui.core.text import md
-from ui.serving import logic
+from ui.serving import logic, tables
 
 Mode = Literal["table", "live", "command"]
 
@@ -54,13 +54,15 @@ def train_command_notice(ds: Dataset, model_dir: str, limit: int) -> None:
     st.caption("Reload this page when the model is stored; the app finds it there.")
 
 
-def precompute_notice(model_dir: str, what: str) -> None:
+def precompute_notice(model_dir: str, what: str, limit: int) -> None:
     """A model but no usable serving table on big data: the exact precompute line
-    instead of scoring every user in this session. ``what``: what the table would show."""
+    instead of scoring every user in this session. ``what``: what the table would show
+    (a plural noun phrase, e.g. "The population trade-off curves")."""
     cmds = _commands(model_dir)
     st.info(
-        f"{what} needs every user's recommendations. This dataset is above the first-start limit, so the app "
-        "does not compute them in a browser session: write the model's serving table once with",
+        f"{what} come from the model's serving table: every user's recommendations, precomputed. This dataset "
+        f"is above the first-start limit ({limit:,} interactions), so the app does not compute them in a browser "
+        "session. Write the table once with:",
         icon=":material/terminal:",
     )
     _command_block(cmds.precompute, model_dir, cmds)
@@ -76,24 +78,31 @@ def table_status(ds: Dataset, model: Scorer) -> tuple[str | None, logic.TableSta
     return str(loc.path), logic.table_status(loc.path, model_key(model), ds.fingerprint)
 
 
-def population_mode(ds: Dataset, model: Scorer, what: str) -> tuple[Mode, logic.TableStatus]:
+def population_mode(ds: Dataset, model: Scorer, what: str, needs: tuple[str, ...] = ()) -> tuple[Mode, logic.TableStatus]:
     """Where a population page gets its numbers, with the notices that go with it:
     ``"table"`` (a matching serving table), ``"live"`` (small data: computed in the
     session as before) or ``"command"`` (big data and no usable table: the precompute
     line is shown here; the page shows no population numbers). A table that does not
-    match the open model or data is flagged and never used."""
+    match the open model or data is flagged and never used. ``needs``: the population
+    readers of :mod:`ui.serving.tables` the page calls (a build without them cannot use
+    the table)."""
     model_dir, status = table_status(ds, model)
     if status.info is not None and status.problem:
         st.warning(f"The serving table beside this model is not used: {md(status.problem)}",
                    icon=":material/sync_problem:")
-    if status.usable:
+    missing = [n for n in needs if not tables.available(n)]
+    if status.usable and not missing:
         return "table", status
-    if not loaders.too_big_for_a_session(ds):
+    big = loaders.too_big_for_a_session(ds)
+    if status.usable:
+        st.caption(f"This build cannot read {what.lower()} from the serving table ({', '.join(missing)} missing)"
+                   + ("." if big else "; computed in this session instead."))
+    if not big:
         return "live", status
-    if model_dir is not None:
-        precompute_notice(model_dir, what)
-    else:
-        st.info(f"{what} needs every user's recommendations, which this app computes only for datasets up to "
+    if model_dir is not None and not status.usable:
+        precompute_notice(model_dir, what, loaders.first_start_limit())
+    elif model_dir is None:
+        st.info(f"{what} need every user's recommendations, which this app computes only for datasets up to "
                 f"{loaders.first_start_limit():,} interactions.")
     return "command", status
 
