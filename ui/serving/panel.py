@@ -114,3 +114,19 @@ def table_caption(status: logic.TableStatus, what: str) -> None:
         return
     st.caption(f"{what} from the precomputed serving table: {int(info.users):,} users, "
                f"top {int(info.pool)} per user, written {md(str(info.created)[:19].replace('T', ' '))} UTC.")
+
+
+def home_status(ds: Dataset, model: Scorer) -> None:
+    """Home: one line about the model's serving table — used by the population pages,
+    flagged when it does not match, or (above the first-start limit) how to write it.
+    Small data without a table: nothing (the pages compute in the session)."""
+    model_dir, status = table_status(ds, model)
+    if status.usable:
+        table_caption(status, "The population pages (Fairness lab curves, Item view exposure, Evaluation) read")
+    elif status.info is not None:
+        st.warning(f"The serving table beside this model is not used: {md(status.problem)}",
+                   icon=":material/sync_problem:")
+    if not status.usable and model_dir is not None and loaders.too_big_for_a_session(ds):
+        precompute_notice(model_dir, "The population pages' numbers (Fairness lab curves, Item view exposure, "
+                          "Evaluation ranks)",
+                          loaders.first_start_limit())
