@@ -23,7 +23,7 @@ from recsys import __version__
 from recsys.data.types import DataError
 from recsys.jsonutil import json_default
 
-COMMANDS = ("data", "train", "evaluate", "recommend", "explain", "timeline", "bench", "migrate")
+COMMANDS = ("data", "train", "evaluate", "recommend", "explain", "timeline", "bench", "precompute", "migrate")
 HELP_FLAGS = ("-h", "--help")
 
 

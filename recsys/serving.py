@@ -4,8 +4,9 @@ Written by ``python -m recsys precompute`` and read by the app's population page
 
 **Layout.** ``serving_path(model_dir)`` = ``<model_dir>/serving``, a folder holding only
 Parquet shards ``part-00000.parquet``, ``part-00001.parquet``, ... and ``_``/``.``-prefixed
-markers (``_manifest.json``, temp files ``.part-*.tmp*``), so
-``pandas.read_parquet(serving_path(d))`` opens the whole table. Shard ``s`` holds the
+markers (``_manifest.json``, temp files ``.part-*.tmp*``, the ``_eval/`` folder of
+evaluation candidate pools), so ``pandas.read_parquet(serving_path(d))`` opens the whole
+table. Shard ``s`` holds the
 users with dataset user index in ``[s * shard_size, (s + 1) * shard_size)`` — a fixed
 block, independent of workers and batch sizes — in user-index order, then by rank.
 
@@ -64,6 +65,14 @@ SCHEMA = pa.schema(
 )
 COLUMNS = tuple(SCHEMA.names)
 
+# The evaluation candidate pools: per user of the evaluation split, the top ``pool`` items
+# scored from the split's test input (history without the held-out test item), the pools
+# the population re-ranking and its λ-sweep need. Same shard numbering, in ``_eval/``
+# (ignored by Parquet readers of the serving folder).
+EVAL_DIR = "_eval"
+EVAL_SCHEMA = pa.schema([("user_id", pa.string()), ("rank", pa.int32()), ("item_id", pa.string()),
+                         ("score", pa.float32())])
+
 
 @dataclass(frozen=True)
 class ServingInfo:
@@ -87,6 +96,11 @@ class ServingInfo:
 def serving_path(model_dir: str | Path) -> Path:
     """The serving table of an artifact: ``<model_dir>/serving`` (a Parquet folder)."""
     return Path(model_dir) / SERVING_DIR
+
+
+def eval_path(path: str | Path) -> Path:
+    """The folder of the evaluation candidate pools of a serving table (``<path>/_eval``)."""
+    return Path(path) / EVAL_DIR
 
 
 def shard_name(shard: int) -> str:
@@ -115,14 +129,23 @@ def now_utc() -> str:
 # ---- writing ---------------------------------------------------------------------------
 
 
-def shard_table(columns: dict[str, Any], meta: dict[str, Any]) -> pa.Table:
-    """A shard as an Arrow table of :data:`SCHEMA` (missing optional columns are null)
-    with ``meta`` (JSON) in its schema metadata under ``reclens``."""
+def shard_table(columns: dict[str, Any], meta: dict[str, Any], schema: pa.Schema = SCHEMA) -> pa.Table:
+    """A shard as an Arrow table of ``schema`` (default :data:`SCHEMA`; missing optional
+    columns are null) with ``meta`` (JSON) in its schema metadata under ``reclens``.
+    Columns may be Python sequences, numpy arrays or Arrow arrays."""
     n = len(columns["user_id"])
-    arrays = [pa.array(columns[name], type=f.type) if name in columns else pa.nulls(n, f.type)
-              for name, f in zip(SCHEMA.names, SCHEMA)]
-    schema = SCHEMA.with_metadata({META_KEY: json.dumps(meta, sort_keys=True, default=json_default).encode()})
-    return pa.Table.from_arrays(arrays, schema=schema)
+    arrays = [_column(columns[name], f.type) if name in columns else pa.nulls(n, f.type)
+              for name, f in zip(schema.names, schema)]
+    md = {META_KEY: json.dumps(meta, sort_keys=True, default=json_default).encode()}
+    return pa.Table.from_arrays(arrays, schema=schema.with_metadata(md))
+
+
+def _column(values: Any, typ: pa.DataType) -> pa.Array:
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if isinstance(values, pa.Array):
+        return values.cast(typ)
+    return pa.array(values, type=typ)
 
 
 def write_shard(path: str | Path, shard: int, table: pa.Table) -> Path:
@@ -153,11 +176,12 @@ def shard_meta(path: str | Path, shard: int) -> dict[str, Any] | None:
 
 def start_run(path: str | Path) -> None:
     """Prepare ``path`` for a (re)run: create it, drop the manifest (the table is
-    incomplete from now on) and stale temp files of killed runs. Shards stay."""
+    incomplete from now on) and stale temp files of killed runs (also in ``_eval/``).
+    Shards stay."""
     d = Path(path)
     d.mkdir(parents=True, exist_ok=True)
     (d / MANIFEST).unlink(missing_ok=True)
-    for f in d.glob(".part-*.tmp*"):
+    for f in [*d.glob(".part-*.tmp*"), *eval_path(d).glob(".part-*.tmp*")]:
         f.unlink(missing_ok=True)
 
 

@@ -10,23 +10,28 @@
 * **Gaining / losing categories**: the population's category shares in the last
   ``recent`` fraction of the dataset's time span against before.
 
-Vectorised: one matrix product per user for all permutations.
+Vectorised: one matrix product per user for all permutations. Each user's permutations
+come from a random stream of their own (:func:`recsys.seeds.user_rng` of ``seed`` and the
+user id), so a user's p-value does not depend on which other users are assessed, in what
+order, or in which chunk: any subset of users gives the same per-user results.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
 from recsys.data.types import DataError, Dataset
 from recsys.interests.categories import CategoryAssignment, category_assignment
 from recsys.interests.changepoints import DEFAULT_ALPHA, DEFAULT_MIN_EFFECT, js_divergence, min_permutations
+from recsys.seeds import user_rng
 
 DEFAULT_RECENT = 0.2
 DEFAULT_MIN_INTERACTIONS = 10
 DEFAULT_POP_PERM = 199
+DRIFT_PURPOSE = "drift"  # the per-user random stream of the drift test (recsys.seeds)
 
 
 @dataclass(frozen=True)
@@ -176,25 +181,32 @@ def population_drift(
     min_effect: float = DEFAULT_MIN_EFFECT,
     n_perm: int = DEFAULT_POP_PERM,
     seed: int = 0,
+    users: Sequence[int] | np.ndarray | None = None,
 ) -> PopulationDrift:
-    """Drift of every user with at least ``min_interactions`` interactions (see module doc)."""
+    """Drift of every user with at least ``min_interactions`` interactions (see module doc).
+
+    ``users`` (user indices, default all) restricts the assessment to those users, e.g.
+    one chunk of a larger run: each user's result is the same as in a whole run."""
     if not 0.0 < recent < 1.0:
         raise DataError(f"recent must be in (0, 1), got {recent}")
     asg = assignment if assignment is not None else category_assignment(ds, seed=seed)
     cm = np.asarray(asg.category_matrix, dtype=np.float64)
-    rng = np.random.default_rng(seed)
     n_perm = min_permutations(alpha, n_perm)
     off = ds.user_offsets
-    users, jss, ps = [], [], []
-    for u in range(ds.n_users):
+    todo = range(ds.n_users) if users is None else [int(x) for x in users]
+    assessed, jss, ps = [], [], []
+    for u in todo:
+        if not 0 <= u < ds.n_users:
+            raise DataError(f"user index {u} outside 0..{ds.n_users - 1}")
         a, b = int(off[u]), int(off[u + 1])
         n = b - a
         if n < max(min_interactions, 2 * min_segment):
             continue
         n_recent = int(min(max(round(recent * n), min_segment), n - min_segment))
         x = cm[ds.item[a:b]]
+        rng = user_rng(seed, ds.user_ids[u], DRIFT_PURPOSE)  # a stream per user: chunkable, order-free
         js, _g, p = drift_test(x, n_recent, n_perm, rng, alpha=alpha, min_effect=min_effect)
-        users.append(u)
+        assessed.append(u)
         jss.append(js)
         ps.append(p)
     js_arr = np.asarray(jss, dtype=np.float64)
@@ -206,6 +218,6 @@ def population_drift(
         "min_effect": min_effect, "n_perm": n_perm, "seed": seed, "categories_source": asg.source,
     }
     return PopulationDrift(
-        users=np.asarray(users, dtype=np.int64), js=js_arr, p_value=p_arr, drifted=drifted,
+        users=np.asarray(assessed, dtype=np.int64), js=js_arr, p_value=p_arr, drifted=drifted,
         n_users_total=ds.n_users, shifts=shifts, cutoff_ts=cutoff, params=params,
     )

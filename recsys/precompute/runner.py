@@ -1,0 +1,253 @@
+"""Run a precompute: pending shards, scoring (in-process or on Ray Data), shard writing.
+
+:func:`run` is the entry point: it prepares the serving folder (the manifest is removed
+first, stale temp files of a killed run too), keeps every shard whose recorded job
+matches (:func:`recsys.precompute.plan.shard_done`), scores the users of the other
+shards group by group, writes each shard as soon as all its users are in
+(:class:`ShardWriter`: ``_eval/part-s`` then ``part-s``, each a temp file renamed), and
+writes ``_manifest.json`` last.
+
+Scoring engines, identical results (every group is one model batch either way):
+
+* ``in-process``: one :class:`~recsys.precompute.scoring.GroupScorer` in this process
+  (no Ray needed) — ``precompute --workers 1`` without ``--address``;
+* ``ray``: a Ray Data pipeline ``from_items(groups).map_batches(ScorerActor,
+  compute=ActorPoolStrategy(size=workers))``; each actor loads the data and the model
+  once in ``__init__``; the driver streams the per-user rows back and writes shards.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+import numpy as np
+import pyarrow as pa
+
+from recsys import serving
+from recsys.data.types import DataError
+from recsys.precompute.plan import Job, shard_done
+from recsys.precompute.scoring import GroupScorer
+
+OBJECT_STORE_BYTES = 512 * 1024**2  # local Ray: cap the object store (memory budget)
+Log = Callable[[str], None]
+
+
+def _stderr(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+@dataclass
+class RunResult:
+    users: int
+    rows: int
+    scored_users: int
+    shards: int
+    shards_kept: int
+    seconds: float
+    engine: str
+
+
+# ---- writing ---------------------------------------------------------------------------
+def _list_array(t: pa.Table, name: str) -> pa.ListArray:
+    arr = t.column(name).combine_chunks()
+    assert isinstance(arr, pa.ListArray)
+    return arr
+
+
+def _explode(t: pa.Table, items: str, scores: str) -> dict[str, Any]:
+    """One row per (user, listed item) from per-user list columns: ``user_id``, ``rank``
+    (1-based position in the list), ``item_id``, ``score`` and the per-user columns."""
+    lists = _list_array(t, items)
+    lens = np.asarray(lists.value_lengths().fill_null(0), dtype=np.int64)
+    parents = np.repeat(np.arange(t.num_rows), lens)
+    starts = np.concatenate([[0], np.cumsum(lens)[:-1]]).astype(np.int64)
+    rank = (np.arange(int(lens.sum())) - np.repeat(starts, lens) + 1).astype(np.int32)
+    take = pa.array(parents, type=pa.int64())
+    return {
+        "user_id": t.column("user_id").take(take),
+        "rank": pa.array(rank),
+        "item_id": lists.flatten(),
+        "score": _list_array(t, scores).flatten(),
+        "test_item_id": t.column("test_item_id").take(take),
+        "test_rank": t.column("test_rank").take(take),
+    }
+
+
+class ShardWriter:
+    """Collects per-user rows and writes a shard once all of its users are in."""
+
+    def __init__(self, job: Job, path: Path, shards: list[int], log: Log = _stderr):
+        self.job, self.path, self.log = job, path, log
+        self.expected = {s: job.shard_range(s)[1] - job.shard_range(s)[0] for s in shards}
+        self.parts: dict[int, list[pa.Table]] = {s: [] for s in shards}
+        self.got = dict.fromkeys(shards, 0)
+        self.rows = 0
+        self.written = 0
+        self.users = 0
+        self.t0 = time.perf_counter()
+
+    def add(self, table: pa.Table) -> None:
+        """Take a batch of per-user rows (any shards, any order)."""
+        shard_col = np.asarray(table.column("shard"), dtype=np.int64)
+        for s in np.unique(shard_col):
+            s = int(s)
+            if s not in self.parts:
+                raise RuntimeError(f"rows for shard {s}, which this run does not compute")
+            part = table.filter(pa.array(shard_col == s))
+            self.parts[s].append(part)
+            self.got[s] += part.num_rows
+            if self.got[s] == self.expected[s]:
+                self._write(s)
+
+    def _write(self, s: int) -> None:
+        t = pa.concat_tables(self.parts.pop(s))
+        t = t.sort_by("user_index")
+        meta = {**self.job.shard_key(s), "users": t.num_rows, "created": serving.now_utc()}
+        ev = _explode(t, "eval_item_id", "eval_score")
+        del ev["test_item_id"], ev["test_rank"]
+        serving.write_shard(serving.eval_path(self.path), s, serving.shard_table(ev, meta, serving.EVAL_SCHEMA))
+        cols = _explode(t, "item_id", "score")
+        cols["shap"] = _list_array(t, "shap").flatten()
+        main = serving.shard_table(cols, {**meta, "rows": len(cols["rank"])})
+        serving.write_shard(self.path, s, main)  # last: its presence marks the shard done
+        self.rows += main.num_rows
+        self.users += t.num_rows
+        self.written += 1
+        secs = time.perf_counter() - self.t0
+        self.log(f"precompute: shard {s + 1}/{self.job.n_shards} written "
+                 f"({self.written}/{len(self.expected)} this run, {self.users} users, "
+                 f"{self.users / max(secs, 1e-9):.0f} users/s)")
+
+    def check_complete(self) -> None:
+        if self.parts:
+            missing = ", ".join(str(s) for s in sorted(self.parts))
+            raise RuntimeError(f"precompute ended with shards {missing} incomplete")
+
+
+# ---- engines ---------------------------------------------------------------------------
+def run_in_process(scorer: GroupScorer, groups: Iterable[tuple[int, int, int]]) -> Iterator[pa.Table]:
+    for s, a, b in groups:
+        yield scorer.score_group(s, a, b)
+
+
+class ScorerActor:
+    """The Ray Data UDF: loads the data and the model once per actor (``__init__``),
+    then scores each batch of groups into per-user rows."""
+
+    def __init__(self, job: dict[str, Any], explainer: Callable[..., str] | None = None):
+        self.scorer = GroupScorer(Job(**job), explainer)
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> pa.Table:
+        tables = [self.scorer.score_group(int(s), int(a), int(b))
+                  for s, a, b in zip(batch["shard"], batch["start"], batch["stop"])]
+        return pa.concat_tables(tables)
+
+
+def _ray_init(workers: int, address: str | None, py_modules: list[str] | None = None) -> bool:
+    """Initialise Ray unless it already is; True when this call did it (and must shut down).
+    With ``address``, ``py_modules`` (package folders) are shipped to the cluster's workers."""
+    try:
+        import ray
+    except ImportError:
+        raise DataError("--workers/--address need Ray: pip install 'ray[data]'") from None
+    if ray.is_initialized():
+        return False
+    if address:
+        import recsys
+
+        modules = py_modules or [str(Path(recsys.__file__).parent)]
+        ray.init(address=address, runtime_env={"py_modules": modules}, log_to_driver=False)
+    else:
+        ray.init(num_cpus=workers, include_dashboard=False, object_store_memory=OBJECT_STORE_BYTES,
+                 log_to_driver=False)
+    return True
+
+
+def run_on_ray(job: Job, groups: list[tuple[int, int, int]], workers: int, batch_groups: int,
+               explainer: Callable[..., str] | None, address: str | None,
+               py_modules: list[str] | None = None) -> Iterator[pa.Table]:
+    """Per-user rows of ``groups`` from a Ray Data actor pool of ``workers`` actors."""
+    started = _ray_init(workers, address, py_modules)
+    import ray
+    import ray.data
+
+    logging.getLogger("ray.data").setLevel(logging.WARNING)  # our own progress lines go to stderr
+    try:
+        ctx = ray.data.DataContext.get_current()
+        ctx.enable_progress_bars = False
+        items = [{"shard": s, "start": a, "stop": b} for s, a, b in groups]
+        n_blocks = max(1, -(-len(items) // batch_groups))  # one block per batch: work spreads evenly
+        data = ray.data.from_items(items, override_num_blocks=n_blocks).map_batches(
+            ScorerActor,
+            batch_size=batch_groups,
+            batch_format="numpy",
+            compute=ray.data.ActorPoolStrategy(size=workers),
+            fn_constructor_kwargs={"job": job.loader_args(), "explainer": explainer},
+            num_cpus=1,
+        )
+        for batch in data.iter_batches(batch_format="pyarrow", batch_size=None):
+            yield batch
+    finally:
+        if started:
+            ray.shutdown()
+
+
+# ---- the run ---------------------------------------------------------------------------
+def pending_shards(job: Job, path: Path) -> list[int]:
+    """Shards a run must (re)compute: main or evaluation part missing, unreadable or of another job."""
+    return [s for s in range(job.n_shards)
+            if not (shard_done(serving.shard_meta(path, s), job.shard_key(s))
+                    and shard_done(serving.shard_meta(serving.eval_path(path), s), job.shard_key(s)))]
+
+
+def _table_rows(path: Path, n_shards: int) -> int:
+    import pyarrow.parquet as pq
+
+    return sum(pq.ParquetFile(path / serving.shard_name(s)).metadata.num_rows for s in range(n_shards))
+
+
+def run(job: Job, path: Path, *, workers: int = 1, use_ray: bool = False, address: str | None = None,
+        batch_groups: int = 4, explainer: Callable[..., str] | None = None,
+        scorer: GroupScorer | None = None, py_modules: list[str] | None = None, log: Log = _stderr) -> RunResult:
+    """Compute the missing shards of ``job`` into ``path`` and write the manifest.
+
+    ``workers`` > 1, ``use_ray`` or ``address`` score on Ray (``batch_groups`` groups per
+    Ray batch), else in this process (``scorer``: an already loaded one). ``explainer``
+    makes the ``shap`` JSON (needed when ``job.explain_top`` > 0)."""
+    t0 = time.perf_counter()
+    serving.start_run(path)
+    for d in (path, serving.eval_path(path)):
+        serving.remove_extra_shards(d, job.n_shards)
+    todo = pending_shards(job, path)
+    log(f"precompute: {job.n_users} users in {job.n_shards} shards; {job.n_shards - len(todo)} done, "
+        f"{len(todo)} to compute")
+    writer = ShardWriter(job, path, todo, log)
+    groups = list(job.groups(todo))
+    engine = "ray" if (use_ray or workers > 1 or address) else "in-process"
+    if groups and engine == "ray":
+        stream = run_on_ray(job, groups, workers, batch_groups, explainer, address, py_modules)
+    else:
+        stream = run_in_process(scorer or GroupScorer(job, explainer), groups)
+    for table in stream:
+        writer.add(table)
+    writer.check_complete()
+    rows = _table_rows(path, job.n_shards)
+    seconds = time.perf_counter() - t0
+    info = serving.ServingInfo(
+        path=path, users=job.n_users, rows=rows, pool=job.pool, explain_top=job.explain_top, workers=workers,
+        model_fingerprint=job.model_fingerprint, data_fingerprint=job.data_fingerprint, log_position=None,
+        created=serving.now_utc(),
+    )
+    serving.write_manifest(path, info, {
+        "shards": job.n_shards, "shard_users": job.shard_users, "group_users": job.group_users,
+        "eval_dir": serving.EVAL_DIR, "explain_seed": job.explain_seed if job.explain_top else None,
+        "explain_budget": job.explain_budget if job.explain_top else None, "source": job.source,
+        "min_count": job.min_count, "tie_order": job.tie_order, "engine": engine, "seconds": round(seconds, 3),
+    })
+    return RunResult(users=job.n_users, rows=rows, scored_users=writer.users, shards=job.n_shards,
+                     shards_kept=job.n_shards - len(todo), seconds=seconds, engine=engine)
