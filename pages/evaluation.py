@@ -19,8 +19,7 @@ st.markdown(
     "Leave-one-out by time: per user the last interaction is the test item, the one before it validation, "
     "the rest training. **All** items are ranked (seen items excluded); no sampled negatives."
 )
-mode, table = serving_panel.population_mode(page.ds, page.model, "The model's ranking metrics over every user",
-                                            needs=("evaluation_from_table",))
+mode, table = serving_panel.population_mode(page.ds, page.model, "The model's ranking metrics over every user")
 if mode == "table":
     card_panel.table_metrics_section(tables.evaluation(table.key), table)
 if card_panel.metrics_section(ev):

@@ -26,8 +26,7 @@ item_panel.item_card(ds, i)
 
 w = state.weights()
 TABS = ["Who gets it", "Similar items", "Exposure"]
-mode, table = serving_panel.population_mode(ds, model, "This item's audience and exposure",
-                                            needs=("exposure_from_table",))
+mode, table = serving_panel.population_mode(ds, model, "This item's audience and exposure")
 if mode == "live":
     base, after = recs.population_lists(ds, model, k, w)
     item_panel.exposure_tiles(ds, i, base, after, k, w.any)

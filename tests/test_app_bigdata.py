@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import shutil
 
-import numpy as np
 import pytest
 
 from tests.app_support import assert_clean, open_page
@@ -51,45 +50,37 @@ def _no_population_work(monkeypatch):
     monkeypatch.setattr(ui.lab.panel, "population_panel", boom)
 
 
-def write_table(model_dir, ds, *, data_fp=None, model_fp=None, created="2026-01-01T00:00:00+00:00"):
-    """A serving table beside ``model_dir`` written with recsys.serving's writer helpers
-    from the model's scores: every user's top POOL (seen items excluded, as recommend)
-    and the evaluation protocol's test ranks. Returns the rows as one DataFrame."""
+@pytest.fixture(scope="module")
+def precomputed(tiny_model, tmp_path_factory):
+    """A copy of the tiny model with its serving table, written once for this module by
+    the precompute command the app shows (in process: --workers 1, no Ray)."""
+    from recsys.cli import main
+
+    d = tmp_path_factory.mktemp("bigdata") / "model"
+    shutil.copytree(tiny_model, d)
+    assert main(["precompute", "--data", "demo-small", "--model", str(d)]) == 0
+    return d
+
+
+@pytest.fixture
+def home_with_table(home_with_model, precomputed):
+    """``home_with_model`` with the precomputed serving table beside the model."""
+    shutil.copytree(precomputed / "serving", home_with_model / "serving")
+    return home_with_model
+
+
+def _table(model_dir):
     import pandas as pd
 
-    from recsys import serving
-    from recsys.evaluation.metrics import rank_of_targets
-    from recsys.evaluation.split import leave_one_out
-    from recsys.models.transformer import TransformerRecommender
-    from recsys.rerank import select_candidates
+    return pd.read_parquet(model_dir / "serving")
 
-    model = TransformerRecommender.load(model_dir, ds)
-    seqs = ds.sequences()
-    off = ds.user_offsets
-    scores = np.asarray(model.score(seqs, [ds.timestamp[off[u]:off[u + 1]] for u in range(ds.n_users)]))
-    cand, vals = select_candidates(scores, seqs, POOL)
-    split = leave_one_out(ds)
-    hist, ts, targets = split.inputs("test")
-    ranks = rank_of_targets(np.asarray(model.score(hist, ts)), targets, hist)
-    test_of = {int(u): (ds.item_ids[int(t)], int(r)) for u, t, r in zip(split.eval_users, targets, ranks)}
-    cols: dict[str, list] = {c: [] for c in ("user_id", "rank", "item_id", "score", "test_item_id", "test_rank")}
-    for u in range(ds.n_users):
-        t_item, t_rank = test_of.get(u, (None, None))
-        for r, (i, s) in enumerate(zip(cand[u], vals[u]), start=1):
-            if i < 0:
-                break
-            for c, v in zip(cols, (ds.user_ids[u], r, ds.item_ids[int(i)], float(s), t_item, t_rank)):
-                cols[c].append(v)
-    path = serving.serving_path(model_dir)
-    serving.start_run(path)
-    serving.write_shard(path, 0, serving.shard_table(cols, {"shard": 0}))
-    info = serving.ServingInfo(
-        path=path, users=ds.n_users, rows=len(cols["user_id"]), pool=POOL, explain_top=0, workers=1,
-        model_fingerprint=model_fp or serving.model_fingerprint(model_dir), data_fingerprint=data_fp or ds.fingerprint,
-        log_position=None, created=created,
-    )
-    serving.write_manifest(path, info, {"shards": 1})
-    return pd.DataFrame(cols)
+
+def _edit_manifest(model_dir, **changes):
+    """Rewrite fields of the serving table's manifest (another model or data, a rewrite)."""
+    import json
+
+    f = model_dir / "serving" / "_manifest.json"
+    f.write_text(json.dumps({**json.loads(f.read_text()), **changes}))
 
 
 def _codes(at) -> list[str]:
@@ -152,26 +143,34 @@ def test_single_user_pages_score_live_above_the_limit(monkeypatch, home_with_mod
     assert len(at.dataframe[0].value) == 8
 
 
-def test_home_says_how_to_write_the_table_then_that_the_pages_read_it(home_with_model, small_ds):
+def test_the_shown_precompute_command_writes_the_table_the_pages_then_read(monkeypatch, home_with_model, small_ds):
+    """Run the exact line Home shows (python -m recsys precompute …), then Home says the
+    population pages read the table and no longer shows a command."""
+    import shlex
+
+    from recsys.cli import main
+
     at = open_page("pages/home.py")
     assert_clean(at)
     assert _codes(at) == [f"python -m recsys precompute --data demo-small --model {home_with_model}"]
-    write_table(home_with_model, small_ds)
+    argv = shlex.split(_codes(at)[0])
+    assert argv[:3] == ["python", "-m", "recsys"]
+    assert main(argv[3:]) == 0
     at = open_page("pages/home.py")
     assert_clean(at)
     assert not _codes(at)
     assert any(c.value.startswith("The population pages (Fairness lab curves, Item view exposure, Evaluation) read "
-                                  f"from the precomputed serving table: {small_ds.n_users:,} users, top {POOL} per user")
+                                  f"from the precomputed serving table: {small_ds.n_users:,} users, top 200 per user")
                for c in at.caption)  # fmt: skip
 
 
 # ---- a matching serving table ----------------------------------------------------------------
 
 
-def test_item_view_exposure_reads_the_table(monkeypatch, home_with_model, small_ds):
-    rows = write_table(home_with_model, small_ds)
+def test_item_view_exposure_reads_the_table(monkeypatch, home_with_table, small_ds):
     _no_population_work(monkeypatch)
-    top = rows[rows["rank"] <= 10]
+    df = _table(home_with_table)
+    top = df[df["rank"] <= 10]
     iid = top["item_id"].value_counts().index[0]  # the item in the most top-10 lists
     at = open_page("pages/item_view.py", item=iid, k="10")
     assert_clean(at)
@@ -184,52 +183,74 @@ def test_item_view_exposure_reads_the_table(monkeypatch, home_with_model, small_
     assert any("from the precomputed serving table" in c.value for c in at.caption)
 
 
-def test_lab_curves_and_evaluation_read_the_table(monkeypatch, home_with_model, small_ds):
-    write_table(home_with_model, small_ds)
+def test_lab_curves_read_the_table(monkeypatch, home_with_table):
     _no_population_work(monkeypatch)
     at = open_page("pages/fairness_lab.py", fair="0.5")
     assert_clean(at)
     assert not _codes(at)
     assert any("Trade-off curves from the precomputed serving table" in c.value for c in at.caption)
+    assert at.get("plotly_chart")
     sweep = at.dataframe[-1].value  # the λ-sweep table
-    assert set(sweep["term"]) == {"diversity", "calibration", "fairness"}
+    assert set(sweep["term"]) == {"diversity", "calibration", "fairness"} and len(sweep) == 12
+    ndcg = {m.label: m.value for m in at.metric}["NDCG@10"]
+    fair = sweep[(sweep["term"] == "fairness") & (sweep["weight"] == 0.5)]["ndcg@10"].iloc[0]
+    assert ndcg == f"{fair:.4f}"  # the current setting is a point of the sweep: the same number
+
+
+def test_evaluation_reads_the_table(monkeypatch, home_with_table):
+    from recsys.evaluation.metrics import accuracy_metrics
+
+    _no_population_work(monkeypatch)
     at = open_page("pages/evaluation.py")
     assert_clean(at)
-    assert any(m.label == "NDCG@10" for m in at.metric)
+    assert not _codes(at)
+    df = _table(home_with_table)
+    ranks = df.loc[(df["rank"] == 1) & df["test_rank"].notna(), "test_rank"].to_numpy()
+    want = accuracy_metrics(ranks, (10, 20))
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["NDCG@10"] == f"{want['ndcg@10']:.4f}" and metrics["HR@20"] == f"{want['hr@20']:.4f}"
+    assert any(f"over {len(ranks):,} evaluated users" in c.value for c in at.caption)
 
 
-def test_a_second_session_reads_the_table_from_the_cache(monkeypatch, home_with_model, small_ds):
-    write_table(home_with_model, small_ds, created="2026-02-01T00:00:00+00:00")
+def test_a_second_session_reads_the_table_from_the_cache(monkeypatch, home_with_table):
+    import recsys.rerank.table
+    import ui.item.logic
+
+    _edit_manifest(home_with_table, created="2026-02-01T00:00:00+00:00")  # a table no other test cached
     first = open_page("pages/item_view.py", k="10")
     assert_clean(first)
-    import ui.serving.tables
 
-    def no_reads(name):
-        raise AssertionError(f"read the table again ({name})")
+    def no_reads(*a, **k):
+        raise AssertionError("read the table again")
 
-    monkeypatch.setattr(ui.serving.tables, "_reader", no_reads)
-    second = open_page("pages/item_view.py", k="10")  # a new session, same table and item
+    monkeypatch.setattr(recsys.rerank.table, "exposure_from_table", no_reads)
+    monkeypatch.setattr(ui.item.logic, "table_audience", no_reads)
+    second = open_page("pages/item_view.py", k="10")  # a new session, the same table and item
     assert_clean(second)
     assert [m.value for m in second.metric] == [m.value for m in first.metric]
+    _edit_manifest(home_with_table, created="2026-02-02T00:00:00+00:00")  # rewritten: read again
+    third = open_page("pages/item_view.py", k="10")
+    assert third.exception and "read the table again" in third.exception[0].value
 
 
 # ---- a table of another model or data ----------------------------------------------------------
 
 
-def test_a_mismatched_table_is_flagged_and_not_used(monkeypatch, home_with_model, small_ds):
-    write_table(home_with_model, small_ds, data_fp="0" * 64)
+def test_a_mismatched_table_is_flagged_and_not_used(monkeypatch, home_with_table):
+    _edit_manifest(home_with_table, data_fingerprint="0" * 64)
     _no_population_work(monkeypatch)
     at = open_page("pages/item_view.py")
     assert_clean(at)
     warning = " ".join(w.value for w in at.warning)
     assert "The serving table beside this model is not used" in warning and "different data 000000000000" in warning
-    assert f"python -m recsys precompute --data demo-small --model {home_with_model}" in _codes(at)
+    assert str(home_with_table) not in warning
+    assert f"python -m recsys precompute --data demo-small --model {home_with_table}" in _codes(at)
     assert "Users with it in their top-10" not in [m.label for m in at.metric]
 
 
-def test_a_mismatched_table_on_small_data_keeps_todays_page(monkeypatch, home_with_model, small_ds):
+def test_a_mismatched_table_on_small_data_keeps_todays_page(monkeypatch, home_with_table):
     monkeypatch.delenv("RECSYS_FIRST_START_LIMIT")
-    write_table(home_with_model, small_ds, model_fp="f" * 64)
+    _edit_manifest(home_with_table, model_fingerprint="f" * 64)
     at = open_page("pages/item_view.py")
     assert_clean(at)
     assert any("different model ffffffffffff" in w.value for w in at.warning)

@@ -1,7 +1,6 @@
 """The app's big-data logic without a page: the first-start limit, the command lines,
-the serving-table status, reading points off a sweep, the Item view's table numbers and
-the Evaluation page's table tiles (ui/serving/logic.py, ui/lab/logic.py, ui/item/logic.py,
-ui/model_card/logic.py)."""
+the serving-table status, the Item view's table numbers and the Evaluation page's table
+tiles (ui/serving/logic.py, ui/item/logic.py, ui/model_card/logic.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +12,6 @@ import pandas as pd
 import pytest
 
 from recsys import serving
-from recsys.rerank import Weights
 from ui.serving import logic
 
 # ---- the first-start limit -----------------------------------------------------------------
@@ -112,32 +110,6 @@ def test_table_status_none_matching_and_mismatched(tmp_path):
     assert str(tmp_path) not in bad.problem  # never a server path
     _tiny_table(tmp_path, created="2026-01-02T00:00:00+00:00")
     assert logic.table_status(tmp_path, "m" * 64, "d" * 64).key != ok.key  # a rewrite is a new cache entry
-
-
-# ---- the lab: points of a sweep -------------------------------------------------------------
-
-
-def _sweep() -> pd.DataFrame:
-    rows = []
-    for term in ("diversity", "calibration", "fairness"):
-        for w in (0.0, 0.25, 0.5, 0.75):
-            rows.append({"term": term, "weight": w, "ndcg@10": 0.1 - w / 10 - (term == "fairness") * w / 100,
-                         "ild": 0.3 + w, "seconds": 0.01})  # fmt: skip
-    return pd.DataFrame(rows)
-
-
-def test_sweep_point_is_the_matching_row_or_none():
-    from ui.lab import logic as lab_logic
-
-    df = _sweep()
-    base = lab_logic.sweep_base(df)
-    assert base == {"ndcg@10": pytest.approx(0.1), "ild": pytest.approx(0.3), "seconds": pytest.approx(0.01)}
-    assert lab_logic.sweep_point(df, Weights()) == base
-    fair = lab_logic.sweep_point(df, Weights(fairness=0.5))
-    assert fair is not None and fair["ndcg@10"] == pytest.approx(0.1 - 0.05 - 0.005) and fair["ild"] == pytest.approx(0.8)
-    assert lab_logic.sweep_point(df, Weights(fairness=0.3)) is None  # not swept
-    assert lab_logic.sweep_point(df, Weights(diversity=0.25, fairness=0.25)) is None  # two terms
-    assert lab_logic.sweep_base(pd.DataFrame()) is None
 
 
 # ---- the item view from a table -------------------------------------------------------------

@@ -27,7 +27,6 @@ from recsys.rerank import RerankContext, RerankResult, Weights
 from recsys.rerank.population import Population
 from ui.core import components, recs, state
 from ui.lab import charts as charts_lab
-from ui.lab import logic as lab_logic
 from ui.serving import panel as serving_panel
 from ui.serving import tables
 from ui.serving.logic import TableStatus
@@ -178,12 +177,18 @@ def population_panel(ds: Dataset, model: Scorer, k: int = 10, weights: Weights =
         f"NDCG@10 on the leave-one-out test split over every evaluated user; the star is the current "
         f"setting (diversity {w.diversity:g}, calibration {w.calibration:g}, fairness {w.fairness:g})."
     )
+    if _curves_and_groups(sweep_df, base, cur, key):
+        _sweep_table(sweep_df, key)
+
+
+def _curves_and_groups(sweep_df: pd.DataFrame, base: dict, cur: dict, key: str) -> bool:
+    """Metric tiles, trade-off curves and NDCG@10 per user group (False: no user groups)."""
     _population_tiles(cur, base)
     st.plotly_chart(charts_lab.tradeoff_figure(sweep_df, cur), key=f"{key}.tradeoff", width="stretch")
     groups = cur.get("ndcg_by_group", {})
     if not groups:
         st.caption("This dataset has no user attributes, so there is no per-group NDCG.")
-        return
+        return False
     attrs = list(groups)
     attr = st.selectbox("User group", attrs, key=f"{key}.attr") or attrs[0]
     gap_b, gap_c = base["ndcg_gap"][attr], cur["ndcg_gap"][attr]
@@ -193,9 +198,32 @@ def population_panel(ds: Dataset, model: Scorer, k: int = 10, weights: Weights =
         width="stretch",
     )
     st.caption(f"Gap between the best and worst {attr} group: {gap_b:.4f} (model) → {gap_c:.4f} (re-ranked).")
+    return True
+
+
+def _sweep_table(sweep_df: pd.DataFrame, key: str) -> None:
     with st.expander("λ-sweep table"):
         st.dataframe(sweep_df.drop(columns=[c for c in ("seconds",) if c in sweep_df]), hide_index=True,
                      key=f"{key}.table")  # fmt: skip
+
+
+def table_population_panel(ds: Dataset, model: Scorer, status: TableStatus, weights: Weights = Weights(),
+                           key: str = "lab.pop") -> None:
+    """The same view from the model's serving table: the λ-sweep (``sweep_from_table``,
+    one chunked pass at every point) and the current setting against the model's order
+    (``evaluate_population_from_table``), each cached per table and setting."""
+    w = weights
+    ctx = _context(ds, model)
+    sweep_df = tables.sweep(status.key, ds, ctx)
+    base = tables.evaluate(status.key, 0.0, 0.0, 0.0, ds, ctx)
+    cur = base if w.is_zero else tables.evaluate(status.key, w.diversity, w.calibration, w.fairness, ds, ctx)
+    serving_panel.table_caption(status, "Trade-off curves")
+    st.caption(
+        f"NDCG@10 on the leave-one-out test split over every evaluated user of the table; the star is the current "
+        f"setting (diversity {w.diversity:g}, calibration {w.calibration:g}, fairness {w.fairness:g})."
+    )
+    _curves_and_groups(sweep_df, base, cur, key)
+    _sweep_table(sweep_df, key)
 
 
 # ---------------------------------------------------------------------------------------
@@ -227,38 +255,12 @@ def live_section(ds: Dataset, model: Scorer, user: str, k: int) -> None:
     state.write_url()  # a fragment rerun does not reach the frame's write
 
 
-def table_population_panel(ds: Dataset, status: TableStatus, weights: Weights = Weights(), key: str = "lab.pop") -> None:
-    """The trade-off curves from the serving table (``sweep_from_table``, cached per
-    table): every user of the table re-ranked at the sweep's points, chunk by chunk. The
-    current setting is marked when it is one of those points."""
-    w = weights
-    sweep_df = tables.sweep(status.key, ds)
-    base, cur = lab_logic.sweep_base(sweep_df), lab_logic.sweep_point(sweep_df, w)
-    serving_panel.table_caption(status, "Trade-off curves")
-    if base is not None and cur is not None:
-        _population_tiles(cur, base)
-    st.plotly_chart(charts_lab.tradeoff_figure(sweep_df, cur), key=f"{key}.tradeoff", width="stretch")
-    if cur is None:
-        st.caption(
-            f"The current setting (diversity {w.diversity:g}, calibration {w.calibration:g}, fairness "
-            f"{w.fairness:g}) is not a point of the sweep, so it has no star: from the serving table the curves "
-            "are evaluated at one non-zero weight at a time (0.25, 0.5, 0.75)."
-        )
-    else:
-        st.caption(f"NDCG@10 over every evaluated user of the serving table; the star is the current setting "
-                   f"(diversity {w.diversity:g}, calibration {w.calibration:g}, fairness {w.fairness:g}).")
-    with st.expander("λ-sweep table"):
-        st.dataframe(sweep_df.drop(columns=[c for c in ("seconds",) if c in sweep_df]), hide_index=True,
-                     key=f"{key}.table")  # fmt: skip
-
-
 def population_section(ds: Dataset, model: Scorer, k: int) -> None:
     """Population trade-offs: from a matching serving table when there is one; computed
     in this session on data within the first-start limit; else the precompute command."""
     st.subheader("Population trade-offs")
-    mode, status = serving_panel.population_mode(ds, model, "The population trade-off curves",
-                                                 needs=("sweep_from_table",))
+    mode, status = serving_panel.population_mode(ds, model, "The population trade-off curves")
     if mode == "table":
-        table_population_panel(ds, status, weights=state.weights(), key="lab.pop")
+        table_population_panel(ds, model, status, weights=state.weights(), key="lab.pop")
     elif mode == "live":
         population_panel(ds, model, k=k, weights=state.weights(), key="lab.pop")

@@ -15,7 +15,7 @@ from recsys.data.types import Dataset
 from recsys.models.base import Scorer, model_key
 from ui.core import loaders, state
 from ui.core.text import md
-from ui.serving import logic, tables
+from ui.serving import logic
 
 Mode = Literal["table", "live", "command"]
 
@@ -78,30 +78,24 @@ def table_status(ds: Dataset, model: Scorer) -> tuple[str | None, logic.TableSta
     return str(loc.path), logic.table_status(loc.path, model_key(model), ds.fingerprint)
 
 
-def population_mode(ds: Dataset, model: Scorer, what: str, needs: tuple[str, ...] = ()) -> tuple[Mode, logic.TableStatus]:
+def population_mode(ds: Dataset, model: Scorer, what: str) -> tuple[Mode, logic.TableStatus]:
     """Where a population page gets its numbers, with the notices that go with it:
-    ``"table"`` (a matching serving table), ``"live"`` (small data: computed in the
-    session as before) or ``"command"`` (big data and no usable table: the precompute
-    line is shown here; the page shows no population numbers). A table that does not
-    match the open model or data is flagged and never used. ``needs``: the population
-    readers of :mod:`ui.serving.tables` the page calls (a build without them cannot use
-    the table)."""
+    ``"table"`` (a matching serving table), ``"live"`` (data within the first-start limit
+    and no usable table: computed in the session, as before) or ``"command"`` (above the
+    limit without a usable table: the precompute line is shown here and the page shows no
+    population numbers). A table that does not match the open model or data is flagged
+    and never used. ``what``: a plural noun phrase for the notice."""
     model_dir, status = table_status(ds, model)
     if status.info is not None and status.problem:
         st.warning(f"The serving table beside this model is not used: {md(status.problem)}",
                    icon=":material/sync_problem:")
-    missing = [n for n in needs if not tables.available(n)]
-    if status.usable and not missing:
-        return "table", status
-    big = loaders.too_big_for_a_session(ds)
     if status.usable:
-        st.caption(f"This build cannot read {what.lower()} from the serving table ({', '.join(missing)} missing)"
-                   + ("." if big else "; computed in this session instead."))
-    if not big:
+        return "table", status
+    if not loaders.too_big_for_a_session(ds):
         return "live", status
-    if model_dir is not None and not status.usable:
+    if model_dir is not None:
         precompute_notice(model_dir, what, loaders.first_start_limit())
-    elif model_dir is None:
+    else:
         st.info(f"{what} need every user's recommendations, which this app computes only for datasets up to "
                 f"{loaders.first_start_limit():,} interactions.")
     return "command", status
