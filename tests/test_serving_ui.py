@@ -139,11 +139,14 @@ def test_item_numbers_from_a_table(tmp_path, small_ds):
     who = item_logic.who_gets_from_table(ds, aud)
     assert who["user_id"].tolist() == [users[1], users[0]] and who["rank (model)"].tolist() == [1, 2]
     assert who["history length"].tolist() == [int(np.diff(ds.user_offsets)[ds.user_index(u)]) for u in who["user_id"]]
+    assert item_logic.who_gets_from_table(ds, aud, limit=1)["user_id"].tolist() == [users[1]]  # best rank first
+    stranger = pd.concat([aud, pd.DataFrame({"user_id": ["no-such-user"], "rank": [2]})], ignore_index=True)
+    assert item_logic.who_gets_from_table(ds, stranger)["user_id"].tolist() == [users[1], users[0]]
 
     exposure = pd.DataFrame({"item_id": list(items), "exposure": [2, 3, 1, 0]})
     i = ds.item_index(items[1])
     view = item_logic.item_from_table(ds, i, exposure, aud, 2)
-    assert view.users == 3 and view.exposure_rank == 1 and view.rank_counts.tolist() == [1, 1]
+    assert view.users == 3 and view.listed == 2 and view.exposure_rank == 1 and view.rank_counts.tolist() == [1, 1]
     assert item_logic.item_exposure(exposure, "no-such-item") == 0
     cat = list(ds.item_categories[i])[0]
     expect = sum(n for it, n in zip(items, [2, 3, 1, 0]) if cat in ds.item_categories[ds.item_index(it)]) / 6

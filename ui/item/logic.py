@@ -82,12 +82,18 @@ def rank_counts(ranks: np.ndarray, k: int) -> np.ndarray:
     return np.bincount(r - 1, minlength=k)[:k]
 
 
-def who_gets_from_table(ds: Dataset, audience: pd.DataFrame) -> pd.DataFrame:
-    """The "who gets it" table from a serving table's rows of one item: user, model rank,
-    history length and up to four user attributes (users unknown to ``ds`` are left out)."""
-    idx = [ds.user_index(u) if ds.has_user(u) else -1 for u in audience["user_id"]]
-    keep = np.asarray([i >= 0 for i in idx], dtype=bool)
-    users = np.asarray([i for i in idx if i >= 0], dtype=np.int64)
+#: The "who gets it" table from a serving table lists at most this many users (best ranks
+#: first): a popular item can sit in hundreds of thousands of lists.
+WHO_LIMIT = 10_000
+
+
+def who_gets_from_table(ds: Dataset, audience: pd.DataFrame, limit: int = WHO_LIMIT) -> pd.DataFrame:
+    """The "who gets it" table from a serving table's rows of one item (sorted by rank):
+    user, model rank, history length and up to four user attributes, the first ``limit``
+    users (users unknown to ``ds`` are left out)."""
+    idx = pd.Index(ds.user_ids).get_indexer(audience["user_id"].astype(str).to_numpy())
+    keep = np.flatnonzero(idx >= 0)[:limit]
+    users = idx[keep].astype(np.int64)
     df = pd.DataFrame(
         {
             "user_id": audience["user_id"].to_numpy()[keep],
@@ -110,17 +116,17 @@ def item_exposure(exposure: pd.DataFrame, item_id: str) -> int:
 def category_shares(ds: Dataset, exposure: pd.DataFrame, cats: list[str]) -> list[float]:
     """Share of all top-k list slots that go to items of each category in ``cats``
     (``"(no category)"``: items without one), from ``exposure_from_table``."""
-    idx = np.asarray([ds.item_index(str(i)) if ds.has_item(str(i)) else -1 for i in exposure["item_id"]])
-    counts = exposure["exposure"].to_numpy(dtype=np.float64)
-    counts, idx = counts[idx >= 0], idx[idx >= 0]
+    idx = pd.Index(ds.item_ids).get_indexer(exposure["item_id"].astype(str).to_numpy())
+    counts = exposure["exposure"].to_numpy(dtype=np.float64)[idx >= 0]
+    idx = idx[idx >= 0]
     total = float(counts.sum())
     out = []
     for c in cats:
         if c == "(no category)":
-            member = np.asarray([not ds.item_categories[int(j)] for j in idx], dtype=bool)
+            member = np.fromiter((not cs for cs in ds.item_categories), dtype=bool, count=ds.n_items)
         else:
-            member = np.asarray([c in ds.item_categories[int(j)] for j in idx], dtype=bool)
-        out.append(float(counts[member].sum() / total) if total > 0 else 0.0)
+            member = np.fromiter((c in cs for cs in ds.item_categories), dtype=bool, count=ds.n_items)
+        out.append(float(counts[member[idx]].sum() / total) if total > 0 else 0.0)
     return out
 
 
@@ -129,6 +135,7 @@ class TableItem:
     """One item's audience and exposure from a serving table (the model's own order)."""
 
     users: int  # users with the item in their top k
+    listed: int  # rows of who (at most WHO_LIMIT)
     exposure_rank: int  # 1 = the most exposed item
     rank_counts: np.ndarray  # (k,) users holding it at rank 1 … k
     who: pd.DataFrame  # who_gets_from_table
@@ -142,11 +149,13 @@ def item_from_table(ds: Dataset, i: int, exposure: pd.DataFrame, audience: pd.Da
     users = item_exposure(exposure, item_id)
     counts = exposure["exposure"].to_numpy(dtype=np.int64)
     cats = list(ds.item_categories[i]) or ["(no category)"]
+    who = who_gets_from_table(ds, audience)
     return TableItem(
         users=users,
+        listed=len(who),
         exposure_rank=int((counts > users).sum()) + 1,
         rank_counts=rank_counts(audience["rank"].to_numpy(), k),
-        who=who_gets_from_table(ds, audience),
+        who=who,
         categories=cats,
         category_shares=category_shares(ds, exposure, cats),
     )

@@ -62,8 +62,7 @@ def similar_tab(ds: Dataset, emb: np.ndarray, i: int) -> None:
 def table_population(ds: Dataset, i: int, k: int, status: TableStatus, reranked: bool) -> logic.TableItem:
     """Tiles of the item's exposure read from the serving table (cached per table, k and
     item); returns the numbers for the tabs."""
-    exposure = tables.exposure(status.key, k)
-    view = logic.item_from_table(ds, i, exposure, tables.audience(status.key, ds.item_ids[i], k), k)
+    view = tables.item(status.key, ds.item_ids[i], k, ds)
     c = st.columns(4)
     c[0].metric(f"Users with it in their top-{k}", f"{view.users:,}")
     c[1].metric("Exposure rank", f"{view.exposure_rank:,} / {ds.n_items:,}",
@@ -85,6 +84,8 @@ def table_who_gets_tab(ds: Dataset, item_id: str, view: logic.TableItem | None, 
         components.empty_state("Nobody gets this item", f"It is in no user's top-{k}.")
         return
     st.dataframe(view.who, hide_index=True, height=360)
+    if view.listed < view.users:
+        st.caption(f"The {view.listed:,} best-placed of the {view.users:,} users (table and CSV).")
     components.csv_download(view.who, "Who gets it (CSV)", f"item_{item_id}_users.csv", "dl.who")
 
 

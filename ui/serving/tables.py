@@ -10,12 +10,17 @@ belong to the fingerprints in the key.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pandas as pd
 import streamlit as st
 
 from recsys.data.types import Dataset
 from recsys.rerank import RerankContext, Weights
 from ui.serving.logic import TableKey
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ui.item.logic import TableItem
 
 
 @st.cache_data(max_entries=16, show_spinner="Reading exposure from the serving table…")
@@ -33,6 +38,14 @@ def audience(key: TableKey, item_id: str, k: int) -> pd.DataFrame:
     from ui.item.logic import table_audience
 
     return table_audience(key[0], item_id, k)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def item(key: TableKey, item_id: str, k: int, _ds: Dataset) -> TableItem:
+    """One item's audience and exposure from the table (:class:`ui.item.logic.TableItem`)."""
+    from ui.item.logic import item_from_table
+
+    return item_from_table(_ds, _ds.item_index(item_id), exposure(key, k), audience(key, item_id, k), k)
 
 
 @st.cache_data(max_entries=4, show_spinner="Re-ranking every user of the serving table for the trade-off curves…")
