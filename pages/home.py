@@ -35,7 +35,7 @@ with tab_data:
                 st.text(w)
 with tab_model:
     if model is None:
-        components.empty_state("No model yet", "Train the model above to see its card.")
+        components.empty_state("No model yet", "The model card appears once the model is trained (see above).")
     else:
         card_panel.model_card(ds)
 
