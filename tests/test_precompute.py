@@ -314,3 +314,10 @@ def test_without_ray_only_the_ray_path_fails(world, fresh, tmp_path, monkeypatch
         _run(world, tmp_path / "serving", workers=2)
     res = _run(world, tmp_path / "serving")  # in-process still works
     assert res.engine == "in-process" and res.scored_users == world[0].n_users
+
+
+def test_default_shap_budget_is_the_explain_commands():
+    from explain.shap_explain import DEFAULT_SHAP_BUDGET
+    from recsys.precompute.plan import DEFAULT_EXPLAIN_BUDGET
+
+    assert DEFAULT_EXPLAIN_BUDGET == DEFAULT_SHAP_BUDGET  # so --explain rows equal `explain` by default

@@ -17,7 +17,9 @@ every shard written for the same model, data and options and computes only the r
 ``--ray`` or ``--address`` run a Ray Data actor pool (local Ray: ``num_cpus=N``, object
 store capped at 512 MiB). Both give the same table. Progress goes to stderr; the JSON
 ends with ``users`` (in the table), ``rows``, ``path``, ``users_per_s`` (users scored by
-this run per second of wall time, null when every shard was kept) and ``workers``.
+this run per second of wall time, start-up included; null when every shard was kept)
+and ``workers``; before them ``first_result_s`` (start-up: Ray and the actors' loading,
+until the first scored rows), ``seconds``, ``scored_users``, ``shards``/``shards_kept``.
 """
 
 from __future__ import annotations
@@ -128,6 +130,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {
         "engine": res.engine, "shards": res.shards, "shards_kept": res.shards_kept,
         "scored_users": res.scored_users, "seconds": round(res.seconds, 3),
+        "first_result_s": None if res.first_result_seconds is None else round(res.first_result_seconds, 3),
         "total_seconds": round(time.perf_counter() - t0, 3), "pool": job.pool, "explain_top": job.explain_top,
         "model_fingerprint": job.model_fingerprint, "data_fingerprint": job.data_fingerprint,
         "users": res.users, "rows": res.rows, "path": str(path),

@@ -50,6 +50,7 @@ class RunResult:
     shards_kept: int
     seconds: float
     engine: str
+    first_result_seconds: float | None = None  # start-up: run start to the first scored rows
 
 
 # ---- writing ---------------------------------------------------------------------------
@@ -233,7 +234,9 @@ def run(job: Job, path: Path, *, workers: int = 1, use_ray: bool = False, addres
         stream = run_on_ray(job, groups, workers, batch_groups, explainer, address, py_modules)
     else:
         stream = run_in_process(scorer or GroupScorer(job, explainer), groups)
+    first: float | None = None
     for table in stream:
+        first = first if first is not None else time.perf_counter() - t0
         writer.add(table)
     writer.check_complete()
     rows = _table_rows(path, job.n_shards)
@@ -250,4 +253,5 @@ def run(job: Job, path: Path, *, workers: int = 1, use_ray: bool = False, addres
         "min_count": job.min_count, "tie_order": job.tie_order, "engine": engine, "seconds": round(seconds, 3),
     })
     return RunResult(users=job.n_users, rows=rows, scored_users=writer.users, shards=job.n_shards,
-                     shards_kept=job.n_shards - len(todo), seconds=seconds, engine=engine)
+                     shards_kept=job.n_shards - len(todo), seconds=seconds, engine=engine,
+                     first_result_seconds=first)

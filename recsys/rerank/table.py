@@ -23,7 +23,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 import pandas as pd
@@ -231,20 +231,33 @@ def sweep_from_table(
 
 def exposure_from_table(path: str | Path, k: int = 10) -> pd.DataFrame:
     """Columns ``item_id, exposure``: how many users have the item in their served top
-    ``k`` (rank <= k), most exposed first (then by item id); items nobody gets are absent."""
+    ``k`` (rank <= k), most exposed first (then by item id); items nobody gets are absent.
+    Counted batch by batch in Arrow; memory stays O(items)."""
+    import pyarrow as pa
     import pyarrow.dataset as pads
 
     if k < 1:
         raise DataError(f"k must be at least 1, got {k}")
-    total: pd.Series | None = None
-    scanner = _dataset(path).scanner(columns=["item_id"], filter=pads.field("rank") <= k)
-    for batch in scanner.to_batches():
-        counts = batch.column(0).to_pandas().value_counts()
-        total = counts if total is None else total.add(counts, fill_value=0)
-    if total is None or total.empty:
-        return pd.DataFrame({"item_id": pd.Series(dtype=str), "exposure": pd.Series(dtype=np.int64)})
-    out = pd.DataFrame({"item_id": total.index.astype(str), "exposure": total.to_numpy().astype(np.int64)})
+    parts: list[pa.Table] = []
+    held = 0
+    for batch in _dataset(path).scanner(columns=["item_id"], filter=pads.field("rank") <= k).to_batches():
+        vc = batch.column(0).value_counts()  # struct<values, counts>
+        parts.append(pa.table({"item_id": vc.field("values"), "n": vc.field("counts")}))
+        held += len(vc)
+        if held > 1_000_000:  # fold the partial counts: O(items) however long the table
+            parts = [_sum_counts(parts)]
+            held = parts[0].num_rows
+    counts = _sum_counts(parts).to_pandas() if parts else pd.DataFrame({"item_id": [], "n": []})
+    out = pd.DataFrame({"item_id": counts["item_id"].astype(str).to_numpy(),
+                        "exposure": counts["n"].to_numpy().astype(np.int64)})
     return out.sort_values(["exposure", "item_id"], ascending=[False, True], kind="stable").reset_index(drop=True)
+
+
+def _sum_counts(parts: list) -> Any:  # list[pa.Table] -> pa.Table (item_id, n)
+    import pyarrow as pa
+
+    t = pa.concat_tables(parts).group_by("item_id").aggregate([("n", "sum")])
+    return t.select(["item_id", "n_sum"]).rename_columns(["item_id", "n"])
 
 
 def evaluation_from_table(path: str | Path, ks: Sequence[int] = (10, 20)) -> dict:
