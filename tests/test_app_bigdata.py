@@ -242,7 +242,7 @@ def test_a_mismatched_table_is_flagged_and_not_used(monkeypatch, home_with_table
     at = open_page("pages/item_view.py")
     assert_clean(at)
     warning = " ".join(w.value for w in at.warning)
-    assert "The serving table beside this model is not used" in warning and "different data 000000000000" in warning
+    assert warning.startswith("**Serving table not used.**") and "different data 000000000000" in warning
     assert str(home_with_table) not in warning
     assert f"python -m recsys precompute --data demo-small --model {home_with_table}" in _codes(at)
     assert "Users with it in their top-10" not in [m.label for m in at.metric]

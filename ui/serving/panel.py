@@ -87,7 +87,7 @@ def population_mode(ds: Dataset, model: Scorer, what: str) -> tuple[Mode, logic.
     and never used. ``what``: a plural noun phrase for the notice."""
     model_dir, status = table_status(ds, model)
     if status.info is not None and status.problem:
-        st.warning(f"The serving table beside this model is not used: {md(status.problem)}",
+        st.warning(f"**Serving table not used.** {md(status.problem)}",
                    icon=":material/sync_problem:")
     if status.usable:
         return "table", status
@@ -118,7 +118,7 @@ def home_status(ds: Dataset, model: Scorer) -> None:
     if status.usable:
         table_caption(status, "The population pages (Fairness lab curves, Item view exposure, Evaluation) read")
     elif status.info is not None:
-        st.warning(f"The serving table beside this model is not used: {md(status.problem)}",
+        st.warning(f"**Serving table not used.** {md(status.problem)}",
                    icon=":material/sync_problem:")
     if not status.usable and model_dir is not None and loaders.too_big_for_a_session(ds):
         precompute_notice(model_dir, "The population pages' numbers (Fairness lab curves, Item view exposure, "
