@@ -9,6 +9,7 @@ from ui.core.model_gate import model_gate
 from ui.data import panel as data_panel
 from ui.explain import warmup
 from ui.model_card import panel as card_panel
+from ui.serving import panel as serving_panel
 
 ctx = sidebar.context()
 ds = ctx.ds
@@ -21,6 +22,8 @@ st.markdown(
 data_panel.summary_metrics(ds)
 
 model = model_gate(ds)  # trains on first start (progress bar right here, before the tabs)
+if model is not None:
+    serving_panel.home_status(ds, model)  # the serving table, or how to write it on big data
 
 tab_data, tab_model = st.tabs(["Dataset", "Model card"])
 with tab_data:
@@ -32,7 +35,7 @@ with tab_data:
                 st.text(w)
 with tab_model:
     if model is None:
-        components.empty_state("No model yet", "Train the model above to see its card.")
+        components.empty_state("No model yet", "The model card appears once the model is trained (see above).")
     else:
         card_panel.model_card(ds)
 

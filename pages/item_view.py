@@ -1,4 +1,5 @@
-"""Item view: who gets an item in their top-K, similar items, exposure before/after re-ranking."""
+"""Item view: who gets an item in their top-K, similar items, exposure before/after re-ranking.
+Above the first-start limit the audience and exposure come from the serving table."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from ui.core.model_gate import model_page
 from ui.item import charts as item_charts
 from ui.item import logic as item_logic
 from ui.item import panel as item_panel
+from ui.serving import panel as serving_panel
 
 page = model_page(":material/category: Item view")
 ds, model, k = page.ds, page.model, page.k
@@ -23,14 +25,23 @@ i = ds.item_index(iid)
 item_panel.item_card(ds, i)
 
 w = state.weights()
-base, after = recs.population_lists(ds, model, k, w)
-item_panel.exposure_tiles(ds, i, base, after, k, w.any)
-
-tab_who, tab_sim, tab_exp = st.tabs(["Who gets it", "Similar items", "Exposure"])
-with tab_who:
-    item_panel.who_gets_tab(ds, i, iid, base, after, k)
+TABS = ["Who gets it", "Similar items", "Exposure"]
+mode, table = serving_panel.population_mode(ds, model, "This item's audience and exposure")
+if mode == "live":
+    base, after = recs.population_lists(ds, model, k, w)
+    item_panel.exposure_tiles(ds, i, base, after, k, w.any)
+    tab_who, tab_sim, tab_exp = st.tabs(TABS)
+    with tab_who:
+        item_panel.who_gets_tab(ds, i, iid, base, after, k)
+    with tab_exp:
+        st.plotly_chart(item_charts.exposure_chart(ds, i, base, after, k), key="item.exposure")
+        st.plotly_chart(item_charts.category_exposure_chart(ds, i, base, after), key="item.catexp")
+else:
+    view = item_panel.table_population(ds, i, k, table, w.any) if mode == "table" else None
+    tab_who, tab_sim, tab_exp = st.tabs(TABS)
+    with tab_who:
+        item_panel.table_who_gets_tab(ds, iid, view, k)
+    with tab_exp:
+        item_panel.table_exposure_tab(view, k)
 with tab_sim:
     item_panel.similar_tab(ds, loaders.item_embeddings(ds.fingerprint, ds, model), i)
-with tab_exp:
-    st.plotly_chart(item_charts.exposure_chart(ds, i, base, after, k), key="item.exposure")
-    st.plotly_chart(item_charts.category_exposure_chart(ds, i, base, after), key="item.catexp")

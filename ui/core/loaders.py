@@ -10,6 +10,8 @@ profiles, scenarios) live in ``st.session_state`` only.
 from __future__ import annotations
 
 import json
+import logging
+import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,8 +26,10 @@ from recsys.models.base import Scorer
 from recsys.models.transformer import artifact
 from recsys.paths import default_model_dir
 from ui.core import state
+from ui.serving import logic as serving_logic
 
-AUTO_TRAIN_MAX_INTERACTIONS = 200_000
+#: The default first-start limit (``RECSYS_FIRST_START_LIMIT`` overrides it; see :func:`first_start_limit`).
+AUTO_TRAIN_MAX_INTERACTIONS = serving_logic.DEFAULT_FIRST_START_LIMIT
 UPLOAD_SUFFIXES = (".csv", ".parquet", ".data", ".item", ".user", ".genre", ".txt", ".tsv", ".dat")
 
 
@@ -78,6 +82,28 @@ def _featured_users(_fp: str, _ds: Dataset, n: int) -> tuple[str, ...]:
 def source_label(src: str, min_count: int | None = None) -> str:
     label = "uploaded files" if src.startswith("upload:") else src
     return f"{label} ({min_count}-core)" if min_count else label
+
+
+# ---- first-start limit -------------------------------------------------------------------
+_log = logging.getLogger(__name__)
+_warned: set[str] = set()
+
+
+def first_start_limit() -> int:
+    """The most interactions the app trains on (or scores every user of) in a browser
+    session: ``RECSYS_FIRST_START_LIMIT``, default 200,000. An invalid value falls back
+    to the default with one logged warning per value (never an error on a page)."""
+    limit, warning = serving_logic.first_start_limit(os.environ)
+    if warning and warning not in _warned:
+        _warned.add(warning)
+        _log.warning(warning)
+    return limit
+
+
+def too_big_for_a_session(ds: Dataset) -> bool:
+    """Above the first-start limit: the app never trains here, and population pages read
+    the serving table instead of scoring every user (they show the command without one)."""
+    return serving_logic.above_limit(ds.n_interactions, first_start_limit())
 
 
 # ---- models -----------------------------------------------------------------------------

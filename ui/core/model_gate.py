@@ -1,5 +1,7 @@
 """The model gate: the trained model for the open dataset, or training it right here
-with a progress bar on first start (small data automatically, large data after a click)."""
+with a progress bar on first start — only up to the first-start limit
+(``RECSYS_FIRST_START_LIMIT``, default 200,000 interactions). Above it the app never
+trains in a browser session: it shows the exact command lines instead."""
 
 from __future__ import annotations
 
@@ -14,12 +16,15 @@ from ui.core import loaders, state
 from ui.core.components import empty_state, header
 from ui.core.sidebar import PageContext, context
 from ui.core.text import esc
+from ui.serving import panel as serving_panel
 
 
 def model_gate(ds: Dataset, *, train_if_missing: bool = True) -> Scorer | None:
     """The trained model for ``ds``. Without an artifact it trains one right here with a
-    progress bar (≤ 200k interactions automatically, else after a click)."""
+    progress bar when the data is within the first-start limit; above it, it shows the
+    ``train`` and ``precompute`` command lines and returns None (no button, no training)."""
     loc = loaders.locate_model(ds)
+    big = loaders.too_big_for_a_session(ds)
     if loc.note:
         st.caption(loc.note)
     if loc.exists:
@@ -30,6 +35,9 @@ def model_gate(ds: Dataset, *, train_if_missing: bool = True) -> Scorer | None:
             if not loc.explicit and loaders.needs_upgrade(loc.path):
                 st.button("Upgrade the stored model (keeps its weights)", key=state.UPGRADE_MODEL, type="primary",
                           on_click=loaders.upgrade_model, args=(loc.path,))
+            if big and not loc.explicit:
+                serving_panel.train_command_notice(ds, str(loc.path), loaders.first_start_limit())
+                return None
             if loc.explicit or not st.button("Train a fresh model", key=state.RETRAIN):
                 return None
         except ImportError as e:
@@ -38,22 +46,18 @@ def model_gate(ds: Dataset, *, train_if_missing: bool = True) -> Scorer | None:
         else:
             loaders.start_ablation(ds, loc.path)  # resumes an app-trained artifact's pending ablation
             return model
+    if big:
+        _rare_items_hint(ds, command=True)
+        serving_panel.train_command_notice(ds, str(loc.path), loaders.first_start_limit())
+        return None
     if not train_if_missing:
         empty_state("No model yet", "No trained model for this dataset yet — open Home to train one.", "home")
         return None
     _rare_items_hint(ds)
-    big = ds.n_interactions > loaders.AUTO_TRAIN_MAX_INTERACTIONS
-    if big:
-        st.warning(
-            f"No trained model for this dataset yet. It has {ds.n_interactions:,} interactions "
-            f"(more than {loaders.AUTO_TRAIN_MAX_INTERACTIONS:,}), so training may take a while."
-        )
-        if not st.button("Train the model now", key=state.TRAIN_BIG, type="primary"):
-            return None
     return _train_here(ds, loc.path, state.min_count())
 
 
-def _rare_items_hint(ds: Dataset, n: int = 5) -> None:
+def _rare_items_hint(ds: Dataset, n: int = 5, *, command: bool = False) -> None:
     """Before training on a large catalogue that is mostly rarely rated items, point at
     the N-core filter (every such item widens the softmax and slows each epoch)."""
     rare = loaders.rare_items(ds, n)
@@ -61,7 +65,8 @@ def _rare_items_hint(ds: Dataset, n: int = 5) -> None:
         st.info(
             f"{rare:,} of the {ds.n_items:,} items have fewer than {n} interactions. To train on the {n}-core "
             f"instead (fewer items, much faster; what the benchmarks use), set **Minimum interactions per user "
-            f"and item** to {n} in the sidebar's *Data source* panel — changing it stops this run."
+            f"and item** to {n} in the sidebar's *Data source* panel — "
+            + ("the command below then trains on it." if command else "changing it stops this run.")
         )
 
 

@@ -9,7 +9,10 @@ import streamlit as st
 from recsys.data.types import Dataset
 from ui.core import components, state
 from ui.core.theme import category_colors
-from ui.item import logic
+from ui.item import charts, logic
+from ui.serving import panel as serving_panel
+from ui.serving import tables
+from ui.serving.logic import TableStatus
 
 
 def item_card(ds: Dataset, i: int) -> None:
@@ -53,3 +56,42 @@ def similar_tab(ds: Dataset, emb: np.ndarray, i: int) -> None:
         nxt = st.selectbox("Open a similar item", options, key=state.SIMILAR_PICK,
                            format_func=lambda x: ds.titles[ds.item_index(x)])
         st.button("Open", key=state.SIMILAR_GO, on_click=state.set_item, args=(nxt,))
+
+
+# ---- from a serving table ------------------------------------------------------------------
+def table_population(ds: Dataset, i: int, k: int, status: TableStatus, reranked: bool) -> logic.TableItem:
+    """Tiles of the item's exposure read from the serving table (cached per table, k and
+    item); returns the numbers for the tabs."""
+    view = tables.item(status.key, ds.item_ids[i], k, ds)
+    c = st.columns(4)
+    c[0].metric(f"Users with it in their top-{k}", f"{view.users:,}")
+    c[1].metric("Exposure rank", f"{view.exposure_rank:,} / {ds.n_items:,}",
+                help=f"1 = the item in the most users' top-{k}")  # fmt: skip
+    c[2].metric("Interactions", f"{int(ds.item_popularity[i]):,}")
+    c[3].metric("Popularity rank", f"{logic.popularity_rank(ds, i):,} / {ds.n_items:,}")
+    serving_panel.table_caption(status, "Model-order exposure")
+    if reranked:
+        st.caption("The serving table holds the model's own order: exposure after re-ranking with the Fairness "
+                   "lab's weights is not shown here.")
+    return view
+
+
+def table_who_gets_tab(ds: Dataset, item_id: str, view: logic.TableItem | None, k: int) -> None:
+    if view is None:
+        st.caption("Who gets this item needs the serving table (see the command above).")
+        return
+    if view.who.empty:
+        components.empty_state("Nobody gets this item", f"It is in no user's top-{k}.")
+        return
+    st.dataframe(view.who, hide_index=True, height=360)
+    if view.listed < view.users:
+        st.caption(f"The {view.listed:,} best-placed of the {view.users:,} users (table and CSV).")
+    components.csv_download(view.who, "Who gets it (CSV)", f"item_{item_id}_users.csv", "dl.who")
+
+
+def table_exposure_tab(view: logic.TableItem | None, k: int) -> None:
+    if view is None:
+        st.caption("Exposure needs the serving table (see the command above).")
+        return
+    st.plotly_chart(charts.rank_chart(view.rank_counts, None, k), key="item.exposure")
+    st.plotly_chart(charts.category_chart(view.categories, view.category_shares, None), key="item.catexp")

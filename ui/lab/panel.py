@@ -10,9 +10,13 @@ and the population trade-offs. Charts come from :mod:`ui.lab.charts`; the engine
   NDCG@10 per user group. The curves are read from ``rerank_sweep.json`` beside the
   model when an earlier session stored them there; otherwise they are computed on request
   (one click) and stored there for next time.
+* :func:`table_population_panel` — the same curves from the model's serving table
+  (precomputed with ``python -m recsys precompute``), used whenever one matches.
 """
 
 from __future__ import annotations
+
+from typing import Any, Mapping
 
 import pandas as pd
 import streamlit as st
@@ -23,6 +27,9 @@ from recsys.rerank import RerankContext, RerankResult, Weights
 from recsys.rerank.population import Population
 from ui.core import components, recs, state
 from ui.lab import charts as charts_lab
+from ui.serving import panel as serving_panel
+from ui.serving import tables
+from ui.serving.logic import TableStatus
 
 
 # ---------------------------------------------------------------------------------------
@@ -133,6 +140,19 @@ def _set_flag(name: str) -> None:
     st.session_state[name] = True
 
 
+_TILES = (("ndcg@10", 1, "{:.4f}"), ("coverage", 1, "{:.3f}"), ("gini", -1, "{:.3f}"), ("ild", 1, "{:.3f}"),
+          ("long_tail_share", 1, "{:.3f}"), ("miscalibration", -1, "{:.3f}"))  # fmt: skip
+
+
+def _population_tiles(cur: Mapping[str, Any], base: Mapping[str, Any]) -> None:
+    """Population metric tiles at the current setting with deltas against the model's order."""
+    tiles = [t for t in _TILES if t[0] in cur and t[0] in base]
+    for col, (m, d, fmt) in zip(st.columns(len(tiles) or 1), tiles):
+        delta = cur[m] - base[m]
+        col.metric(charts_lab.METRIC_LABELS.get(m, m), fmt.format(cur[m]), delta=charts_lab.signed_delta(delta, fmt),
+                   delta_color="normal" if d > 0 else "inverse")  # fmt: skip
+
+
 def population_panel(ds: Dataset, model: Scorer, k: int = 10, weights: Weights = Weights(),
                      key: str = "lab.pop") -> None:
     """Trade-off curves with the current setting marked, population metric deltas and
@@ -157,18 +177,18 @@ def population_panel(ds: Dataset, model: Scorer, k: int = 10, weights: Weights =
         f"NDCG@10 on the leave-one-out test split over every evaluated user; the star is the current "
         f"setting (diversity {w.diversity:g}, calibration {w.calibration:g}, fairness {w.fairness:g})."
     )
-    tiles = [("ndcg@10", 1, "{:.4f}"), ("coverage", 1, "{:.3f}"), ("gini", -1, "{:.3f}"), ("ild", 1, "{:.3f}"),
-             ("long_tail_share", 1, "{:.3f}"), ("miscalibration", -1, "{:.3f}")]  # fmt: skip
-    cols = st.columns(len(tiles))
-    for col, (m, d, fmt) in zip(cols, tiles):
-        delta = cur[m] - base[m]
-        col.metric(charts_lab.METRIC_LABELS.get(m, m), fmt.format(cur[m]), delta=charts_lab.signed_delta(delta, fmt),
-                   delta_color="normal" if d > 0 else "inverse")  # fmt: skip
+    if _curves_and_groups(sweep_df, base, cur, key):
+        _sweep_table(sweep_df, key)
+
+
+def _curves_and_groups(sweep_df: pd.DataFrame, base: dict, cur: dict, key: str) -> bool:
+    """Metric tiles, trade-off curves and NDCG@10 per user group (False: no user groups)."""
+    _population_tiles(cur, base)
     st.plotly_chart(charts_lab.tradeoff_figure(sweep_df, cur), key=f"{key}.tradeoff", width="stretch")
     groups = cur.get("ndcg_by_group", {})
     if not groups:
         st.caption("This dataset has no user attributes, so there is no per-group NDCG.")
-        return
+        return False
     attrs = list(groups)
     attr = st.selectbox("User group", attrs, key=f"{key}.attr") or attrs[0]
     gap_b, gap_c = base["ndcg_gap"][attr], cur["ndcg_gap"][attr]
@@ -178,9 +198,32 @@ def population_panel(ds: Dataset, model: Scorer, k: int = 10, weights: Weights =
         width="stretch",
     )
     st.caption(f"Gap between the best and worst {attr} group: {gap_b:.4f} (model) → {gap_c:.4f} (re-ranked).")
+    return True
+
+
+def _sweep_table(sweep_df: pd.DataFrame, key: str) -> None:
     with st.expander("λ-sweep table"):
         st.dataframe(sweep_df.drop(columns=[c for c in ("seconds",) if c in sweep_df]), hide_index=True,
                      key=f"{key}.table")  # fmt: skip
+
+
+def table_population_panel(ds: Dataset, model: Scorer, status: TableStatus, weights: Weights = Weights(),
+                           key: str = "lab.pop") -> None:
+    """The same view from the model's serving table: the λ-sweep (``sweep_from_table``,
+    one chunked pass at every point) and the current setting against the model's order
+    (``evaluate_population_from_table``), each cached per table and setting."""
+    w = weights
+    ctx = _context(ds, model)
+    sweep_df = tables.sweep(status.key, ds, ctx)
+    base = tables.evaluate(status.key, 0.0, 0.0, 0.0, ds, ctx)
+    cur = base if w.is_zero else tables.evaluate(status.key, w.diversity, w.calibration, w.fairness, ds, ctx)
+    serving_panel.table_caption(status, "Trade-off curves")
+    st.caption(
+        f"NDCG@10 on the leave-one-out test split over every evaluated user of the table; the star is the current "
+        f"setting (diversity {w.diversity:g}, calibration {w.calibration:g}, fairness {w.fairness:g})."
+    )
+    _curves_and_groups(sweep_df, base, cur, key)
+    _sweep_table(sweep_df, key)
 
 
 # ---------------------------------------------------------------------------------------
@@ -213,5 +256,11 @@ def live_section(ds: Dataset, model: Scorer, user: str, k: int) -> None:
 
 
 def population_section(ds: Dataset, model: Scorer, k: int) -> None:
+    """Population trade-offs: from a matching serving table when there is one; computed
+    in this session on data within the first-start limit; else the precompute command."""
     st.subheader("Population trade-offs")
-    population_panel(ds, model, k=k, weights=state.weights(), key="lab.pop")
+    mode, status = serving_panel.population_mode(ds, model, "The population trade-off curves")
+    if mode == "table":
+        table_population_panel(ds, model, status, weights=state.weights(), key="lab.pop")
+    elif mode == "live":
+        population_panel(ds, model, k=k, weights=state.weights(), key="lab.pop")

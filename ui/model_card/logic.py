@@ -258,3 +258,31 @@ def manifest_metrics(man: dict[str, Any]) -> dict[str, float]:
 
 
 __all__ = ["metrics_frame", "per_group_frame", "metrics_chart", "per_group_chart", "manifest_facts", "protocol_text", "NEUTRAL"]
+
+
+TABLE_METRIC_ORDER = ("ndcg@10", "hr@10", "mrr@10", "ndcg@20", "hr@20", "mrr@20", "ndcg@5", "hr@5", "mrr@5")
+
+
+def table_metric_tiles(result: dict[str, Any], limit: int = 6) -> list[tuple[str, str]]:
+    """(label, value) tiles of ``evaluation_from_table``'s result: the ranking metrics in
+    a fixed order (NDCG@10 first), then any other numeric ``metric@k`` keys; counts such
+    as ``users`` are left to the caption."""
+    nums = {str(k): float(v) for k, v in result.items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and "@" in str(k)}  # fmt: skip
+    keys = [k for k in TABLE_METRIC_ORDER if k in nums] + sorted(k for k in nums if k not in TABLE_METRIC_ORDER)
+    return [(_metric_label(k), f"{nums[k]:.4f}") for k in keys[:limit]]
+
+
+def _metric_label(key: str) -> str:
+    """``ndcg@10`` → ``NDCG@10``, ``hr@10`` → ``HR@10``."""
+    name, _, k = key.partition("@")
+    return f"{name.upper()}@{k}"
+
+
+def table_users(result: dict[str, Any]) -> int | None:
+    """How many evaluated users the table's metrics average over, when it says."""
+    for key in ("users", "n_users", "evaluated_users"):
+        v = result.get(key)
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            return int(v)
+    return None

@@ -11,6 +11,8 @@ from recsys.data.types import Dataset
 from ui.core import components, loaders, state
 from ui.core.text import md
 from ui.model_card import logic
+from ui.serving import panel as serving_panel
+from ui.serving.logic import TableStatus
 
 
 def pending_note(model_dir: Path, ev: dict) -> None:
@@ -113,3 +115,19 @@ def per_group_section(ev: dict) -> None:
     st.plotly_chart(logic.per_group_chart(groups, attr), key="eval.groups")
     st.dataframe(groups[groups["attribute"] == attr], hide_index=True)
     components.csv_download(groups, "Per-group NDCG (CSV)", "evaluation_groups.csv", "dl.eval_groups")
+
+
+def table_metrics_section(result: dict, status: TableStatus) -> None:
+    """The model's ranking metrics over every evaluated user, from the serving table's
+    evaluation ranks (``evaluation_from_table``)."""
+    st.subheader("The model over every user (serving table)")
+    tiles = logic.table_metric_tiles(result)
+    if not tiles:
+        components.empty_state("No evaluation ranks in the serving table",
+                               "No user of the table has a held-out test item.")
+        return
+    for col, (label, value) in zip(st.columns(len(tiles)), tiles):
+        col.metric(label, value)
+    users = logic.table_users(result)
+    who = f"over {users:,} evaluated users" if users is not None else "over every evaluated user"
+    serving_panel.table_caption(status, f"Leave-one-out test ranks {who}")
