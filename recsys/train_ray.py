@@ -94,10 +94,17 @@ def ray_session(plan: RayPlan) -> Iterator[Any]:
         opts["address"] = plan.address
     else:
         opts.update(num_cpus=plan.workers * plan.threads, include_dashboard=False)
+    # a local Ray turns token authentication on and says so on stderr, over the progress
+    # bar; keep the (safe) default and drop the notice
+    notice = logging.getLogger("ray._private.authentication.authentication_token_setup")
+    level = notice.level
+    notice.setLevel(logging.ERROR)
     try:
         ray.init(**opts)
     except (ConnectionError, ValueError, RuntimeError) as e:
         raise DataError(f"cannot start or reach Ray{f' at {plan.address}' if plan.address else ''}: {e}") from None
+    finally:
+        notice.setLevel(level)
     try:
         yield ray
     finally:
@@ -138,6 +145,9 @@ def fit_on_ray(
 
     if config.use_text and config.finetune_text_layers > 0:
         raise DataError("--finetune-text-layers does not run with --workers (train it in one process)")
+    if not ds.source.startswith("demo") and not Path(ds.source).exists():  # fail before Ray Train starts
+        raise DataError(f"--workers: the workers load the data from its source, and {ds.source!r} is not a "
+                        "file or directory (data built in memory trains in one process)")
     init = None
     if init_from is not None:
         start = TransformerRecommender(ds.item_ids, config, text_emb, seed=seed)

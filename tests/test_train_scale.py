@@ -255,3 +255,11 @@ def test_ray_progress_reaches_the_driver(one_and_two_workers):
     assert any(m.startswith("epoch 2") for _, m in seen)
     fr = [f for f, _ in seen]
     assert fr == sorted(fr)
+
+
+def test_data_built_in_memory_fails_before_ray_train_starts(ray_local, tmp_path):
+    from recsys.train_ray import RayPlan
+
+    with pytest.raises(DataError, match="not a file or directory"):
+        train_model(chain_world(), tmp_path / "m", epochs=1, ablation=False, baselines=False, device="cpu",
+                    parallel=RayPlan(workers=2))

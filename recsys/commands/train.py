@@ -104,9 +104,9 @@ def progress_bar(enabled: bool = True) -> tuple[Callable[[float, str], None] | N
 
     def progress(fraction: float, message: str) -> None:
         target = int(round(1000 * min(max(fraction, 0.0), 1.0)))
+        bar.set_description_str(message[:80], refresh=False)  # before update, which redraws the bar
         if target > bar.n:
             bar.update(target - bar.n)
-        bar.set_description_str(message[:80], refresh=False)
 
     return progress, bar.close
 
