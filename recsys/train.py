@@ -317,7 +317,7 @@ def _fit_options(stack: ExitStack, seed: int, epochs: int | None, spec: LossSpec
         from recsys.train_ray import cluster_device, ray_session
 
         plan = dataclasses.replace(parallel, min_count=min_count)
-        dev = cluster_device(stack.enter_context(ray_session(plan)), device, plan.workers)
+        dev = cluster_device(stack.enter_context(ray_session(plan)), device, plan)
     fit = {"seed": seed, "epochs": epochs, "loss": spec, "device": dev, "parallel": plan}
     facts = {"device": dev, **spec.describe(), "workers": plan.workers if plan is not None else 1}
     assert tuple(facts) == TRAINING_FACTS

@@ -111,12 +111,19 @@ def ray_session(plan: RayPlan) -> Iterator[Any]:
         ray.shutdown()
 
 
-def cluster_device(ray: Any, device: str, workers: int) -> str:
+def cluster_device(ray: Any, device: str, plan: RayPlan) -> str:
     """``--device`` against the GPUs of the Ray cluster (not this machine): ``"cuda"``
-    needs one per worker, ``"auto"`` uses them when there are enough."""
+    needs one per worker, ``"auto"`` uses them when there are enough. On a local Ray
+    (no address, e.g. one a test started) DataError unless it has the CPUs the workers
+    need — Ray Train would wait for them forever."""
     from recsys.runtime import resolve_device
 
-    gpus = float(ray.cluster_resources().get("GPU", 0))
+    res, workers = ray.cluster_resources(), plan.workers
+    need = workers * plan.threads
+    if not plan.address and float(res.get("CPU", 0)) < need:
+        raise DataError(f"--workers {workers} with {plan.threads} thread(s) each needs {need} CPUs; the local "
+                        f"Ray has {float(res.get('CPU', 0)):g}")
+    gpus = float(res.get("GPU", 0))
     if device == "cuda" and gpus < workers:
         raise DataError(f"--device cuda with {workers} workers needs {workers} GPUs; the Ray cluster has {gpus:g}")
     return resolve_device(device, cuda_available=gpus >= workers)

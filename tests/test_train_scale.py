@@ -263,3 +263,12 @@ def test_data_built_in_memory_fails_before_ray_train_starts(ray_local, tmp_path)
     with pytest.raises(DataError, match="not a file or directory"):
         train_model(chain_world(), tmp_path / "m", epochs=1, ablation=False, baselines=False, device="cpu",
                     parallel=RayPlan(workers=2))
+
+
+def test_a_local_ray_too_small_for_the_workers_is_refused(ray_local, tmp_path):
+    from recsys.data import load
+    from recsys.train_ray import RayPlan
+
+    with pytest.raises(DataError, match="needs 3 CPUs"):  # the fixture's Ray has 2
+        train_model(load("demo-small"), tmp_path / "m", epochs=1, ablation=False, baselines=False, device="cpu",
+                    parallel=RayPlan(workers=3))
