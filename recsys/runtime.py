@@ -1,4 +1,5 @@
-"""Torch thread counts for the two kinds of work RecLens does on a CPU.
+"""Torch thread counts for the two kinds of work RecLens does on a CPU, and the
+training device (:func:`resolve_device`: ``train --device auto|cpu|cuda``).
 
 - **Scoring and explaining** run many small batches (tens to a thousand short
   sequences): one intra-op thread is fastest, and on a machine where another process
@@ -72,3 +73,28 @@ def torch_threads(n: int) -> Iterator[None]:
         yield
     finally:
         set_threads(prev)
+
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def resolve_device(name: str, cuda_available: bool | None = None) -> str:
+    """The torch device for ``train --device``: ``"cpu"`` or ``"cuda"``. ``"auto"`` is
+    ``"cuda"`` when torch sees a CUDA GPU, else ``"cpu"``; ``"cuda"`` without one is a
+    DataError. ``cuda_available`` overrides ``torch.cuda.is_available()`` (e.g. with the
+    answer of a Ray cluster instead of this machine)."""
+    from recsys.data.types import DataError
+
+    if name not in DEVICES:
+        raise DataError(f"--device must be one of {', '.join(DEVICES)}, not {name!r}")
+    if name == "cpu":
+        return "cpu"
+    if cuda_available is None:
+        import torch
+
+        cuda_available = bool(torch.cuda.is_available())
+    if cuda_available:
+        return "cuda"
+    if name == "cuda":
+        raise DataError("--device cuda: no CUDA GPU is available (torch.cuda.is_available() is false)")
+    return "cpu"

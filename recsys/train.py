@@ -7,23 +7,35 @@ excluded) next to the baselines, and writes the artifact directory atomically::
 
     out_dir/model.safetensors, config.json, manifest.json, evaluation.json
     out_dir/no_text/...            (the ablation, unless ablation=False)
+
+Training runs on ``device`` (``"auto"``: a CUDA GPU when torch sees one) with the full
+or the sampled softmax (``loss="auto"``: sampled above
+:data:`~recsys.models.transformer.loss.SAMPLED_ABOVE_ITEMS` items), in this process
+or — given a :class:`~recsys.train_ray.RayPlan` — data-parallel on Ray Train workers
+(the no-text ablation too). Whatever trained it, the artifact is the same.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
 import time
+from contextlib import ExitStack
 from dataclasses import fields
 from pathlib import Path
-from typing import Any, Callable, cast
+from typing import TYPE_CHECKING, Any, Callable, cast
 
 import numpy as np
 
 from recsys.data.types import DataError, Dataset
 from recsys.models.base import Scorer
 from recsys.models.transformer import TransformerConfig, TransformerRecommender, replace_dir
+from recsys.models.transformer.loss import DEFAULT_NEGATIVES, LossSpec, choose_loss
+
+if TYPE_CHECKING:  # pragma: no cover
+    from recsys.train_ray import RayPlan
 
 Progress = Callable[[float, str], None]
 EVALUATION_FILE = "evaluation.json"
@@ -31,6 +43,9 @@ ABLATION_DIR = "no_text"
 ACCURACY_KEYS = ("hr@5", "ndcg@5", "mrr@5", "hr@10", "ndcg@10", "mrr@10")
 # configuration keys that shape the weights: ``init_from`` takes them from the artifact
 ARCHITECTURE_KEYS = ("d_model", "n_layers", "n_heads", "max_len", "use_time")
+# how a model was trained, recorded in the manifest and the result (not in config.json:
+# they do not change how the artifact scores)
+TRAINING_FACTS = ("device", "loss", "negatives", "sampler", "workers")
 
 
 def _sub(progress: Progress | None, a: float, b: float) -> Progress | None:
@@ -65,9 +80,21 @@ def fit_transformer(
     epochs: int | None = None,
     init_from: TransformerRecommender | None = None,
     progress: Progress | None = None,
+    loss: LossSpec | None = None,
+    device: str = "cpu",
+    parallel: RayPlan | None = None,
 ) -> TransformerRecommender:
-    """Train one model on ``split`` (training part), early-stopped on its validation part."""
-    model = TransformerRecommender(ds.item_ids, config, text_emb if config.use_text else None, seed=seed)
+    """Train one model on ``split`` (training part), early-stopped on its validation part,
+    on ``device`` with ``loss`` (default: the full softmax); with ``parallel``, on Ray Train
+    workers that load ``ds`` from its source themselves (:mod:`recsys.train_ray`; a Ray
+    session must be running)."""
+    if parallel is not None:
+        from recsys.train_ray import fit_on_ray
+
+        return fit_on_ray(ds, text_emb if config.use_text else None, config, parallel, seed=seed, epochs=epochs,
+                          loss=loss, device=device, init_from=init_from, progress=progress)
+    model = TransformerRecommender(ds.item_ids, config, text_emb if config.use_text else None, seed=seed,
+                                   device=device)
     if init_from is not None:
         model.init_from(init_from)
     finetuner = None
@@ -76,7 +103,7 @@ def fit_transformer(
 
         finetuner = TextTopLayers(ds, config.finetune_text_layers)
     model.fit(split.train, split.train_ts, split.inputs("valid"), epochs=epochs, progress=progress,
-              text_finetuner=finetuner)
+              text_finetuner=finetuner, loss=loss)
     return model
 
 
@@ -129,7 +156,7 @@ def _ablation(
     a_valid = evaluate_scorer(abl, ds, split, "valid", text_emb=te, groups=False)
     a_test = evaluate_scorer(abl, ds, split, "test", text_emb=te)
     result = {"epochs": abl.log.epochs, "train_seconds": round(abl.log.train_seconds, 3),
-              "valid": accuracy(a_valid), "test": accuracy(a_test)}
+              "samples_per_s": round(abl.log.samples_per_s, 1), "valid": accuracy(a_valid), "test": accuracy(a_test)}
     return abl, result, a_test
 
 
@@ -154,8 +181,10 @@ def _store(out: Path, ds: Dataset, model: TransformerRecommender, metrics: dict[
         (tmp / EVALUATION_FILE).write_text(json.dumps(evaluation, indent=1, allow_nan=False, default=float))
         if ablation is not None:
             abl, res = ablation
+            facts = {k: extra.get(k) for k in TRAINING_FACTS}
             abl.save(tmp / ABLATION_DIR, ds, metrics={"valid": res["valid"], "test": res["test"]},
-                     extra={"min_count": extra.get("min_count"), "ablation_of": "transformer"})
+                     extra={"min_count": extra.get("min_count"), "ablation_of": "transformer", **facts,
+                            "samples_per_s": res["samples_per_s"]})
         replace_dir(tmp, out)
     finally:
         if tmp.exists():
@@ -175,14 +204,23 @@ def train_model(
     init_from: str | Path | None = None,
     finetune_text_layers: int = 0,
     text_cache_dir: str | Path | None = None,
+    device: str = "auto",
+    loss: str = "auto",
+    negatives: int = DEFAULT_NEGATIVES,
+    sampler: str = "uniform",
+    parallel: RayPlan | None = None,
     **overrides: Any,
 ) -> dict[str, Any]:
     """Train the transformer (+ no-text ablation), evaluate, write the artifact to ``out_dir``.
 
     An existing artifact in ``out_dir`` is replaced atomically (built in a temporary
-    sibling directory, then swapped in). Returns ``{"model_dir", "epochs",
-    "train_seconds", "threads", "valid": {"ndcg@10", ...}, "test": {...}}``; ``"ablation"``
-    holds the same for the no-text model when trained.
+    sibling directory, then swapped in). ``device``: ``"auto"``, ``"cpu"`` or ``"cuda"``;
+    ``loss``/``negatives``/``sampler``: :func:`~recsys.models.transformer.loss.choose_loss`;
+    ``parallel``: train on Ray Train workers (starting a local Ray or joining
+    ``parallel.address`` unless Ray is already running). Returns ``{"model_dir",
+    "epochs", "train_seconds", "threads", "device", "loss", "negatives", "sampler",
+    "workers", "samples_per_s", "valid": {"ndcg@10", ...}, "test": {...}}``;
+    ``"ablation"`` holds the same for the no-text model when trained.
     """
     from recsys.evaluation import PROTOCOL, evaluate_scorer, leave_one_out
     from recsys.text import item_embeddings
@@ -196,25 +234,26 @@ def train_model(
     if split.n_eval == 0:
         raise DataError("no user has 3 or more interactions: nothing to validate or test on")
     prev, config = _config(init_from, finetune_text_layers, overrides)
+    spec = choose_loss(loss, ds.n_items, negatives, sampler)
 
     p_text, p_main, p_abl = (0.0, 0.1), (0.1, 0.6 if ablation else 0.9), (0.6, 0.9)
     te = item_embeddings(ds, cache_dir=text_cache_dir, progress=_sub(progress, *p_text))
-    model = fit_transformer(ds, split, te, config, seed=seed, epochs=epochs, init_from=prev,
-                            progress=_sub(progress, *p_main))
-    te_model = model.text_emb if model.text_emb is not None else te
-    if progress:
-        progress(p_main[1], "evaluating the transformer")
-    valid = evaluate_scorer(model, ds, split, "valid", text_emb=te_model, groups=False)
-    test = evaluate_scorer(model, ds, split, "test", text_emb=te_model)
-    models: dict[str, dict[str, Any]] = {model.name: test}
-    valids: dict[str, dict[str, float]] = {model.name: accuracy(valid)}
     abl: tuple[TransformerRecommender, dict[str, Any]] | None = None
-    if ablation:
-        abl_model, result_abl, a_test = _ablation(ds, split, config, prev, te, _sub(progress, *p_abl),
-                                                  seed=seed, epochs=epochs)
-        models[abl_model.name] = a_test
-        valids[abl_model.name] = result_abl["valid"]
-        abl = (abl_model, result_abl)
+    with ExitStack() as stack:
+        fit, facts = _fit_options(stack, seed, epochs, spec, device, parallel, min_count)
+        model = fit_transformer(ds, split, te, config, init_from=prev, progress=_sub(progress, *p_main), **fit)
+        te_model = model.text_emb if model.text_emb is not None else te
+        if progress:
+            progress(p_main[1], "evaluating the transformer")
+        valid = evaluate_scorer(model, ds, split, "valid", text_emb=te_model, groups=False)
+        test = evaluate_scorer(model, ds, split, "test", text_emb=te_model)
+        models: dict[str, dict[str, Any]] = {model.name: test}
+        valids: dict[str, dict[str, float]] = {model.name: accuracy(valid)}
+        if ablation:
+            abl_model, result_abl, a_test = _ablation(ds, split, config, prev, te, _sub(progress, *p_abl), **fit)
+            models[abl_model.name] = a_test
+            valids[abl_model.name] = result_abl["valid"]
+            abl = (abl_model, result_abl)
     if baselines:
         models.update(evaluate_baselines(ds, split, te, _sub(progress, 0.9, 0.98)))
 
@@ -234,10 +273,12 @@ def train_model(
     out = Path(out_dir)
     import torch
 
+    threads = parallel.threads if parallel is not None else torch.get_num_threads()  # per worker
     extra = {"min_count": min_count, "init_from": str(init_from) if init_from else None,
-             "train_threads": torch.get_num_threads(),  # results depend on it (recsys/runtime.py)
+             "train_threads": threads,  # results depend on it (recsys/runtime.py)
              "train_users": int(sum(1 for s in split.train if len(s))),
-             "history": model.log.history[-50:], "new_items": new_items}
+             "history": model.log.history[-50:], "new_items": new_items,
+             **facts, "samples_per_s": round(model.log.samples_per_s, 1)}
     _store(out, ds, model, {"valid": accuracy(valid), "test": accuracy(test)}, extra, evaluation, abl)
     if progress:
         progress(1.0, f"done: test NDCG@10 {test['ndcg@10']:.4f}")
@@ -247,6 +288,8 @@ def train_model(
         "best_epoch": model.log.best_epoch,
         "train_seconds": round(model.log.train_seconds, 3),
         "threads": extra["train_threads"],
+        **facts,
+        "samples_per_s": extra["samples_per_s"],
         # epochs after which the plateau schedule went back to the best state at a lower rate
         "lr_lowered_at": [int(h["epoch"]) for h in model.log.history if "lr_factor" in h],
         "total_seconds": round(time.perf_counter() - t_start, 3),
@@ -258,6 +301,27 @@ def train_model(
     if abl is not None:
         result["ablation"] = abl[1]
     return result
+
+
+def _fit_options(stack: ExitStack, seed: int, epochs: int | None, spec: LossSpec, device: str,
+                 parallel: RayPlan | None, min_count: int | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the keyword arguments of :func:`fit_transformer`, the training facts recorded in
+    the manifest and the result). With ``parallel``, Ray is started (or joined) on
+    ``stack`` and the device is resolved against the cluster's GPUs."""
+    from recsys.runtime import resolve_device
+
+    plan = None
+    if parallel is None:
+        dev = resolve_device(device)
+    else:
+        from recsys.train_ray import cluster_device, ray_session
+
+        plan = dataclasses.replace(parallel, min_count=min_count)
+        dev = cluster_device(stack.enter_context(ray_session(plan)), device, plan)
+    fit = {"seed": seed, "epochs": epochs, "loss": spec, "device": dev, "parallel": plan}
+    facts = {"device": dev, **spec.describe(), "workers": plan.workers if plan is not None else 1}
+    assert tuple(facts) == TRAINING_FACTS
+    return fit, facts
 
 
 def load_evaluation(model_dir: str | Path) -> dict[str, Any] | None:

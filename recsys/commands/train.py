@@ -1,10 +1,17 @@
 """Train the transformer recommender (and its no-text ablation) and store the artifact.
 
 ``train --data SRC --out DIR [--seed S] [--epochs N] [--min-count N] [--no-ablation]
-[--threads N] [--init-from DIR] [--finetune-text-layers N] [--new-items bury|text] [--newcomer-offset X]``:
+[--threads N] [--init-from DIR] [--finetune-text-layers N] [--new-items bury|text] [--newcomer-offset X]
+[--device auto|cpu|cuda] [--loss auto|full|sampled] [--negatives N] [--sampler uniform|popularity]
+[--workers N] [--address ADDR]``:
 a progress bar goes to stderr; an existing artifact in DIR is replaced; JSON
-``{"model_dir", "epochs", "train_seconds", "threads", "valid": {"ndcg@10", "hr@10", ...},
-"test": {...}}`` (+ ``"new_items"`` with ``--new-items text``).
+``{"model_dir", "epochs", "train_seconds", "threads", "device", "loss", "negatives",
+"sampler", "workers", "samples_per_s", "valid": {"ndcg@10", "hr@10", ...}, "test": {...}}``
+(+ ``"new_items"`` with ``--new-items text``).
+
+``--workers N`` (N > 1) or ``--address`` trains data-parallel on Ray Train
+(:mod:`recsys.train_ray`; the no-text ablation too), with ``--threads`` torch threads per
+worker (default 1); without them training runs in this process and never imports Ray.
 """
 
 from __future__ import annotations
@@ -17,7 +24,9 @@ from typing import Any, Callable
 from recsys.commands.options import add_tie_order, resolve_tie_order
 from recsys.data import load
 from recsys.data.types import DataError
+from recsys.models.transformer.loss import DEFAULT_NEGATIVES, LOSSES, SAMPLED_ABOVE_ITEMS, SAMPLERS
 from recsys.paths import default_model_dir
+from recsys.runtime import DEVICES
 
 NEW_ITEM_MODES = ("bury", "text")
 # on ML-100K with 20% new items, trained with -2 (3 seeds,
@@ -64,6 +73,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="with --new-items text: added to the newcomers' bias; lower keeps more of the "
                              f"old items' accuracy, higher gives new items more exposure (default "
                              f"{DEFAULT_NEWCOMER_OFFSET:g})")
+    parser.add_argument("--device", choices=DEVICES, default="auto",
+                        help="where to train: 'auto' (default: a CUDA GPU when torch sees one, else the CPU), "
+                             "'cpu' or 'cuda'")
+    parser.add_argument("--loss", choices=LOSSES, default="auto",
+                        help="training loss: 'full' softmax over every item, 'sampled' softmax over each batch's "
+                             f"shared negatives, or 'auto' (default: full up to {SAMPLED_ABOVE_ITEMS:,} items, "
+                             "sampled above); evaluation always ranks every item")
+    parser.add_argument("--negatives", type=int, default=DEFAULT_NEGATIVES, metavar="N",
+                        help=f"shared negatives per batch of the sampled softmax (default {DEFAULT_NEGATIVES})")
+    parser.add_argument("--sampler", choices=SAMPLERS, default="uniform",
+                        help="how the sampled softmax draws negatives: 'uniform' (default) or 'popularity' "
+                             "(with log-Q correction)")
+    parser.add_argument("--workers", type=int, default=None, metavar="N",
+                        help="data-parallel training on N Ray Train workers (default: one process, no Ray)")
+    parser.add_argument("--address", default=None, metavar="ADDR",
+                        help="with --workers: the Ray cluster to join (default: start Ray on this machine); "
+                             "the data source must be readable from every node")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
 
 
@@ -78,21 +104,40 @@ def progress_bar(enabled: bool = True) -> tuple[Callable[[float, str], None] | N
 
     def progress(fraction: float, message: str) -> None:
         target = int(round(1000 * min(max(fraction, 0.0), 1.0)))
+        bar.set_description_str(message[:80], refresh=False)  # before update, which redraws the bar
         if target > bar.n:
             bar.update(target - bar.n)
-        bar.set_description_str(message[:80], refresh=False)
 
     return progress, bar.close
 
 
+def ray_plan(args: argparse.Namespace) -> Any:
+    """The :class:`~recsys.train_ray.RayPlan` of ``--workers``/``--address``, or None to
+    train in this process (no ``--workers`` or ``--workers 1``, and no ``--address``).
+    DataError for a bad count or a missing Ray."""
+    if args.workers is not None and args.workers < 1:
+        raise DataError(f"--workers must be at least 1, not {args.workers}")
+    if (args.workers or 1) == 1 and not args.address:
+        return None
+    from recsys.train_ray import RayPlan, require_ray
+
+    require_ray()
+    return RayPlan(workers=args.workers or 1, address=args.address or None, threads=args.threads or 1)
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    from recsys.runtime import set_threads, training_threads
+    from recsys.models.transformer.loss import choose_loss
+    from recsys.runtime import resolve_device, set_threads, training_threads
     from recsys.train import train_model
 
     new_items = new_item_options(args.new_items, args.newcomer_offset)  # bad options: before any work
     if args.threads is not None and args.threads < 1:
         raise DataError(f"--threads must be at least 1, not {args.threads}")
-    threads = args.threads or training_threads()
+    choose_loss(args.loss, 0, args.negatives, args.sampler)
+    plan = ray_plan(args)
+    if not args.address:  # a cluster's GPUs are counted once Ray is up
+        resolve_device(args.device)
+    threads = plan.threads if plan is not None else args.threads or training_threads()
     ds = load(args.data, min_count=args.min_count, tie_order=resolve_tie_order(args))
     out = args.out or str(default_model_dir(ds))
     progress, close = progress_bar(not args.no_progress)
@@ -108,6 +153,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             progress=progress,
             init_from=args.init_from,
             finetune_text_layers=args.finetune_text_layers,
+            device=args.device,
+            loss=args.loss,
+            negatives=args.negatives,
+            sampler=args.sampler,
+            parallel=plan,
             **new_items,
         )
     finally:
@@ -120,6 +170,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         f"epochs: {result['epochs']} (best {result['best_epoch']}"
         + "".join(f"; rate lowered from the best state after epoch {e}" for e in result.get("lr_lowered_at", []))
         + f"), {result['train_seconds']:.1f} s training",
+        f"trained on {result['device']} with {result['workers']} worker(s), {_loss_text(result)}, "
+        f"{result['samples_per_s']:,.0f} positions/s",
         f"valid NDCG@10 {v['ndcg@10']:.4f}  HR@10 {v['hr@10']:.4f}",
         f"test  NDCG@10 {t['ndcg@10']:.4f}  HR@10 {t['hr@10']:.4f}",
     ]
@@ -132,3 +184,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         lines.append(f"no-text ablation: test NDCG@10 {a['ndcg@10']:.4f}  HR@10 {a['hr@10']:.4f}")
     result["_text"] = "\n".join(lines)
     return result
+
+
+def _loss_text(result: dict[str, Any]) -> str:
+    if result["loss"] == "sampled":
+        return f"sampled softmax ({result['negatives']} {result['sampler']} negatives per batch)"
+    return "full softmax"

@@ -13,7 +13,8 @@ Architecture:
 * a GPT-2 style causal transformer (``transformers.GPT2Model`` via ``inputs_embeds``);
 * score of item ``i`` after a history = ``h_last · E[i] + b[i]`` over **all** items (the
   output matrix is tied to the input item representation, SASRec-style);
-* training: full-softmax cross-entropy at every position of each user's sequence (one
+* training: cross-entropy at every position of each user's sequence — over the full
+  catalogue, or over a batch's shared sampled negatives for large catalogues (one
   sequence per user per epoch; a history longer than ``max_len`` is cut into windows so
   that every interaction is a target, with window borders moving between epochs), AdamW,
   early stopping on validation NDCG@10 with the best state kept. Deterministic given
@@ -21,7 +22,9 @@ Architecture:
 
 The package is split by concern: ``config`` (the hyper-parameters and their checks),
 ``net`` (the ``nn.Module``, tensors only), ``trainer`` (epochs, learning-rate schedule,
-newcomer policy, early stopping), ``artifact`` (save, load, manifest, migration) and
+newcomer policy, early stopping), ``loss`` and ``sampled`` (which loss; the sampled
+softmax), ``parallel`` (running as one of several data-parallel processes),
+``artifact`` (save, load, manifest, migration) and
 ``recommender`` (:class:`TransformerRecommender`: item ids, fit, score, save, load).
 
 The public names below are imported lazily (PEP 562), so

@@ -172,6 +172,30 @@ class SeqRecNet(nn.Module):
             proj = proj * (c / (c + self.item_count))[:, None]
         return torch.cat([e[:2], e[2:] + proj], dim=0)
 
+    def item_rows(self, tokens: torch.Tensor, text_emb: torch.Tensor | None = None) -> torch.Tensor:
+        """(len(tokens), d): the rows ``tokens`` of :meth:`item_matrix`, computed for those
+        tokens only (the sampled softmax needs a few thousand of a large catalogue's rows)."""
+        e = self.item_emb(tokens)
+        te = self.text_emb if text_emb is None else text_emb
+        if self.text_proj is None or te is None:
+            return e
+        items = (tokens - 2).clamp(min=0)
+        t = te[items]
+        if self.text_basis is not None and self.text_mean is not None:
+            t = (t - self.text_mean) @ self.text_basis
+        proj = self.text_proj(t)
+        if self.item_count is not None:
+            c = self.text_prior_count
+            proj = proj * (c / (c + self.item_count[items]))[:, None]
+        return e + proj * (tokens >= 2).to(proj.dtype)[:, None]
+
+    def forward(
+        self, tokens: torch.Tensor, gaps: torch.Tensor, item_matrix: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """:meth:`hidden` — the module's call, so that a ``DistributedDataParallel``
+        wrapper sees every training step (it synchronises gradients only after a forward)."""
+        return self.hidden(tokens, gaps, item_matrix)
+
     def hidden(
         self, tokens: torch.Tensor, gaps: torch.Tensor, item_matrix: torch.Tensor | None = None
     ) -> torch.Tensor:

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
+from torch import nn
 
 from recsys.data.types import DataError, Dataset
 from recsys.models.transformer.artifact import (
@@ -26,7 +27,9 @@ from recsys.models.transformer.artifact import (
     write_artifact,
 )
 from recsys.models.transformer.config import TransformerConfig
+from recsys.models.transformer.loss import LossSpec
 from recsys.models.transformer.net import SeqRecNet, encode_batch
+from recsys.models.transformer.parallel import Sync
 from recsys.models.transformer.trainer import Newcomers, Progress, Trainer, TrainLog, ValidData
 
 SHAPE_KEYS = ("d_model", "n_layers", "n_heads", "max_len")  # must match to continue training
@@ -127,15 +130,20 @@ class TransformerRecommender:
         epochs: int | None = None,
         progress: Progress | None = None,
         text_finetuner: Any | None = None,
+        loss: LossSpec | None = None,
+        sync: Sync | None = None,
+        wrap: Callable[[nn.Module], nn.Module] | None = None,
     ) -> TrainLog:
         """Train on per-user sequences (oldest first); early-stop on ``valid`` NDCG@10.
 
         ``epochs`` overrides ``config.max_epochs`` (early stopping still applies when
         validation data is given). Keeps the best validation state. The model is
-        unsaved afterwards (its manifest is cleared).
+        unsaved afterwards (its manifest is cleared). ``loss`` picks the full (default)
+        or sampled softmax; ``sync`` and ``wrap`` make this process one of several
+        data-parallel ones (:class:`~recsys.models.transformer.trainer.Trainer`).
         """
         trainer = Trainer(self, train, train_ts, valid, epochs=epochs, progress=progress,
-                          text_finetuner=text_finetuner)
+                          text_finetuner=text_finetuner, loss=loss, sync=sync, wrap=wrap)
         self.manifest = {}
         self.log = trainer.run()
         self.newcomers = trainer.newcomers

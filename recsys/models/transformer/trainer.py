@@ -3,14 +3,25 @@ policy, validation and early stopping.
 
 One :class:`Trainer` is one call of ``TransformerRecommender.fit``. Per epoch it cuts
 every user's sequence into training windows (:func:`training_windows`), batches
-windows of similar length (:func:`length_batches`), and minimises full-softmax
-cross-entropy at every position with AdamW. The rate follows a linear warm-up and then
-stays constant or decays along a cosine (``torch.optim.lr_scheduler.LambdaLR``); with
+windows of similar length (:func:`length_batches`), and minimises cross-entropy at
+every position with AdamW — over the full catalogue, or over each batch's shared
+sampled negatives (:mod:`recsys.models.transformer.sampled`). The rate follows a
+linear warm-up and then stays constant or decays along a cosine
+(``torch.optim.lr_scheduler.LambdaLR``); with
 ``lr_decay="plateau"`` training goes back to the best state at a lower rate when
 validation NDCG@10 stalls. Torch's ``ReduceLROnPlateau`` does not fit that step: it
 neither restores the best state nor caps the number of decays, so the trainer scales
 the scheduler's base rates itself. Validation ranks the targets with
 :mod:`recsys.evaluation.metrics` — the protocol every evaluation in RecLens uses.
+
+Data-parallel training runs one Trainer per process with a
+:class:`~recsys.models.transformer.parallel.Sync` and the network wrapped for gradient
+synchronisation (``wrap``, e.g. ``DistributedDataParallel``); how batches are split is
+described in :mod:`recsys.models.transformer.parallel`. Validation is shared out as
+well (each process ranks every world-th user; the sums are combined) and rank 0's
+early-stopping decision is broadcast. With one process
+(:class:`~recsys.models.transformer.parallel.LocalSync`, the default) training is the
+single-process loop, step for step.
 """
 
 from __future__ import annotations
@@ -28,7 +39,10 @@ from torch import nn
 from recsys.data.types import DataError
 from recsys.evaluation.metrics import ndcg_of_ranks, rank_of_targets
 from recsys.models.transformer.config import TransformerConfig
+from recsys.models.transformer.loss import LossSpec
 from recsys.models.transformer.net import encode_batch
+from recsys.models.transformer.parallel import LocalSync, Sync, shard, window_targets
+from recsys.models.transformer.sampled import SampledSoftmax
 
 if TYPE_CHECKING:  # pragma: no cover
     from recsys.models.transformer.recommender import TransformerRecommender
@@ -49,6 +63,13 @@ class TrainLog:
     best_valid_ndcg: float = float("nan")
     train_seconds: float = 0.0
     history: list[dict[str, float]] = field(default_factory=list)
+    samples: int = 0  # target positions trained on (all processes together)
+    step_seconds: float = 0.0  # time in training epochs (no validation)
+
+    @property
+    def samples_per_s(self) -> float:
+        """Training target positions per second of training time, over all epochs."""
+        return self.samples / self.step_seconds if self.step_seconds > 0 else 0.0
 
 
 def training_windows(lengths: np.ndarray, max_len: int, mode: str, gen: torch.Generator) -> list[tuple[int, int]]:
@@ -132,6 +153,9 @@ class Trainer:
         epochs: int | None = None,
         progress: Progress | None = None,
         text_finetuner: Any | None = None,
+        loss: LossSpec | None = None,
+        sync: Sync | None = None,
+        wrap: Callable[[nn.Module], nn.Module] | None = None,
     ):
         cfg = self.cfg = model.config
         self.max_epochs = int(epochs if epochs is not None else cfg.max_epochs)
@@ -146,13 +170,26 @@ class Trainer:
         self.lengths = np.array([len(s) for s in self.seqs], dtype=np.int64)
         if not (self.lengths >= 1).any():
             raise DataError("no training sequences")
-        torch.manual_seed(model.seed)
+        self.sync = sync or LocalSync()
+        self.rank, self.world = self.sync.rank, self.sync.world
+        if self.world > 1 and text_finetuner is not None:
+            raise DataError("fine-tuning text layers does not run data-parallel (use one worker)")
+        # the same windows and batches in every process; dropout, time dropout and
+        # negatives differ per process (one process: one generator, as always)
+        torch.manual_seed(model.seed + 7919 * self.rank)
         self.gen = torch.Generator().manual_seed(model.seed)
+        self.noise = self.gen if self.world == 1 else torch.Generator().manual_seed(model.seed + 7919 * self.rank)
         counts = np.bincount(np.concatenate(self.seqs), minlength=model.n_items)[: model.n_items]
         if self.net.text_proj is not None and self.net.item_count is not None:
             self.net.item_count.copy_(torch.from_numpy(counts.astype(np.float32)))
         self.newcomers = (Newcomers.of(counts, model.device)
                           if cfg.skip_unseen_items and (counts == 0).any() else None)
+        self.loss = loss or LossSpec()
+        self.sampled = None
+        if self.loss.kind == "sampled":  # negatives: the items the full softmax would run over
+            cand = np.flatnonzero(counts > 0) if self.newcomers is not None else np.arange(model.n_items)
+            self.sampled = SampledSoftmax(self.loss, counts, cand, model.device, cfg.label_smoothing)
+        self.fwd = wrap(self.net) if wrap is not None else self.net  # the training forward
         self.params, self.opt = self._optimizer()
         self.sched: torch.optim.lr_scheduler.LambdaLR | None = None  # made once an epoch's steps are known
         self.best_state = copy.deepcopy(self.net.state_dict())
@@ -177,7 +214,9 @@ class Trainer:
     def run(self) -> TrainLog:
         t0 = time.perf_counter()
         for epoch in range(1, self.max_epochs + 1):
+            t_epoch = time.perf_counter()
             rec: dict[str, float] = {"epoch": epoch, "loss": self._train_epoch()}
+            self.log.step_seconds += time.perf_counter() - t_epoch
             self._end_epoch()
             self.log.epochs = epoch
             stop = self._validate(epoch, rec)
@@ -208,24 +247,53 @@ class Trainer:
         if self.sched is None:  # the schedule counts steps in epochs of the first epoch's size
             n, top = len(batches), self.max_epochs
             self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lambda step: lr_scale(cfg, step, n, top))
+        targets = window_targets(ends, cfg.max_len)
         total, count = 0.0, 0
         for idx in batches:
-            loss, n_tok = self._batch_loss(users[idx], ends[idx])
+            if self.world == 1:
+                loss, n_tok = self._batch_loss(users[idx], ends[idx])
+                total += float(loss.detach()) * n_tok
+            else:  # this process's share; its loss summed, scaled so the averaged gradient is the batch mean's
+                part, weight = shard(idx, self.rank, self.world)
+                loss, n_tok = self._batch_loss(users[part], ends[part], "sum")
+                total += float(loss.detach()) if weight else 0.0
+                loss = loss * (self.world / int(targets[idx].sum()) if weight else 0.0)
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.grad_clip > 0:
                 nn.utils.clip_grad_norm_(self.params, cfg.grad_clip)
             self.opt.step()
             self.sched.step()
-            total += float(loss.detach()) * n_tok
             count += n_tok
+        self.log.samples += int(targets.sum())
+        if self.world > 1:
+            total = self.sync.all_sum([total])[0]
+            count = int(targets.sum())
         return total / max(count, 1)
 
-    def _batch_loss(self, users: np.ndarray, ends: np.ndarray) -> tuple[torch.Tensor, int]:
-        """Full-softmax cross-entropy over every position of a batch of training windows
-        (``seq[u][max(0, end - max_len):end]``). A window that starts inside a history
-        does not train the prediction from the start token alone (its first target)."""
-        cfg, net, device = self.cfg, self.net, self.model.device
+    def _batch_loss(self, users: np.ndarray, ends: np.ndarray, reduction: str = "mean") -> tuple[torch.Tensor, int]:
+        """Cross-entropy (mean or sum) over every position of a batch of training windows
+        (``seq[u][max(0, end - max_len):end]``) and the number of positions. A window that
+        starts inside a history does not train the prediction from the start token alone
+        (its first target)."""
+        tok, gaps, target = self._encode(users, ends)
+        text = self.finetuner.embed_all() if self.finetuner is not None else None
+        if self.sampled is not None:
+            loss = self.sampled.loss(self.net, self.fwd, (tok, gaps, target), self.noise, text, reduction)
+            return loss, int((target >= 0).sum())
+        net, cfg = self.net, self.cfg
+        em = net.item_matrix(text)
+        h = self.fwd(tok, gaps, em)
+        sel = target >= 0
+        logits, y = net.logits(h[sel], em), target[sel]
+        if self.newcomers is not None:  # the softmax runs over the items seen in training only
+            logits, y = logits[:, self.newcomers.seen], self.newcomers.remap[y]
+        loss = nn.functional.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing, reduction=reduction)
+        return loss, int(sel.sum())
+
+    def _encode(self, users: np.ndarray, ends: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(tokens, gap buckets, targets) of a batch of training windows, on the device."""
+        cfg, device = self.cfg, self.model.device
         hist: list[np.ndarray] = []
         hts: list[np.ndarray | None] = []
         tgts: list[np.ndarray] = []
@@ -241,17 +309,9 @@ class Trainer:
         for b, s in enumerate(tgts):
             target[b, width - len(s) :] = torch.from_numpy(s)
         if cfg.use_time and cfg.time_dropout > 0:
-            drop = torch.rand(gaps.shape, generator=self.gen) < cfg.time_dropout
+            drop = torch.rand(gaps.shape, generator=self.noise) < cfg.time_dropout
             gaps = gaps.masked_fill(drop, 0)
-        tok, gaps, target = tok.to(device), gaps.to(device), target.to(device)
-        em = net.item_matrix(self.finetuner.embed_all() if self.finetuner is not None else None)
-        h = net.hidden(tok, gaps, em)
-        sel = target >= 0
-        logits, y = net.logits(h[sel], em), target[sel]
-        if self.newcomers is not None:  # the softmax runs over the items seen in training only
-            logits, y = logits[:, self.newcomers.seen], self.newcomers.remap[y]
-        loss = nn.functional.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)
-        return loss, int(sel.sum())
+        return tok.to(device), gaps.to(device), target.to(device)
 
     def _end_epoch(self) -> None:
         """Evaluation mode; fine-tuned text vectors and newcomers' vectors brought up to date."""
@@ -273,7 +333,7 @@ class Trainer:
         cfg = self.cfg
         if self.valid is None or not (epoch % cfg.eval_every == 0 or epoch == self.max_epochs):
             return False
-        nd = self.valid_ndcg(*self.valid)
+        nd = self._valid_ndcg(*self.valid)
         rec["valid_ndcg@10"] = nd
         if nd > self.best:
             self.best, self.bad = nd, 0
@@ -282,7 +342,9 @@ class Trainer:
         else:
             self.bad += 1
             self._plateau_step(rec)
-        return self.bad >= cfg.stop_patience and epoch >= cfg.min_epochs
+        stop = self.bad >= cfg.stop_patience and epoch >= cfg.min_epochs
+        # every process reached the same decision from the same score; rank 0's is the one that counts
+        return bool(self.sync.from_rank0([float(stop)])[0]) if self.world > 1 else stop
 
     def _plateau_step(self, rec: dict[str, float]) -> None:
         """With ``lr_decay="plateau"``, after ``stop_patience`` evaluations without a gain
@@ -297,6 +359,18 @@ class Trainer:
         for g in self.opt.param_groups:
             g["lr"] *= cfg.plateau_factor
         rec["lr_factor"] = self.lr_mult
+
+    def _valid_ndcg(self, histories: Sequence[np.ndarray], timestamps: Sequence[np.ndarray] | None,
+                    targets: np.ndarray) -> float:
+        """:meth:`valid_ndcg`; data-parallel, each process ranks its share of the users and
+        the sums are combined, so every process gets the same score."""
+        if self.world == 1:
+            return self.valid_ndcg(histories, timestamps, targets)
+        idx = range(self.rank, len(histories), self.world)
+        part = self.valid_ndcg([histories[i] for i in idx], None if timestamps is None else [timestamps[i] for i in idx],
+                               np.asarray(targets)[list(idx)])
+        total, n = self.sync.all_sum([part * len(idx), float(len(idx))])
+        return self.sync.from_rank0([total / max(n, 1.0)])[0]
 
     def valid_ndcg(
         self, histories: Sequence[np.ndarray], timestamps: Sequence[np.ndarray] | None, targets: np.ndarray
