@@ -148,22 +148,31 @@ def stage_load(a: argparse.Namespace) -> list[dict]:
     return rows
 
 
+def _history(model_dir: str) -> list | None:
+    """Per-epoch training history (loss, validation NDCG@10, seconds) from the manifest."""
+    path = Path(model_dir) / "manifest.json"
+    return json.loads(path.read_text()).get("history") if path.exists() else None
+
+
 def stage_train(a: argparse.Namespace) -> list[dict]:
     rows = []
     for workers in a.workers:
-        out = tempfile.mkdtemp(prefix=f"scale-train-w{workers}-", dir=a.scratch)
+        out = a.out or tempfile.mkdtemp(prefix=f"scale-train-w{workers}-", dir=a.scratch)
         args = ["train", "--data", a.data, "--out", out, "--no-ablation", "--json", "--seed", str(a.seed),
                 "--workers", str(workers), "--loss", a.loss]
         if a.epochs:
             args += ["--epochs", str(a.epochs)]
-        r = run_measured(cli(*args), env={"RECSYS_TRAIN_THREADS": "1"})
+        if a.negatives:
+            args += ["--negatives", str(a.negatives)]
+        r = run_measured(cli(*args), env={"RECSYS_TRAIN_THREADS": str(a.threads)})
         j = r["json"]
         rows.append({"stage": "train", "data": a.data, "workers": workers, "loss": j.get("loss"),
                      "negatives": j.get("negatives"), "epochs": j.get("epochs"),
                      "train_seconds": j.get("train_seconds"), "samples_per_s": j.get("samples_per_s"),
                      "valid_ndcg@10": (j.get("valid") or {}).get("ndcg@10"),
                      "test_ndcg@10": (j.get("test") or {}).get("ndcg@10"), "wall_s": r["wall_s"],
-                     "peak_pss_mib": r["peak_pss_mib"], "seed": a.seed, "model_dir": out, "cmd": r["cmd"]})
+                     "history": _history(out),
+                     "peak_pss_mib": r["peak_pss_mib"], "seed": a.seed, "threads": a.threads, "model_dir": out, "cmd": r["cmd"]})
         print(json.dumps(rows[-1]), flush=True)
     return rows
 
@@ -178,6 +187,7 @@ def stage_precompute(a: argparse.Namespace) -> list[dict]:
         j = r["json"]
         rows.append({"stage": "precompute", "data": a.data, "workers": workers, "users": j.get("users"),
                      "rows": j.get("rows"), "users_per_s": j.get("users_per_s"), "wall_s": r["wall_s"],
+                     "seconds": j.get("seconds"), "first_result_s": j.get("first_result_s"),
                      "peak_pss_mib": r["peak_pss_mib"], "explain": a.explain, "cmd": r["cmd"]})
         print(json.dumps(rows[-1]), flush=True)
     return rows
@@ -223,6 +233,9 @@ def main() -> int:
     ap.add_argument("--epochs", type=int, default=None)
     ap.add_argument("--loss", default="auto", choices=["auto", "full", "sampled"])
     ap.add_argument("--explain", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=1, help="train: torch threads per process/worker (default 1)")
+    ap.add_argument("--out", default=None, help="train: artifact directory (default: a new one in --scratch)")
+    ap.add_argument("--negatives", type=int, default=None, help="train: shared negatives of the sampled softmax")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--write", default=None, help="append the rows to this JSON file")
     a = ap.parse_args()
