@@ -164,6 +164,8 @@ def stage_train(a: argparse.Namespace) -> list[dict]:
             args += ["--epochs", str(a.epochs)]
         if a.negatives:
             args += ["--negatives", str(a.negatives)]
+        if a.init_from:
+            args += ["--init-from", a.init_from]
         r = run_measured(cli(*args), env={"RECSYS_TRAIN_THREADS": str(a.threads)})
         j = r["json"]
         rows.append({"stage": "train", "data": a.data, "workers": workers, "loss": j.get("loss"),
@@ -233,6 +235,7 @@ def main() -> int:
     ap.add_argument("--epochs", type=int, default=None)
     ap.add_argument("--loss", default="auto", choices=["auto", "full", "sampled"])
     ap.add_argument("--explain", type=int, default=0)
+    ap.add_argument("--init-from", default=None, help="train: continue from this artifact")
     ap.add_argument("--threads", type=int, default=1, help="train: torch threads per process/worker (default 1)")
     ap.add_argument("--out", default=None, help="train: artifact directory (default: a new one in --scratch)")
     ap.add_argument("--negatives", type=int, default=None, help="train: shared negatives of the sampled softmax")
