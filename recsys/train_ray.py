@@ -51,6 +51,42 @@ from recsys.models.transformer.loss import LossSpec
 
 Progress = Callable[[float, str], None]
 RAY_STORAGE_ENV = "RECSYS_RAY_STORAGE"
+
+
+def check_reachable(address: str | None, timeout: float = 5.0) -> None:
+    """DataError unless ``host:port`` (or ``ray://host:port``) accepts a TCP connection.
+    ``ray.init`` keeps retrying an address nobody listens on, so a typo would hang the
+    command; ``auto`` and addresses without a port are left to Ray."""
+    if not address:
+        return
+    text = address.strip()
+    if text.startswith("ray://"):
+        text = text[len("ray://"):]
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        return
+    import socket
+
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
+            pass
+    except OSError as e:
+        reason = e.strerror or type(e).__name__
+        raise DataError(f"cannot reach Ray at {address}: {reason} (is `ray start --head` running there?)") from None
+
+
+def ray_init_problem(address: str | None, err: BaseException) -> str:
+    """The one-line message for a Ray that cannot be started or reached. Ray >= 2.59 starts
+    clusters (`ray start --head`) with token authentication on, while a driver that joins
+    by address only sends the token when ``RAY_AUTH_MODE=token`` is set in its shell."""
+    where = f" at {address}" if address else ""
+    hint = ""
+    if address and os.environ.get("RAY_AUTH_MODE", "").strip().lower() != "token":
+        hint = ("; if the cluster uses token authentication (the default of `ray start` since "
+                "Ray 2.59), set RAY_AUTH_MODE=token and the cluster's token (RAY_AUTH_TOKEN or "
+                "~/.ray/auth_token) in this shell")
+    first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    return f"cannot start or reach Ray{where}: {first}{hint}"
 STATE_FILE = "model.safetensors"
 LOG_FILE = "train_log.json"
 
@@ -91,6 +127,7 @@ def ray_session(plan: RayPlan) -> Iterator[Any]:
 
     opts: dict[str, Any] = {"logging_level": logging.WARNING, "log_to_driver": False}
     if plan.address:
+        check_reachable(plan.address)
         opts["address"] = plan.address
     else:
         opts.update(num_cpus=plan.workers * plan.threads, include_dashboard=False)
@@ -102,7 +139,7 @@ def ray_session(plan: RayPlan) -> Iterator[Any]:
     try:
         ray.init(**opts)
     except (ConnectionError, ValueError, RuntimeError) as e:
-        raise DataError(f"cannot start or reach Ray{f' at {plan.address}' if plan.address else ''}: {e}") from None
+        raise DataError(ray_init_problem(plan.address, e)) from None
     finally:
         notice.setLevel(level)
     try:

@@ -296,10 +296,20 @@ def test_command_json_contract_and_serving_info(world, capsys):
     assert again["shards_kept"] == 3 and again["scored_users"] == 0 and again["users_per_s"] is None
 
 
+def _closed_port() -> int:
+    """A local TCP port nobody listens on (bound once, then released)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 @pytest.mark.parametrize("argv, words", [
     (["--workers", "0"], "--workers must be at least 1"),
     (["--explain", "5", "--pool", "3"], "--explain 5 exceeds --pool 3"),
     (["--model", "/nonexistent/model"], "model directory not found"),
+    (["--workers", "2", "--address", f"127.0.0.1:{_closed_port()}"], "Connection refused"),
 ])
 def test_command_bad_input_is_one_error_line(world, capsys, argv, words):
     argv = ["precompute", "--data", SOURCE, *(["--model", str(world[2])] if "--model" not in argv else []), *argv]

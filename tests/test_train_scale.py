@@ -91,6 +91,31 @@ def test_workers_without_ray_is_one_error_line(monkeypatch, capsys):
     assert len(err) == 1 and err[0].startswith("error: --workers needs Ray")
 
 
+def test_an_address_nobody_listens_on_is_one_error_line(capsys):
+    """`ray.init(address=…)` retries a dead address for minutes; the command checks first."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    assert main(["train", "--data", "demo-small", "--no-progress", "--workers", "2",
+                 "--address", f"127.0.0.1:{port}"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: cannot reach Ray at 127.0.0.1:{port}")
+
+
+def test_a_refused_cluster_connection_names_token_authentication(monkeypatch):
+    from recsys.train_ray import ray_init_problem
+
+    monkeypatch.delenv("RAY_AUTH_MODE", raising=False)
+    msg = ray_init_problem("10.0.0.5:6379", ConnectionError("Failed to connect\nmore detail"))
+    assert "\n" not in msg and msg.startswith("cannot start or reach Ray at 10.0.0.5:6379: Failed to connect")
+    assert "RAY_AUTH_MODE=token" in msg
+    monkeypatch.setenv("RAY_AUTH_MODE", "token")
+    assert "RAY_AUTH_MODE" not in ray_init_problem("10.0.0.5:6379", ConnectionError("x"))
+    assert "RAY_AUTH_MODE" not in ray_init_problem(None, RuntimeError("y"))
+
+
 # ---- the sampled softmax -------------------------------------------------------------
 @pytest.mark.parametrize("smoothing", [0.0, 0.1])
 def test_sampled_loss_over_every_item_is_the_full_softmax(smoothing):

@@ -90,6 +90,10 @@ def _check(args: argparse.Namespace) -> None:
             raise DataError(f"--{name.replace('_', '-')} must be at least {least}, got {v}")
     if args.explain > args.pool:
         raise DataError(f"--explain {args.explain} exceeds --pool {args.pool}")
+    if args.address:
+        from recsys.train_ray import check_reachable
+
+        check_reachable(args.address)  # a typo fails now, not after loading data and model
 
 
 def _py_modules() -> list[str]:

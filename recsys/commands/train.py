@@ -119,9 +119,10 @@ def ray_plan(args: argparse.Namespace) -> Any:
         raise DataError(f"--workers must be at least 1, not {args.workers}")
     if (args.workers or 1) == 1 and not args.address:
         return None
-    from recsys.train_ray import RayPlan, require_ray
+    from recsys.train_ray import RayPlan, check_reachable, require_ray
 
     require_ray()
+    check_reachable(args.address)  # a typo fails now, not after loading the data
     return RayPlan(workers=args.workers or 1, address=args.address or None, threads=args.threads or 1)
 
 

@@ -162,7 +162,13 @@ def _ray_init(workers: int, address: str | None, py_modules: list[str] | None = 
         import recsys
 
         modules = py_modules or [str(Path(recsys.__file__).parent)]
-        ray.init(address=address, runtime_env={"py_modules": modules}, log_to_driver=False)
+        from recsys.train_ray import check_reachable, ray_init_problem
+
+        check_reachable(address)
+        try:
+            ray.init(address=address, runtime_env={"py_modules": modules}, log_to_driver=False)
+        except (ConnectionError, ValueError, RuntimeError) as e:
+            raise DataError(ray_init_problem(address, e)) from None
     else:
         ray.init(num_cpus=workers, include_dashboard=False, object_store_memory=OBJECT_STORE_BYTES,
                  log_to_driver=False)
