@@ -63,6 +63,10 @@ def small_model16(tmp_path_factory):
     from recsys.data import load
     from recsys.train import train_model
 
+    home = tmp_path_factory.getbasetemp() / "recsys_home"  # the session's home: its embedding cache
+    home.mkdir(exist_ok=True)
+    old_home = os.environ.get("RECSYS_HOME")
+    os.environ["RECSYS_HOME"] = str(home)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -70,4 +74,8 @@ def small_model16(tmp_path_factory):
         train_model(load("demo-small"), out, seed=0, epochs=16, ablation=False, baselines=False)
     finally:
         torch.set_num_threads(threads)
+        if old_home is None:
+            os.environ.pop("RECSYS_HOME", None)
+        else:
+            os.environ["RECSYS_HOME"] = old_home
     return out

@@ -220,10 +220,9 @@ def test_cli_json_contract(capsys, small_model16):
     assert "%" not in err  # no progress bar with --json
 
 
-def test_cli_without_the_model_policy_needs_no_model(capsys, tmp_path, monkeypatch):
-    monkeypatch.setenv("RECSYS_HOME", str(tmp_path))  # no trained model here
-    code, out, err = run_cli(capsys, "--data", "demo-small", "--rounds", "2", "--users", "10",
-                             "--policies", "random,oracle", "--no-progress")
+def test_cli_without_the_model_policy_needs_no_model(capsys, tmp_path):
+    code, out, err = run_cli(capsys, "--data", "demo-small", "--model", str(tmp_path / "no-model-here"),
+                             "--rounds", "2", "--users", "10", "--policies", "random,oracle", "--no-progress")
     assert code == 0, err
     assert "oracle" in out and "utility" in out
 

@@ -122,7 +122,7 @@ class PolicyRun:
     name: str
     rounds: list[dict[str, Any]]
     choices: np.ndarray  # (U, T) int64 chosen item per round, -1 = no click
-    lists: np.ndarray  # (U, T, k) int64 recommended lists, -1 = padding
+    lists: np.ndarray  # (U, T, k) int32 recommended lists, -1 = padding
 
     def final(self, metric: str) -> float | None:
         return self.rounds[-1].get(metric)
@@ -215,7 +215,7 @@ def _run_policy(
     rounds = [_round_zero(world)]
     j0 = rounds[0]["jaccard"]
     choices = np.full((n_users, cfg.rounds), -1, dtype=np.int64)
-    all_lists = np.full((n_users, cfg.rounds, k), -1, dtype=np.int64)
+    all_lists = np.full((n_users, cfg.rounds, k), -1, dtype=np.int32)
     for t in range(1, cfg.rounds + 1):
         hist_dist = ctx.history_distribution(world.hist)
         if model is not None:

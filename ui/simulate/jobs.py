@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from recsys.models.base import Scorer
     from recsys.rerank import RerankContext
 
-MAX_KEPT = 8
+MAX_KEPT = 6
 
 
 @dataclass
