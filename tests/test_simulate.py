@@ -145,6 +145,36 @@ def test_deterministic_given_a_seed(ds, model):
     assert not np.array_equal(a.policies["random"].lists, other.policies["random"].lists)
 
 
+def test_retraining_every_r_rounds_continues_on_the_grown_log(ds, model, small_model16, base):
+    cfg = SimConfig(rounds=3, users=150, policies=("model",), retrain_every=2, retrain_epochs=1)
+    res = simulate(ds, model, cfg, model_dir=small_model16)
+    run, plain = res.policies["model"], base.policies["model"]
+    assert run.retrained_at == (2,) and res.to_json()["policies"]["model"]["retrained_at"] == [2]
+    assert run.rounds[:3] == plain.rounds[:3]  # before the retraining: the same trajectory
+    np.testing.assert_array_equal(run.choices[:, :2], plain.choices[:, :2])
+    assert not np.array_equal(run.lists[:, 2], plain.lists[:, 2])  # the retrained model ranks differently
+    with pytest.raises(DataError, match="artifact directory"):
+        simulate(ds, model, cfg)
+
+
+def test_grown_log_replaces_the_simulated_users_histories(ds):
+    from recsys.simulate.retrain import grown_dataset
+
+    users = np.array([2, 9])
+    hist, ts = [], []
+    for u in users:
+        items, times = ds.sequence(int(u))
+        new = int(np.setdiff1d(np.arange(ds.n_items), items)[0])
+        hist.append(np.append(items, new))
+        ts.append(np.append(times, times[-1] + 86_400))
+    grown = grown_dataset(ds, users, hist, ts)
+    assert grown.item_ids == ds.item_ids and grown.user_ids == ds.user_ids
+    for u, h in zip(users, hist):
+        np.testing.assert_array_equal(grown.sequence(int(u))[0], h)
+    np.testing.assert_array_equal(grown.sequence(0)[0], ds.sequence(0)[0])
+    assert grown.n_interactions == ds.n_interactions + 2
+
+
 def test_pick_users_is_nested_and_seeded(ds):
     small, large = pick_users(ds, 20, 0), pick_users(ds, 60, 0)
     assert set(small) <= set(large) and len(small) == 20
@@ -238,6 +268,7 @@ def test_cli_without_the_model_policy_needs_no_model(capsys, tmp_path):
         (["--policies", ","], "no policy given"),
         (["--diversity", "0.7", "--fairness", "0.6"], "weights must add up to at most 1"),
         (["--drift", "1.5"], "--drift must be between 0 and 1"),
+        (["--retrain-every", "-1"], "--retrain-every must be 0 (never) or more"),
         (["--diversity", "abc"], "weight must be a number"),
         (["--fair-group", "category=Nope", "--policies", "random"], "unknown category 'Nope'"),
     ],

@@ -12,13 +12,16 @@ given weights), picks one item or none by their true preference (the demo world'
 planted truth, else an independent EASE model: ``"preference"`` says which), the pick
 joins their history and their preferences drift towards it (:mod:`recsys.simulate`).
 Policies: ``model``, ``random``, ``popular``, ``oracle``. Progress on stderr unless
-``--json`` or ``--no-progress``. Retraining during the simulation is not offered: the
-sequence model reads each user's grown history at inference time.
+``--json`` or ``--no-progress``. The sequence model reads each user's grown history at
+inference time; ``--retrain-every R`` also trains it further (``--retrain-epochs E``
+epochs from the current artifact) on the log grown by the simulated choices after every
+R rounds (``"retrained_at"`` lists those rounds).
 """
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from recsys.commands.options import add_min_count, load_data, load_model
@@ -28,6 +31,7 @@ from recsys.rerank import add_rerank_arguments, rerank_options
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from recsys.simulate import DEFAULT_DRIFT, DEFAULT_POLICIES, PREFERENCE_KINDS
+    from recsys.simulate.retrain import DEFAULT_RETRAIN_EPOCHS
 
     parser.add_argument("--model", default=None, metavar="DIR",
                         help="trained artifact (default: $RECSYS_HOME/models/<data fingerprint>)")
@@ -43,6 +47,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"preference drift step per consumed item, in [0, 1] (default {DEFAULT_DRIFT:g})")
     parser.add_argument("--preference", choices=PREFERENCE_KINDS, default=None,
                         help="true-preference model (default: demo-truth where the data has planted truth, else ease)")
+    parser.add_argument("--retrain-every", type=int, default=0, metavar="R",
+                        help="retrain the model (--init-from the current one) on the log grown by the simulated "
+                             "choices after every R rounds (default 0: never; the model reads the grown histories "
+                             "at inference either way)")
+    parser.add_argument("--retrain-epochs", type=int, default=DEFAULT_RETRAIN_EPOCHS, metavar="E",
+                        help=f"epochs of each retraining (default {DEFAULT_RETRAIN_EPOCHS})")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     add_min_count(parser)
     add_rerank_arguments(parser)  # --diversity/--calibration/--fairness W, --fair-group, --candidates
@@ -71,6 +81,9 @@ def _text(res: Any) -> str:
     for name, run in res.policies.items():
         vals = ["-" if run.final(m) is None else f"{run.final(m):.4f}" for m in ROUND_METRICS]
         lines.append(f"{name:8s} " + "  ".join(vals))
+    for name, run in res.policies.items():
+        if run.retrained_at:
+            lines.append(f"{name} retrained after round(s) {', '.join(map(str, run.retrained_at))}")
     lines.append(f"{res.elapsed_s:.1f} s")
     return "\n".join(lines)
 
@@ -82,7 +95,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     weights, group, n_cand = rerank_options(args)
     cfg = SimConfig(rounds=args.rounds, users=args.users, k=args.k, weights=weights, group=group,
                     policies=parse_policies(args.policies), seed=args.seed, n_candidates=n_cand,
-                    drift=args.drift, preference=args.preference)
+                    drift=args.drift, preference=args.preference, retrain_every=args.retrain_every,
+                    retrain_epochs=args.retrain_epochs)
     cfg.check()  # bad numbers fail before the data and the model are loaded
     if not 0.0 <= args.drift <= 1.0:
         raise DataError(f"--drift must be between 0 and 1, not {args.drift:g}")
@@ -90,9 +104,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     scorer = load_model(ds, args.model) if "model" in cfg.policies else None
     if group.kind == "category" and group.category not in ds.categories:
         raise DataError(f"--fair-group: unknown category {group.category!r}")
+    model_dir = None
+    if scorer is not None and cfg.retrain_every:
+        from recsys.paths import default_model_dir
+
+        model_dir = Path(args.model) if args.model else default_model_dir(ds)
     progress, close = progress_bar(not (args.json or args.no_progress))
     try:
-        res = simulate(ds, scorer, cfg, progress=progress)
+        res = simulate(ds, scorer, cfg, progress=progress, model_dir=model_dir)
     finally:
         close()
     out = res.to_json()

@@ -14,6 +14,9 @@
    their true preference (:mod:`recsys.simulate.preference`).
 3. **Append and drift.** The choice joins the user's history (time-stamped one round
    after their previous round) and the user's preferences drift towards it.
+4. **Optionally retrain** (``retrain_every`` R > 0): after every R-th round the model is
+   trained ``retrain_epochs`` more epochs from its current artifact on the log grown by
+   the simulated choices (:mod:`recsys.simulate.retrain`), then every user is rescored.
 
 Randomness: each (user, policy) has its own stream (:func:`recsys.seeds.user_rng` with
 purpose ``simulate/<policy>``) that draws the choice (and the random policy's list), so
@@ -44,8 +47,10 @@ there):
 
 from __future__ import annotations
 
+import tempfile
 import time
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
@@ -60,6 +65,7 @@ from recsys.rerank.weights import FairGroup, Weights
 from recsys.seeds import user_rng, user_seed
 from recsys.simulate.choice import ChoiceModel
 from recsys.simulate.preference import DEFAULT_DRIFT, Preferences, build_preferences
+from recsys.simulate.retrain import DEFAULT_RETRAIN_EPOCHS
 from recsys.simulate.world import World, topk_masked, user_pairs
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -89,6 +95,8 @@ class SimConfig:
     drift: float = DEFAULT_DRIFT
     choice: ChoiceModel = field(default_factory=ChoiceModel)
     preference: str | None = None  # None: demo-truth where planted, else ease
+    retrain_every: int = 0  # retrain the model every R rounds on the grown log (0 = never)
+    retrain_epochs: int = DEFAULT_RETRAIN_EPOCHS
 
     def check(self) -> SimConfig:
         if self.rounds < 1:
@@ -106,12 +114,17 @@ class SimConfig:
             raise DataError(f"unknown policy {bad[0]!r} (known: {', '.join(POLICIES)})")
         if len(set(self.policies)) != len(self.policies):
             raise DataError("a policy is listed twice in --policies")
+        if self.retrain_every < 0:
+            raise DataError(f"--retrain-every must be 0 (never) or more, not {self.retrain_every}")
+        if self.retrain_epochs < 1:
+            raise DataError(f"--retrain-epochs must be at least 1, not {self.retrain_epochs}")
         return self
 
     def to_dict(self) -> dict[str, Any]:
         return {"rounds": self.rounds, "users": self.users, "k": self.k, "weights": self.weights.to_dict(),
                 "fair_group": self.group.spec, "policies": list(self.policies), "seed": self.seed,
-                "candidates": self.n_candidates, "drift": self.drift,
+                "candidates": self.n_candidates, "drift": self.drift, "retrain_every": self.retrain_every,
+                "retrain_epochs": self.retrain_epochs,
                 "choice": {"beta": self.choice.beta, "no_click": self.choice.no_click}}
 
 
@@ -123,6 +136,7 @@ class PolicyRun:
     rounds: list[dict[str, Any]]
     choices: np.ndarray  # (U, T) int64 chosen item per round, -1 = no click
     lists: np.ndarray  # (U, T, k) int32 recommended lists, -1 = padding
+    retrained_at: tuple[int, ...] = ()  # rounds after which the model was retrained
 
     def final(self, metric: str) -> float | None:
         return self.rounds[-1].get(metric)
@@ -141,7 +155,9 @@ class SimulationResult:
         """The ``simulate --json`` object: ``{"policies": {name: {"rounds": [...]}},
         "elapsed_s", "preference", "settings", "users"}``."""
         return {
-            "policies": {name: {"rounds": run.rounds} for name, run in self.policies.items()},
+            "policies": {name: {"rounds": run.rounds, **({"retrained_at": list(run.retrained_at)}
+                                                          if run.retrained_at else {})}
+                         for name, run in self.policies.items()},
             "preference": self.preference,
             "settings": self.config.to_dict(),
             "data": self.source,
@@ -197,10 +213,63 @@ def _round_zero(world: World) -> dict[str, Any]:
     return row
 
 
+def _reference_lists(name: str, world: World, rngs: list[np.random.Generator], pop_key: np.ndarray,
+                     k: int) -> np.ndarray:
+    """The random, most-popular or oracle lists of this round (seen items excluded)."""
+    n_users, n_items = world.consumed.shape
+    if name == "random":
+        return topk_masked(np.stack([g.random(n_items) for g in rngs]), world.consumed, k)
+    if name == "popular":
+        return topk_masked(np.broadcast_to(pop_key, (n_users, n_items)), world.consumed, k)
+    return topk_masked(world.pref, world.consumed, k)  # oracle
+
+
+def _choose_and_measure(
+    name: str, ctx: RerankContext, cfg: SimConfig, world: World, lists: np.ndarray, hist_dist: np.ndarray,
+    uniforms: np.ndarray, groups: dict[str, np.ndarray],
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Every user's choice from ``lists`` ((U,), -1 = none) and the round's list and
+    choice metrics (the consumption metrics follow after the choices are applied)."""
+    n_users, k, n_items = lists.shape[0], cfg.k, ctx.n_items
+    rows_all = np.arange(n_users)
+    valid = lists >= 0
+    lp = np.where(valid, world.pref[rows_all[:, None], np.maximum(lists, 0)], 0.0)
+    pick = cfg.choice.choose(cfg.choice.probabilities(lp, valid), uniforms)
+    clicked = pick < k
+    chosen = np.where(clicked, lists[rows_all, np.minimum(pick, k - 1)], -1)
+    chosen_pref = lp[rows_all, np.minimum(pick, k - 1)]
+    eu = cfg.choice.expected_preference(lp, valid)
+    if name == "oracle":
+        eu_best = eu
+    else:  # the oracle's lists for the same users in the same state
+        ol = topk_masked(world.pref, world.consumed, k)
+        ov = ol >= 0
+        eu_best = cfg.choice.expected_preference(np.where(ov, world.pref[rows_all[:, None], np.maximum(ol, 0)], 0.0),
+                                                 ov)
+    per = list_metrics_batch(ctx, lists, hist_dist)
+    best = float(eu_best.mean())
+    row: dict[str, Any] = {
+        "gini_exposure": exposure_gini(lists, n_items),
+        "coverage": coverage(lists, n_items),
+        "long_tail_share": float(per["long_tail_share"].mean()),
+        "ild": float(per["ild"].mean()),
+        "miscalibration": float(per["miscalibration"].mean()),
+        "satisfaction": _mean(chosen_pref[clicked]),
+        "ctr": float(clicked.mean()),
+        "utility": float(eu.mean()) / best if best > 0 else None,
+        "satisfaction_by_group": {
+            attr: {str(g): _mean(chosen_pref[clicked & (labels == g)]) for g in sorted(np.unique(labels))}
+            for attr, labels in groups.items()
+        },
+    }
+    return chosen, row
+
+
 def _run_policy(
     name: str, ds: Dataset, scorer: Scorer | None, ctx: RerankContext, cfg: SimConfig, users: np.ndarray,
     hist: list[np.ndarray], ts: list[np.ndarray], prefs: Preferences, pairs: tuple[np.ndarray, np.ndarray],
     groups: dict[str, np.ndarray], progress: Progress | None, done0: int, total: int,
+    model_dir: str | Path | None = None, workdir: str | None = None,
 ) -> PolicyRun:
     n_users, n_items, k = len(users), ctx.n_items, cfg.k
     world = World(hist, ts, n_items, prefs.base, pairs)
@@ -211,60 +280,33 @@ def _run_policy(
             raise DataError("the model policy needs a trained model")
         model = _ModelPolicy(scorer, ctx, cfg, n_users)
     pop_key = ctx.popularity.astype(np.float64) * (n_items + 1) - np.arange(n_items)  # ties: smaller index first
-    rows_all = np.arange(n_users)
     rounds = [_round_zero(world)]
     j0 = rounds[0]["jaccard"]
+    retrained: list[int] = []
     choices = np.full((n_users, cfg.rounds), -1, dtype=np.int64)
     all_lists = np.full((n_users, cfg.rounds, k), -1, dtype=np.int32)
     for t in range(1, cfg.rounds + 1):
         hist_dist = ctx.history_distribution(world.hist)
         if model is not None:
             lists = model.lists(world, hist_dist)
-        elif name == "random":
-            keys = np.stack([g.random(n_items) for g in rngs])
-            lists = topk_masked(keys, world.consumed, k)
-        elif name == "popular":
-            lists = topk_masked(np.broadcast_to(pop_key, (n_users, n_items)), world.consumed, k)
-        else:  # oracle
-            lists = topk_masked(world.pref, world.consumed, k)
+        else:
+            lists = _reference_lists(name, world, rngs, pop_key, k)
         if lists.shape[1] < k:
             lists = np.pad(lists, ((0, 0), (0, k - lists.shape[1])), constant_values=-1)
-        valid = lists >= 0
-        lp = np.where(valid, world.pref[rows_all[:, None], np.maximum(lists, 0)], 0.0)
-        probs = cfg.choice.probabilities(lp, valid)
         uniforms = np.fromiter((g.random() for g in rngs), dtype=np.float64, count=n_users)
-        pick = cfg.choice.choose(probs, uniforms)
-        clicked = pick < k
-        chosen = np.where(clicked, lists[rows_all, np.minimum(pick, k - 1)], -1)
-        chosen_pref = lp[rows_all, np.minimum(pick, k - 1)]
-        eu = cfg.choice.expected_preference(lp, valid)
-        if name == "oracle":
-            eu_best = eu
-        else:
-            ol = topk_masked(world.pref, world.consumed, k)
-            ov = ol >= 0
-            eu_best = cfg.choice.expected_preference(
-                np.where(ov, world.pref[rows_all[:, None], np.maximum(ol, 0)], 0.0), ov)
-        per = list_metrics_batch(ctx, lists, hist_dist)
-        row: dict[str, Any] = {"round": t}
-        row["gini_exposure"] = exposure_gini(lists, n_items)
-        row["coverage"] = coverage(lists, n_items)
-        row["long_tail_share"] = float(per["long_tail_share"].mean())
-        row["ild"] = float(per["ild"].mean())
-        row["miscalibration"] = float(per["miscalibration"].mean())
-        row["satisfaction"] = _mean(chosen_pref[clicked])
-        row["ctr"] = float(clicked.mean())
-        best = float(eu_best.mean())
-        row["utility"] = float(eu.mean()) / best if best > 0 else None
-        row["satisfaction_by_group"] = {
-            attr: {str(g): _mean(chosen_pref[clicked & (labels == g)]) for g in sorted(np.unique(labels))}
-            for attr, labels in groups.items()
-        }
+        chosen, row = _choose_and_measure(name, ctx, cfg, world, lists, hist_dist, uniforms, groups)
+        row["round"] = t
         choices[:, t - 1] = chosen
         all_lists[:, t - 1] = lists
         changed = world.consume(chosen, t, prefs)
         if model is not None:
             model.dirty[changed] = True
+            if cfg.retrain_every and t % cfg.retrain_every == 0 and t < cfg.rounds:
+                assert model_dir is not None
+                if progress is not None:
+                    progress((done0 + t) / total, f"{name}: retraining the model after round {t}")
+                model_dir = _retrain_model(model, ds, users, world, cfg, model_dir, t, workdir)
+                retrained.append(t)
         jac = world.jaccard()
         row["jaccard"] = jac
         row["homogenization"] = jac - j0
@@ -274,7 +316,20 @@ def _run_policy(
                        "satisfaction_by_group": row["satisfaction_by_group"]})
         if progress is not None:
             progress((done0 + t) / total, f"{name}: round {t}/{cfg.rounds}")
-    return PolicyRun(name, rounds, choices, all_lists)
+    return PolicyRun(name, rounds, choices, all_lists, tuple(retrained))
+
+
+def _retrain_model(model: _ModelPolicy, ds: Dataset, users: np.ndarray, world: World, cfg: SimConfig,
+                   init_from: str | Path, t: int, workdir: str | None) -> Path:
+    """Retrain on the grown log, swap the new model into ``model`` (every user rescored)."""
+    from recsys.simulate.retrain import grown_dataset, retrain
+
+    assert workdir is not None
+    out = Path(workdir) / f"after_round_{t}"
+    grown = grown_dataset(ds, users, world.hist, world.ts)
+    model.scorer = retrain(grown, init_from, out, seed=cfg.seed, epochs=cfg.retrain_epochs)
+    model.dirty[:] = True
+    return out
 
 
 def simulate(
@@ -285,12 +340,16 @@ def simulate(
     ctx: RerankContext | None = None,
     preferences: Preferences | None = None,
     progress: Progress | None = None,
+    model_dir: str | Path | None = None,
 ) -> SimulationResult:
     """Run every policy of ``config`` for ``config.rounds`` rounds over ``config.users``
     users of ``ds`` (see the module doc). ``scorer`` is needed for the ``model`` policy;
-    ``ctx`` defaults to :func:`build_context` with the scorer's text embeddings."""
+    ``ctx`` defaults to :func:`build_context` with the scorer's text embeddings;
+    ``model_dir`` (the scorer's artifact) is needed to retrain (``config.retrain_every``)."""
     t0 = time.perf_counter()
     cfg = config.check()
+    if cfg.retrain_every and "model" in cfg.policies and model_dir is None:
+        raise DataError("retraining during the simulation needs the model's artifact directory")
     emb = getattr(scorer, "text_emb", None)
     if ctx is None:
         ctx = build_context(ds, emb=None if emb is None else np.asarray(emb))
@@ -312,9 +371,10 @@ def simulate(
     groups = user_groups(ds, users)
     runs: dict[str, PolicyRun] = {}
     total = cfg.rounds * len(cfg.policies)
-    for p_i, name in enumerate(cfg.policies):
-        runs[name] = _run_policy(name, ds, scorer, ctx, cfg, users, hist, ts, preferences, pairs, groups,
-                                 progress, p_i * cfg.rounds, total)
+    with tempfile.TemporaryDirectory(prefix="reclens-sim-") as workdir:  # retrained artifacts, removed after
+        for p_i, name in enumerate(cfg.policies):
+            runs[name] = _run_policy(name, ds, scorer, ctx, cfg, users, hist, ts, preferences, pairs, groups,
+                                     progress, p_i * cfg.rounds, total, model_dir, workdir)
     return SimulationResult(cfg, tuple(ds.user_ids[int(u)] for u in users), preferences.to_dict(), runs,
                             time.perf_counter() - t0, ds.source)
 
