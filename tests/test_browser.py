@@ -269,7 +269,9 @@ def test_long_term_lab_runs_a_tiny_simulation(server, page, tmp_path):
     settle(page)
     assert_no_exception(page)
     page.get_by_text("No simulation yet").wait_for(timeout=30_000)
-    for label, value in (("Users", "20"), ("Rounds", "3")):
+    shots = os.environ.get("RECLENS_SCREENSHOTS") == "1"  # the documentation shows a full-size run
+    users, rounds = ("300", "20") if shots else ("20", "3")
+    for label, value in (("Users", users), ("Rounds", rounds)):
         box = page.locator('[data-testid="stNumberInput"]', has_text=label).locator("input")
         box.fill(value)
         box.press("Enter")
@@ -278,10 +280,13 @@ def test_long_term_lab_runs_a_tiny_simulation(server, page, tmp_path):
     page.get_by_text(re.compile("Simulated in")).wait_for(timeout=180_000)  # the background run finished
     settle(page)
     assert_no_exception(page)
-    assert page.get_by_text(re.compile("20 simulated users × 3 rounds")).count() >= 1
+    assert page.get_by_text(re.compile(f"{users} simulated users × {rounds} rounds")).count() >= 1
     assert page.get_by_text(re.compile("diversity 0.2")).count() >= 1  # the Lab's weights from the URL
     page.wait_for_function(
         "() => document.querySelectorAll('[data-testid=\"stPlotlyChart\"] .main-svg').length >= 3", timeout=60_000)
+    if shots:
+        page.locator('[data-testid="stPlotlyChart"]').first.scroll_into_view_if_needed()
+        _shot(page, "long_term_lab")
     with page.expect_download(timeout=60_000) as dl:
         page.get_by_role("button", name=re.compile("Per-round metrics")).click()
     path = tmp_path / "long_term.csv"

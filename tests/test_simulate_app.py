@@ -61,3 +61,19 @@ def test_a_run_shows_curves_multiples_user_panel_and_exports(small_ds):
 
     df = logic.long_table(job.results)
     assert set(df["round"]) == {0, 1, 2, 3, 4} and set(df["setting"]) == set(job.results)
+
+
+def test_charts_show_data_text_literally():
+    import pandas as pd
+
+    from ui.simulate import charts
+
+    evil = "<img src=x onerror=alert(1)>"
+    tl = pd.DataFrame({"step": [0, 1], "source": ["real history", "Model"], "item_id": ["a", "b"],
+                       "title": [evil, "<b>x</b>"], "category": [evil, "Plain"]})
+    traces = charts.timeline_figure(tl).to_dict()["data"]
+    ys = [y for tr in traces for y in tr["y"]]
+    assert evil not in ys and "&lt;img src=x onerror=alert(1)&gt;" in ys
+    assert all("<b>" not in t for tr in traces for t in tr["text"])
+    shift = pd.DataFrame({"source": ["real history"], "category": [evil], "share": [1.0]})
+    assert all("<img" not in tr["name"] for tr in charts.category_shift_figure(shift).to_dict()["data"])

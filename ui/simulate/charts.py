@@ -36,7 +36,7 @@ def curves_figure(df: pd.DataFrame, metric: str, setting: str) -> go.Figure:
         g = pd.DataFrame(g).sort_values(by="round")
         name = POLICY_LABELS.get(str(pol), str(pol))
         fig.add_trace(go.Scatter(
-            x=g["round"], y=g["value"], mode="lines+markers", name=name, line=POLICY_STYLE.get(str(pol), {}),
+            x=g["round"], y=g["value"], mode="lines+markers", name=esc(name), line=POLICY_STYLE.get(str(pol), {}),
             marker=dict(size=4), hovertemplate=f"{esc(name)}<br>round %{{x}}: %{{y:.4f}}<extra></extra>",
         ))
     fig.update_xaxes(title_text="round (0 = before the first recommendation)")
@@ -67,12 +67,13 @@ def small_multiples_figure(df: pd.DataFrame, metrics: Sequence[str], policy: str
 
 def timeline_figure(tl: pd.DataFrame) -> go.Figure:
     """Each row of :func:`ui.simulate.logic.user_timeline` as a marker: x = step, y =
-    category, one colour per source (real history, then the policies)."""
+    category, one colour per source (real history, then the policies). Plotly reads a
+    little HTML in labels, so every data text is escaped."""
     fig = go.Figure()
     palette = {"real history": theme.NEUTRAL, **{POLICY_LABELS[p]: s["color"] for p, s in POLICY_STYLE.items()}}
     for source, g in tl.groupby("source", sort=False):
         fig.add_trace(go.Scatter(
-            x=g["step"], y=g["category"], mode="markers", name=str(source),
+            x=g["step"], y=[esc(c) for c in g["category"]], mode="markers", name=esc(source),
             marker=dict(size=11 if source == "real history" else 9, color=palette.get(str(source)),
                         symbol="square" if source == "real history" else "circle", opacity=0.85),
             text=[esc(t) for t in g["title"]],
@@ -88,7 +89,7 @@ def category_shift_figure(shift: pd.DataFrame) -> go.Figure:
     fig = go.Figure()
     colors = theme.category_colors(shift["category"].unique())
     for cat, g in shift.groupby("category", sort=True):
-        fig.add_trace(go.Bar(x=g["share"], y=g["source"], orientation="h", name=esc(cat),
+        fig.add_trace(go.Bar(x=g["share"], y=[esc(x) for x in g["source"]], orientation="h", name=esc(cat),
                              marker_color=colors.get(str(cat)),
                              hovertemplate=f"{esc(cat)}: %{{x:.0%}}<extra></extra>"))
     fig.update_layout(barmode="stack")
