@@ -62,7 +62,11 @@ def small_multiples_figure(df: pd.DataFrame, metrics: Sequence[str], policy: str
                 showlegend=m_i == 0, line=dict(color=color, width=2.5 if s_i == 0 else 1.8),
                 hovertemplate=f"{esc(setting)}<br>round %{{x}}: %{{y:.4f}}<extra></extra>",
             ), row=m_i // cols + 1, col=m_i % cols + 1)
-    return theme.style(fig, height=260 * rows + 60)
+    theme.style(fig, height=260 * rows + 90)
+    # below the grid: above it the legend would cover the subplot titles
+    fig.layout.legend = dict(orientation="h", x=0, xanchor="left", y=-0.08, yanchor="top")
+    fig.layout.margin = dict(l=10, r=10, t=40, b=60)
+    return fig
 
 
 def timeline_figure(tl: pd.DataFrame) -> go.Figure:

@@ -28,6 +28,8 @@ METRIC_LABELS = {
     "ctr": "Click-through",
     "utility": "Utility (vs oracle)",
 }
+SHORT_LABELS = {"homogenization": "Homogenization", "gini_consumption": "Consumption Gini", "utility": "Utility",
+                "ctr": "Click-through", "coverage": "Coverage", "ild": "ILD"}
 CURVE_METRICS = (*ROUND_METRICS[:1], "jaccard_new", *ROUND_METRICS[1:])
 POLICY_LABELS = {"model": "Model", "random": "Random", "popular": "Most popular", "oracle": "Oracle"}
 #: the extra weight settings of the small-multiples view (model policy only)

@@ -82,9 +82,10 @@ def results_section(ds: Dataset, user: str, job: jobs.SimJob) -> None:
         for col, m in zip(cols, SUMMARY_METRICS):
             v = main.policies["model"].final(m)
             ref = main.policies["random"].final(m) if "random" in main.policies else None
-            col.metric(logic.METRIC_LABELS[m].split(" (")[0], "–" if v is None else f"{v:.3f}",
-                       delta=None if (v is None or ref is None) else f"{v - ref:+.3f} vs random",
-                       delta_color="off", help=f"model policy, final round: {logic.METRIC_LABELS[m]}")
+            col.metric(logic.SHORT_LABELS[m], "–" if v is None else f"{v:.3f}",
+                       delta=None if (v is None or ref is None) else f"{v - ref:+.3f}", delta_color="off",
+                       help=f"model policy, final round: {logic.METRIC_LABELS[m]}; the delta is against the "
+                            "random policy")
     metric = st.selectbox("Metric", list(logic.CURVE_METRICS), key=W_METRIC,
                           format_func=lambda m: str(logic.METRIC_LABELS.get(m, m)))
     st.plotly_chart(charts.curves_figure(df, metric, main_label), key="sim.curves", width="stretch")
