@@ -81,7 +81,7 @@ def spread(per_seed: list[dict[str, dict[str, dict[str, Any]]]]) -> dict[str, An
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     p.add_argument("--demo-model", default=None, help="trained model for the demo world (default: its default dir)")
     p.add_argument("--ml-model", default=None, help="trained model for MovieLens-100K (default: its default dir)")
     p.add_argument("--ml100k", default=default_ml100k(), help="MovieLens-100K directory")
