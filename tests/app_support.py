@@ -12,6 +12,7 @@ PAGES = [
     "pages/user_explorer.py",
     "pages/recommendations.py",
     "pages/fairness_lab.py",
+    "pages/long_term_lab.py",
     "pages/whatif_studio.py",
     "pages/item_view.py",
     "pages/evaluation.py",

@@ -52,3 +52,30 @@ def small_ds(tiny_model):
 
     return load("demo-small")
 
+
+
+@pytest.fixture(scope="session")
+def small_model16(tmp_path_factory):
+    """A small transformer trained on demo-small with 16 epochs (model defaults otherwise),
+    good enough to show the effects of ranking on the simulated feedback loop."""
+    import torch
+
+    from recsys.data import load
+    from recsys.train import train_model
+
+    home = tmp_path_factory.getbasetemp() / "recsys_home"  # the session's home: its embedding cache
+    home.mkdir(exist_ok=True)
+    old_home = os.environ.get("RECSYS_HOME")
+    os.environ["RECSYS_HOME"] = str(home)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        out = tmp_path_factory.mktemp("small_model16") / "model"
+        train_model(load("demo-small"), out, seed=0, epochs=16, ablation=False, baselines=False)
+    finally:
+        torch.set_num_threads(threads)
+        if old_home is None:
+            os.environ.pop("RECSYS_HOME", None)
+        else:
+            os.environ["RECSYS_HOME"] = old_home
+    return out

@@ -32,6 +32,7 @@ PAGE_URLS = {
     "user_explorer": "user_explorer",
     "recommendations": "recommendations",
     "fairness_lab": "fairness_lab",
+    "long_term_lab": "long_term_lab",
     "what_if_studio": "whatif_studio",
     "item_view": "item_view",
     "evaluation": "evaluation",
@@ -220,8 +221,8 @@ def test_sidebar_pages_keep_the_user(server, page):
     nav = page.locator('[data-testid="stSidebarNav"] [data-testid="stSidebarNavLink"]')
     nav.last.wait_for(timeout=30_000)
     names = [t.strip().split("\n")[-1] for t in nav.all_inner_texts()]  # after the icon's ligature
-    assert names == ["Home", "User explorer", "Recommendations", "Fairness lab", "What-if studio",
-                     "Item view", "Evaluation"]  # one link per page, the old paths are hidden
+    assert names == ["Home", "User explorer", "Recommendations", "Fairness lab", "Long-term lab",
+                     "What-if studio", "Item view", "Evaluation"]  # one link per page, the old paths are hidden
     nav.filter(has_text="Fairness lab").first.click()
     page.wait_for_url(re.compile(r"/fairness_lab\?"), timeout=30_000)
     settle(page)
@@ -260,6 +261,38 @@ def test_whatif_edit_and_case_file_export(server, page, tmp_path):
     # the case file opens offline in the browser and draws its charts
     page.goto(path.as_uri())
     page.wait_for_selector(".plotly-graph-div .main-svg", timeout=30_000)
+
+
+def test_long_term_lab_runs_a_tiny_simulation(server, page, tmp_path):
+    user = _featured_user()
+    page.goto(f"{server['url']}/long_term_lab?user={user}&div=0.2")
+    settle(page)
+    assert_no_exception(page)
+    page.get_by_text("No simulation yet").wait_for(timeout=30_000)
+    shots = os.environ.get("RECLENS_SCREENSHOTS") == "1"  # the documentation shows a full-size run
+    users, rounds = ("300", "20") if shots else ("20", "3")
+    for label, value in (("Users", users), ("Rounds", rounds)):
+        box = page.locator('[data-testid="stNumberInput"]', has_text=label).locator("input")
+        box.fill(value)
+        box.press("Enter")
+        settle(page)
+    page.get_by_role("button", name=re.compile("Run simulation")).click()
+    page.get_by_text(re.compile("Simulated in")).wait_for(timeout=180_000)  # the background run finished
+    settle(page)
+    assert_no_exception(page)
+    assert page.get_by_text(re.compile(f"{users} simulated users × {rounds} rounds")).count() >= 1
+    assert page.get_by_text(re.compile("diversity 0.2")).count() >= 1  # the Lab's weights from the URL
+    page.wait_for_function(
+        "() => document.querySelectorAll('[data-testid=\"stPlotlyChart\"] .main-svg').length >= 3", timeout=60_000)
+    if shots:
+        page.locator('[data-testid="stPlotlyChart"]').first.scroll_into_view_if_needed()
+        _shot(page, "long_term_lab")
+    with page.expect_download(timeout=60_000) as dl:
+        page.get_by_role("button", name=re.compile("Per-round metrics")).click()
+    path = tmp_path / "long_term.csv"
+    dl.value.save_as(str(path))
+    head = path.read_text(encoding="utf-8").splitlines()
+    assert head[0] == "setting,policy,round,metric,value" and len(head) > 50
 
 
 def test_html_in_titles_renders_as_text(server, page):

@@ -41,6 +41,7 @@ PAGES: dict[str, PageSpec] = {
         PageSpec("recs", "pages/recommendations.py", "Recommendations", ":material/star:",
                  "Recommendations"),
         PageSpec("lab", "pages/fairness_lab.py", "Fairness lab", ":material/balance:", "Fairness_lab"),
+        PageSpec("longterm", "pages/long_term_lab.py", "Long-term lab", ":material/timeline:"),
         PageSpec("whatif", "pages/whatif_studio.py", "What-if studio", ":material/science:",
                  "What-if_studio"),
         PageSpec("item", "pages/item_view.py", "Item view", ":material/category:", "Item_view"),
