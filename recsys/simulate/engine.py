@@ -292,7 +292,7 @@ def _run_policy(
         else:
             lists = _reference_lists(name, world, rngs, pop_key, k)
         if lists.shape[1] < k:
-            lists = np.pad(lists, ((0, 0), (0, k - lists.shape[1])), constant_values=-1)
+            lists = np.concatenate([lists, np.full((len(lists), k - lists.shape[1]), -1, dtype=lists.dtype)], axis=1)
         uniforms = np.fromiter((g.random() for g in rngs), dtype=np.float64, count=n_users)
         chosen, row = _choose_and_measure(name, ctx, cfg, world, lists, hist_dist, uniforms, groups)
         row["round"] = t
