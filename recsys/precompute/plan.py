@@ -49,6 +49,7 @@ class Job:
     explain_budget: int = DEFAULT_EXPLAIN_BUDGET
     shard_users: int = DEFAULT_SHARD_USERS
     group_users: int = DEFAULT_GROUP_USERS
+    log_position: int = 0  # events of the source's event log included (recsys.data.events)
 
     @property
     def n_shards(self) -> int:
@@ -82,6 +83,7 @@ class Job:
             "explain_budget": self.explain_budget if self.explain_top else None,
             "shard_users": self.shard_users,
             "group_users": self.group_users,
+            "log_position": self.log_position,
         }
 
     def loader_args(self) -> dict[str, Any]:

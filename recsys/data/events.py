@@ -1,0 +1,494 @@
+"""The event log beside a data source: new interactions appended after the base data.
+
+A source's log lives in ``$RECSYS_HOME/events/<base fingerprint[:16]>/``:
+
+* ``seg-<n>-<random>.parquet`` — immutable segments (``user_id``, ``item_id`` strings,
+  ``timestamp`` int64 seconds, ``rating`` float64 or null), one per appended batch;
+  ``seg-….items.parquet`` beside a segment holds the items rows given with it;
+* ``log.json`` — the list of segments, the event count, the newest event time and a
+  random ``generation`` (new on every reset). It is the commit point: a segment is
+  written to a temporary file and renamed into place, then ``log.json`` is rewritten
+  the same way, so a reader sees either the old or the new log, never half a batch;
+* ``.lock`` — an ``fcntl.flock`` lock: appends and resets hold it exclusively (two
+  processes appending at once queue, nothing is lost), readers hold it shared.
+
+A batch is validated completely (the loaders' rules and ``<file>:<line>: <problem>``
+messages; :func:`read_batch`) before the log is touched, so a refused batch leaves the
+log byte-for-byte unchanged. After :data:`COMPACT_AT` segments an append rewrites them
+as one (same content, same key), so a log fed event by event stays quick to read.
+
+:func:`include_log` merges a log into a loaded dataset: base users and items keep
+their indices (new ones are appended after them), the fingerprint stays the base
+data's (the model key) and ``Dataset.log`` says how many events were added, the log's
+position and its newest event time; ``Dataset.content_key`` changes with the log.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import fcntl
+import hashlib
+import json
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, Iterator
+
+import numpy as np
+import pandas as pd
+
+from recsys.data.order import protocol_order
+from recsys.data.tables import Table, read_delimited, read_parquet
+from recsys.data.types import DataError, Dataset, LogInfo, sorted_ids
+
+LOG_FILE = "log.json"
+LOCK_FILE = ".lock"
+FORMAT = "reclens-event-log"
+VERSION = 1
+COMPACT_AT = 64  # segments; an append beyond this rewrites the log as one segment
+STDIN = "<stdin>"
+COLUMNS = ("user_id", "item_id", "timestamp", "rating")
+
+
+def log_dir(base_fingerprint: str) -> Path:
+    """The event log directory of the base data with this fingerprint."""
+    from recsys.paths import recsys_home
+
+    return recsys_home() / "events" / base_fingerprint[:16]
+
+
+def logs_stamp() -> str:
+    """Changes whenever any event log under ``$RECSYS_HOME/events`` changes (the
+    modification times of the log directories: every append or reset renames a new
+    ``log.json`` into one): a cheap key for caches of loaded datasets."""
+    from recsys.paths import recsys_home
+
+    root = recsys_home() / "events"
+    try:
+        return ";".join(f"{d.name}:{d.stat().st_mtime_ns}" for d in sorted(root.iterdir()) if d.is_dir())
+    except OSError:
+        return ""
+
+
+# ---- reading a batch -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Validated new events (``user_id``/``item_id`` str, ``timestamp`` int64,
+    ``rating`` float64 or NaN) and the warnings the loaders would give."""
+
+    events: pd.DataFrame
+    warnings: tuple[str, ...] = ()
+
+    def __len__(self) -> int:
+        return len(self.events)
+
+
+def read_batch(source: str, stdin: IO[bytes] | None = None) -> Batch:
+    """New events from a ``.csv``/``.parquet`` file with the interactions schema
+    (``user_id,item_id,timestamp[,rating]``) or, for ``"-"``, from ``stdin``: one JSON
+    object per line (blank lines skipped; lines numbered ``<stdin>:N``)."""
+    from recsys.data.loaders import _interactions
+
+    if source == "-":
+        if stdin is None:
+            raise DataError("--events -: no standard input")
+        t = _json_lines(stdin.read())
+    else:
+        path = Path(source).expanduser()
+        if not path.exists():
+            raise DataError(f"no such file: {source}")
+        suffix = path.suffix.lower()
+        if suffix == ".parquet":
+            t = read_parquet(path, source)
+        elif suffix == ".csv":
+            t = read_delimited(path, source, numeric=("timestamp", "rating"), int_ids=("user_id", "item_id"))
+        else:
+            raise DataError(f"{source}: expected an interactions .csv or .parquet file, or - for JSON lines on stdin")
+    t.require(("user_id", "item_id", "timestamp"), "interactions")
+    warns: list[str] = []
+    frame = _interactions(t, "user_id", "item_id", "timestamp", "rating" if "rating" in t.columns else None, warns)
+    events = pd.DataFrame({
+        "user_id": _as_str(frame["user_id"]),
+        "item_id": _as_str(frame["item_id"]),
+        "timestamp": frame["timestamp"].to_numpy(dtype=np.int64),
+        "rating": frame["rating"].to_numpy(dtype=np.float64) if "rating" in frame else np.full(len(frame), np.nan),
+    })
+    return Batch(events, tuple(warns))
+
+
+def read_items(source: str) -> pd.DataFrame:
+    """Items rows for new items: an ``items.csv`` (``item_id,title[,categories][,text]``,
+    categories separated by ``|``), validated like the generic loader's."""
+    from recsys.data.loaders import _generic_items
+
+    path = Path(source).expanduser()
+    if not path.is_file():
+        raise DataError(f"no such file: {source}")
+    warns: list[str] = []
+    items = _generic_items(read_delimited(path, source), warns)
+    if "categories" not in items:
+        items["categories"] = [() for _ in range(len(items))]
+    if "text" not in items:
+        items["text"] = pd.Series([""] * len(items), dtype=object)
+    return items
+
+
+def _as_str(col: Any) -> np.ndarray:
+    arr = np.asarray(col.to_numpy())
+    if arr.dtype == object and all(isinstance(x, str) for x in arr.tolist()):
+        return arr
+    return np.array([str(x) for x in arr.tolist()], dtype=object)
+
+
+def _json_value(v: object, key: str, line: int) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, bool) or not isinstance(v, (str, int, float)):
+        raise DataError(f"{key} must be a string or a number, got {type(v).__name__}", file=STDIN, line=line)
+    return v if isinstance(v, str) else repr(v) if isinstance(v, float) else str(v)
+
+
+def _json_lines(data: bytes) -> Table:
+    """A :class:`Table` of JSON lines (one object each) with the physical line of every row."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        raise DataError(f"not valid UTF-8: byte 0x{data[e.start]:02x}", file=STDIN, line=line) from None
+    rows: list[dict[str, str]] = []
+    lines: list[int] = []
+    for n, raw in enumerate(text.splitlines(), start=1):
+        if not raw.strip():
+            continue
+        try:
+            obj = json.loads(raw)
+        except ValueError as e:
+            msg = getattr(e, "msg", str(e))
+            raise DataError(f"not valid JSON: {msg}", file=STDIN, line=n) from None
+        if not isinstance(obj, dict):
+            raise DataError(f"expected a JSON object, got {type(obj).__name__}", file=STDIN, line=n)
+        rows.append({str(k): _json_value(v, str(k), n) for k, v in obj.items()})
+        lines.append(n)
+    if not rows:
+        raise DataError("no events (expected one JSON object per line)", file=STDIN)
+    names = list(dict.fromkeys(k.strip() for r in rows for k in r))
+    columns = {c: pd.Series([r.get(c, "") for r in rows], dtype=object) for c in names}
+    return Table(file=STDIN, columns=columns, n_rows=len(rows), lines=np.asarray(lines, dtype=np.int64))
+
+
+# ---- the log -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LogState:
+    """What ``log.json`` says: segments (file, events, items file), totals, generation."""
+
+    segments: tuple[dict[str, Any], ...]
+    events: int
+    last_timestamp: int | None
+    generation: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.generation[:12]}-{self.events}"
+
+
+@dataclass(frozen=True)
+class LogContents:
+    """Every logged event (in log order) and the items rows given with them."""
+
+    state: LogState
+    events: pd.DataFrame
+    items: pd.DataFrame | None
+
+
+class EventLog:
+    """The append-only event log of one base dataset (see the module docstring)."""
+
+    def __init__(self, directory: str | Path, base_fingerprint: str = ""):
+        self.dir = Path(directory)
+        self.base_fingerprint = base_fingerprint
+
+    @classmethod
+    def of(cls, ds: Dataset) -> EventLog:
+        """The log of ``ds`` loaded without its log (its fingerprint is the base's)."""
+        return cls(log_dir(ds.fingerprint), ds.fingerprint)
+
+    # ---- locking --------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _locked(self, exclusive: bool) -> Iterator[None]:
+        if exclusive:
+            self.dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    # ---- state ----------------------------------------------------------------------
+    def exists(self) -> bool:
+        return (self.dir / LOG_FILE).is_file()
+
+    def _state(self) -> LogState:
+        f = self.dir / LOG_FILE
+        if not f.is_file():
+            return LogState((), 0, None, uuid.uuid4().hex)
+        try:
+            doc = json.loads(f.read_text(encoding="utf-8"))
+            if doc.get("format") != FORMAT or doc.get("version") != VERSION:
+                raise ValueError(f"format {doc.get('format')!r} version {doc.get('version')!r}")
+            segs = tuple(dict(s) for s in doc["segments"])
+            last = doc.get("last_timestamp")
+            return LogState(segs, int(doc["events"]), None if last is None else int(last), str(doc["generation"]))
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise DataError(f"damaged event log: {e}", file=str(f)) from None
+
+    def state(self) -> LogState:
+        if not self.exists():
+            return self._state()
+        with self._locked(False):
+            return self._state()
+
+    def _commit(self, state: LogState) -> None:
+        doc = {"format": FORMAT, "version": VERSION, "base_fingerprint": self.base_fingerprint,
+               "generation": state.generation, "events": state.events, "last_timestamp": state.last_timestamp,
+               "segments": list(state.segments)}
+        _write_atomic(self.dir / LOG_FILE, json.dumps(doc, indent=1).encode("utf-8"))
+
+    # ---- writing ----------------------------------------------------------------------
+    def append(self, batch: Batch, items: pd.DataFrame | None = None) -> LogState:
+        """Append a validated batch (and its items rows) as one segment; the new state."""
+        events = batch.events
+        with self._locked(True):
+            st = self._state()
+            name = f"seg-{len(st.segments) + 1:06d}-{uuid.uuid4().hex[:8]}"
+            _write_atomic(self.dir / f"{name}.parquet", _events_parquet(events))
+            items_file = None
+            if items is not None and len(items):
+                items_file = f"{name}.items.parquet"
+                _write_atomic(self.dir / items_file, _items_parquet(items))
+            ts = events["timestamp"].to_numpy(dtype=np.int64)
+            seg = {"file": f"{name}.parquet", "events": len(events), "items_file": items_file,
+                   "first_timestamp": int(ts.min()), "last_timestamp": int(ts.max())}
+            last = seg["last_timestamp"] if st.last_timestamp is None else max(st.last_timestamp,
+                                                                                 seg["last_timestamp"])
+            new = LogState(st.segments + (seg,), st.events + len(events), last, st.generation)
+            self._commit(new)
+            if len(new.segments) > COMPACT_AT:
+                new = self._compact(new)
+            return new
+
+    def _compact(self, st: LogState) -> LogState:
+        """Rewrite every segment as one (called under the exclusive lock)."""
+        events, items = self._read_segments(st)
+        name = f"seg-{1:06d}-{uuid.uuid4().hex[:8]}"
+        _write_atomic(self.dir / f"{name}.parquet", _events_parquet(events))
+        items_file = None
+        if items is not None and len(items):
+            items_file = f"{name}.items.parquet"
+            _write_atomic(self.dir / items_file, _items_parquet(items))
+        seg = {"file": f"{name}.parquet", "events": st.events, "items_file": items_file,
+               "first_timestamp": int(events["timestamp"].to_numpy(dtype=np.int64).min()), "last_timestamp": st.last_timestamp}
+        new = LogState((seg,), st.events, st.last_timestamp, st.generation)
+        self._commit(new)
+        self._remove(st.segments)
+        return new
+
+    def reset(self) -> int:
+        """Empty the log; returns the number of events removed."""
+        if not self.exists():
+            return 0
+        with self._locked(True):
+            st = self._state()
+            self._commit(LogState((), 0, None, uuid.uuid4().hex))
+            self._remove(st.segments)
+            return st.events
+
+    def _remove(self, segments: tuple[dict[str, Any], ...]) -> None:
+        for s in segments:
+            for f in (s.get("file"), s.get("items_file")):
+                if f:
+                    with contextlib.suppress(FileNotFoundError):
+                        (self.dir / str(f)).unlink()
+
+    # ---- reading ----------------------------------------------------------------------
+    def read(self) -> LogContents:
+        """Every logged event, oldest append first (a consistent snapshot)."""
+        if not self.exists():
+            st = self._state()
+            return LogContents(st, _empty_events(), None)
+        with self._locked(False):
+            st = self._state()
+            events, items = self._read_segments(st)
+        return LogContents(st, events, items)
+
+    def _read_segments(self, st: LogState) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+        import pyarrow.parquet as pq
+
+        frames, item_frames = [], []
+        for s in st.segments:
+            f = self.dir / str(s["file"])
+            try:
+                frames.append(pq.read_table(f).to_pandas())
+                if s.get("items_file"):
+                    item_frames.append(pq.read_table(self.dir / str(s["items_file"])).to_pandas())
+            except Exception as e:  # a missing or damaged segment
+                raise DataError(f"damaged event log segment: {type(e).__name__}: {e}", file=str(f)) from None
+        events = pd.concat(frames, ignore_index=True) if frames else _empty_events()
+        items = pd.concat(item_frames, ignore_index=True) if item_frames else None
+        return events, items
+
+
+def _empty_events() -> pd.DataFrame:
+    return pd.DataFrame({"user_id": pd.Series([], dtype=object), "item_id": pd.Series([], dtype=object),
+                         "timestamp": np.zeros(0, np.int64), "rating": np.zeros(0, np.float64)})
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary sibling and ``os.replace``."""
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}-{uuid.uuid4().hex[:6]}")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def _parquet_bytes(table: Any) -> bytes:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink)
+    return sink.getvalue().to_pybytes()
+
+
+def _events_parquet(events: pd.DataFrame) -> bytes:
+    import pyarrow as pa
+
+    return _parquet_bytes(pa.table({
+        "user_id": pa.array(events["user_id"].tolist(), pa.string()),
+        "item_id": pa.array(events["item_id"].tolist(), pa.string()),
+        "timestamp": pa.array(events["timestamp"].to_numpy(dtype=np.int64), pa.int64()),
+        "rating": pa.array(events["rating"].to_numpy(dtype=np.float64), pa.float64(), from_pandas=True),
+    }))
+
+
+def _items_parquet(items: pd.DataFrame) -> bytes:
+    import pyarrow as pa
+
+    return _parquet_bytes(pa.table({
+        "item_id": pa.array([str(x) for x in items["item_id"].tolist()], pa.string()),
+        "title": pa.array([str(x) for x in items["title"].tolist()], pa.string()),
+        "categories": pa.array([list(c) for c in items["categories"].tolist()], pa.list_(pa.string())),
+        "text": pa.array([str(x) for x in items["text"].tolist()], pa.string()),
+    }))
+
+
+# ---- a dataset with its log -----------------------------------------------------------------
+
+
+def include_log(ds: Dataset, base: Dataset | None = None) -> Dataset:
+    """``ds`` with the events of its source's log appended (``ds`` unchanged when the log
+    is empty or absent). ``base``: the source as loaded before any N-core filter (its
+    fingerprint names the log; its titles name logged items the filter dropped)."""
+    base = ds if base is None else base
+    log = EventLog.of(base)
+    if not log.exists():
+        return ds
+    contents = log.read()
+    if contents.state.events == 0:
+        return ds
+    return merge(ds, contents, catalogue=base)
+
+
+def _item_rows(items: pd.DataFrame | None) -> dict[str, tuple[str, tuple[str, ...], str]]:
+    """item id -> (title, categories, text) of the logged items rows (the latest wins)."""
+    out: dict[str, tuple[str, tuple[str, ...], str]] = {}
+    if items is None:
+        return out
+    for iid, title, cats, text in zip(items["item_id"].tolist(), items["title"].tolist(),
+                                      items["categories"].tolist(), items["text"].tolist()):
+        out[str(iid)] = (str(title), tuple(str(c) for c in (cats if cats is not None else ())), str(text or ""))
+    return out
+
+
+def _codes(values: np.ndarray, index: dict[str, int]) -> np.ndarray:
+    codes, uniq = pd.factorize(values)
+    return np.array([index[str(x)] for x in uniq.tolist()], dtype=np.int32)[codes]
+
+
+def merge(ds: Dataset, contents: LogContents, catalogue: Dataset | None = None) -> Dataset:
+    """The dataset of ``ds`` followed by the logged events (see :func:`include_log`)."""
+    ev = contents.events
+    users = ev["user_id"].to_numpy(dtype=object)
+    items = ev["item_id"].to_numpy(dtype=object)
+    new_users = sorted_ids([x for x in pd.unique(users).tolist() if not ds.has_user(x)])
+    new_items = sorted_ids([x for x in pd.unique(items).tolist() if not ds.has_item(x)])
+    user_ids = tuple(ds.user_ids) + new_users
+    item_ids = tuple(ds.item_ids) + new_items
+    uindex = {**ds._uindex, **{x: ds.n_users + k for k, x in enumerate(new_users)}}
+    iindex = {**ds._iindex, **{x: ds.n_items + k for k, x in enumerate(new_items)}}
+
+    u = np.concatenate([ds.user, _codes(users, uindex)]).astype(np.int32)
+    i = np.concatenate([ds.item, _codes(items, iindex)]).astype(np.int32)
+    t = np.concatenate([ds.timestamp, ev["timestamp"].to_numpy(dtype=np.int64)])
+    r = None
+    if ds.rating is not None:
+        r = np.concatenate([ds.rating, ev["rating"].to_numpy(dtype=np.float64).astype(np.float32)])
+    order = protocol_order(u, t, i, user_ids, item_ids, ds.tie_order)
+    u, i, t = u[order], i[order], t[order]
+    r = None if r is None else r[order]
+
+    rows = _item_rows(contents.items)
+    cat = catalogue if catalogue is not None else ds
+    meta: list[tuple[str, tuple[str, ...], str]] = []
+    untitled = []
+    for x in new_items:
+        if x in rows:
+            meta.append(rows[x])
+        elif cat.has_item(x):
+            k = cat.item_index(x)
+            meta.append((cat.titles[k], cat.item_categories[k], cat.item_text[k]))
+        else:
+            meta.append((x, (), ""))
+            untitled.append(x)
+    warns = list(ds.warnings)
+    if untitled:
+        shown = ", ".join(untitled[:5]) + (" …" if len(untitled) > 5 else "")
+        warns.append(f"event log: {len(untitled)} new item(s) without an items row, titled by id: {shown}")
+
+    uattrs = ds.user_attrs
+    if uattrs is not None and new_users:
+        extra = pd.DataFrame({c: [""] * len(new_users) for c in uattrs.columns}, dtype=object)
+        uattrs = pd.concat([uattrs, extra], ignore_index=True)
+
+    st = contents.state
+    info = LogInfo(events=st.events, position=st.events, last_timestamp=st.last_timestamp,
+                   new_users=len(new_users), new_items=len(new_items),
+                   key=hashlib.sha256(st.key.encode()).hexdigest()[:16], base_events=ds.n_interactions)
+    return dataclasses.replace(
+        ds, user_ids=user_ids, item_ids=item_ids, user=_ro(u), item=_ro(i), timestamp=_ro(t),
+        rating=None if r is None else _ro(r),
+        titles=tuple(ds.titles) + tuple(m[0] for m in meta),
+        item_categories=tuple(ds.item_categories) + tuple(m[1] for m in meta),
+        item_text=tuple(ds.item_text) + tuple(m[2] for m in meta),
+        user_attrs=uattrs, warnings=tuple(warns), log=info, _uindex=uindex, _iindex=iindex,
+    )
+
+
+def _ro(a: np.ndarray) -> np.ndarray:
+    a = np.ascontiguousarray(a)
+    a.setflags(write=False)
+    return a
+

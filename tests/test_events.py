@@ -1,0 +1,303 @@
+"""The event log (``ingest``): validation with the loaders' rules, atomic appends that a
+refused batch or a second process cannot damage, and every command seeing the events."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recsys.cli import main
+from recsys.data import load
+from recsys.data.events import EventLog, log_dir
+
+SRC = "demo-small"
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture()
+def home(tmp_path, monkeypatch):
+    """A RECSYS_HOME of this test's own (the session home's demo-small must stay log-free)."""
+    h = tmp_path / "home"
+    h.mkdir()
+    monkeypatch.setenv("RECSYS_HOME", str(h))
+    return h
+
+
+def _run(capsys, argv, stdin: bytes | None = None, monkeypatch=None):
+    if stdin is not None:
+        assert monkeypatch is not None
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin), encoding="utf-8"))
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _json_lines(*rows) -> bytes:
+    return "".join(json.dumps(r) + "\n" for r in rows).encode()
+
+
+def _snapshot(d: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(d.iterdir())} if d.is_dir() else {}
+
+
+def _base():
+    return load(SRC, events=False)
+
+
+def test_ingest_stdin_appends_and_every_load_includes_the_log(home, capsys, monkeypatch):
+    base = _base()
+    u0, i0 = base.user_ids[0], base.item_ids[5]
+    last = int(base.timestamp.max())
+    rows = [{"user_id": u0, "item_id": i0, "timestamp": last + 60},
+            {"user_id": "newcomer", "item_id": base.item_ids[7], "timestamp": last + 120},
+            {"user_id": "newcomer", "item_id": "brand-new", "timestamp": "2030-01-01T00:00:00Z"}]
+    code, out, err = _run(capsys, ["ingest", "--data", SRC, "--events", "-", "--json"], _json_lines(*rows),
+                          monkeypatch)
+    assert code == 0, err
+    res = json.loads(out.strip().splitlines()[-1])
+    assert res == {"appended": 3, "log_events": 3, "last_timestamp": 1893456000}
+    assert "brand-new" in err and err.startswith("warning:")  # an unknown item is titled by its id
+
+    ds = load(SRC)
+    assert ds.fingerprint == base.fingerprint and ds.content_key != base.content_key
+    assert ds.log is not None and ds.log.events == 3 and ds.log.new_users == 1 and ds.log.new_items == 1
+    assert ds.log.last_timestamp == 1893456000 and ds.log.base_events == base.n_interactions
+    assert ds.n_interactions == base.n_interactions + 3
+    # base users and items keep their indices; new ones come after them
+    assert ds.user_ids[: base.n_users] == base.user_ids and ds.user_ids[-1] == "newcomer"
+    assert ds.item_ids[: base.n_items] == base.item_ids and ds.item_ids[-1] == "brand-new"
+    assert ds.titles[-1] == "brand-new"
+    items, ts = ds.sequence(ds.user_index(u0))
+    assert int(items[-1]) == base.item_index(i0) and int(ts[-1]) == last + 60
+    assert ds.history("newcomer").items.tolist() == [base.item_index(base.item_ids[7]), ds.n_items - 1]
+    assert load(SRC, events=False).n_interactions == base.n_interactions
+
+    code, out, _ = _run(capsys, ["data", "--data", SRC, "--json"])
+    d = json.loads(out.strip().splitlines()[-1])
+    assert d["interactions"] == base.n_interactions + 3 and d["users"] == base.n_users + 1
+    assert d["fingerprint"] == base.fingerprint and d["log"]["events"] == 3 and d["log"]["position"] == 3
+
+    # a second batch grows the log and changes the content key again
+    code, out, _ = _run(capsys, ["ingest", "--data", SRC, "--events", "-", "--json"],
+                        _json_lines({"user_id": u0, "item_id": i0, "timestamp": last + 180}), monkeypatch)
+    assert json.loads(out.strip().splitlines()[-1])["log_events"] == 4
+    ds2 = load(SRC)
+    assert ds2.content_key not in (ds.content_key, base.content_key) and ds2.fingerprint == base.fingerprint
+
+    code, out, _ = _run(capsys, ["ingest", "--data", SRC, "--reset", "--json"])
+    assert code == 0 and json.loads(out.strip().splitlines()[-1])["log_events"] == 0
+    again = load(SRC)
+    assert again.log is None and again.n_interactions == base.n_interactions
+    assert again.content_key == base.content_key
+
+
+def test_ingest_items_file_titles_new_items(home, capsys, tmp_path):
+    base = _base()
+    ev = tmp_path / "events.csv"
+    ev.write_text(f"user_id,item_id,timestamp\n{base.user_ids[1]},n1,{int(base.timestamp.max()) + 5}\n")
+    items = tmp_path / "items.csv"
+    items.write_text('item_id,title,categories,text\nn1,"A New Book, Vol. 1",Fantasy|Poetry,fresh\n')
+    code, _, err = _run(capsys, ["ingest", "--data", SRC, "--events", str(ev), "--items", str(items)])
+    assert code == 0 and "warning" not in err
+    ds = load(SRC)
+    k = ds.item_index("n1")
+    assert ds.titles[k] == "A New Book, Vol. 1" and ds.item_categories[k] == ("Fantasy", "Poetry")
+    assert ds.item_text[k] == "fresh" and not any("event log" in w for w in ds.warnings)
+
+
+BAD_CSV = [
+    ("user_id,item_id,timestamp\nu1,i1,abc\n", "2: invalid timestamp 'abc' (expected integer seconds or an ISO-8601 date-time)"),
+    ("user_id,item_id,timestamp\nu1,i1,5\n,i2,6\n", "3: empty user_id"),
+    ("user_id,item_id,timestamp\nu1,,5\n", "2: empty item_id"),
+    ("user_id,item_id,timestamp\n" + "u" * 257 + ",i1,5\n", "2: user_id longer than 256 characters (257)"),
+    ("user_id,item_id,timestamp,rating\nu1,i1,5,4\nu1,i2,6,x\n", "3: rating 'x' is not a finite number"),
+    ("user_id,item_id,timestamp,rating\nu1,i1,5,inf\n", "2: rating 'inf' is not a finite number"),
+    ("user_id,item_id\nu1,i1\n", "1: missing required column(s) timestamp (interactions needs user_id, item_id, "
+                                 "timestamp; found user_id, item_id)"),
+    ("user_id,item_id,timestamp\nu1,i1,5,9\n", "2: line has 4 fields, expected 3 (comma-separated: user_id, item_id, "
+                                              "timestamp)"),
+    ("user_id,item_id,timestamp\nu1,i1,5\n\nu2,i2,6\n", "3: blank line, expected 3 (comma-separated: user_id, "
+                                                       "item_id, timestamp)"),
+    ("user_id,item_id,timestamp\n", "1: no data rows (only a header)"),
+    ('user_id,item_id,timestamp\n"u1,i1,5\n', "2: malformed CSV: unterminated quoted field"),
+]
+
+
+@pytest.mark.parametrize("text,problem", BAD_CSV, ids=[p.split(": ", 1)[1][:24] for _, p in BAD_CSV])
+def test_bad_csv_batch_is_refused_whole_and_the_log_is_unchanged(home, capsys, tmp_path, text, problem):
+    base = _base()
+    good = tmp_path / "good.csv"
+    good.write_text(f"user_id,item_id,timestamp\n{base.user_ids[0]},{base.item_ids[0]},{int(base.timestamp.max())}\n")
+    assert _run(capsys, ["ingest", "--data", SRC, "--events", str(good)])[0] == 0
+    before = _snapshot(log_dir(base.fingerprint))
+    bad = tmp_path / "bad.csv"
+    bad.write_text(text)
+    code, out, err = _run(capsys, ["ingest", "--data", SRC, "--events", str(bad), "--json"])
+    assert code == 2 and out == ""
+    assert err == f"error: {bad}:{problem}\n"  # exactly one line on stderr
+    assert _snapshot(log_dir(base.fingerprint)) == before
+    assert load(SRC).log.events == 1  # type: ignore[union-attr]
+
+
+BAD_JSON = [
+    (b'{"user_id": "u1", "item_id": "i1", "timestamp": 5}\n{"user_id": "u1", "item_id": "i2"\n',
+     "2: not valid JSON: Expecting ',' delimiter"),
+    (b'{"user_id": "u1", "item_id": "i1", "timestamp": 5}\n\n["u1", "i1", 5]\n', "3: expected a JSON object, got list"),
+    (b'{"user_id": ["u1"], "item_id": "i1", "timestamp": 5}\n', "1: user_id must be a string or a number, got list"),
+    (b'{"user_id": true, "item_id": "i1", "timestamp": 5}\n', "1: user_id must be a string or a number, got bool"),
+    (b'{"user_id": "u1", "item_id": "i1", "timestamp": 5}\n{"user_id": null, "item_id": "i1", "timestamp": 5}\n',
+     "2: empty user_id"),
+    (b'{"user_id": "u1", "item_id": "i1", "timestamp": 1.5}\n',
+     "1: invalid timestamp '1.5' (expected integer seconds or an ISO-8601 date-time)"),
+    (b'{"user_id": "u1", "item_id": "i1", "timestamp": "yesterday"}\n',
+     "1: invalid timestamp 'yesterday' (expected integer seconds or an ISO-8601 date-time)"),
+    (b'{"user_id": "u1", "item_id": "i1", "timestamp": 5, "rating": "NaN"}\n', "1: rating 'NaN' is not a finite number"),
+    (b'{"user_id": "u1", "item_id": "i1", "timestamp": 5, "rating": 3}\n{"user_id": "u1", "item_id": "i1", '
+     b'"timestamp": 6}\n', "2: empty rating"),
+    (b'{"user_id": "u1", "item_id": "i1"}\n', "1: missing required column(s) timestamp (interactions needs user_id, "
+                                                "item_id, timestamp; found user_id, item_id)"),
+    (b'{"user_id": "u1", "item_id": "i\xff", "timestamp": 5}\n', "1: not valid UTF-8: byte 0xff"),
+]
+
+
+@pytest.mark.parametrize("data,problem", BAD_JSON, ids=[p.split(": ", 1)[1][:24] for _, p in BAD_JSON])
+def test_bad_stdin_batch_names_the_stdin_line(home, capsys, monkeypatch, data, problem):
+    code, out, err = _run(capsys, ["ingest", "--data", SRC, "--events", "-", "--json"], data, monkeypatch)
+    assert code == 2 and out == "" and err == f"error: <stdin>:{problem}\n"
+    assert not log_dir(_base().fingerprint).exists()  # nothing was created
+
+
+def test_empty_stdin_and_bad_arguments(home, capsys, monkeypatch, tmp_path):
+    code, _, err = _run(capsys, ["ingest", "--data", SRC, "--events", "-"], b"\n\n", monkeypatch)
+    assert code == 2 and err == "error: <stdin>: no events (expected one JSON object per line)\n"
+    code, _, err = _run(capsys, ["ingest", "--data", SRC])
+    assert code == 2 and err == "error: give either --events FILE|- or --reset\n"
+    f = tmp_path / "e.txt"
+    f.write_text("x")
+    code, _, err = _run(capsys, ["ingest", "--data", SRC, "--events", str(f)])
+    assert code == 2 and err.count("\n") == 1 and "expected an interactions .csv or .parquet" in err
+
+
+def test_parquet_batch_uses_row_numbers(home, capsys, tmp_path):
+    f = tmp_path / "ev.parquet"
+    pd.DataFrame({"user_id": ["u1", None], "item_id": ["a", "b"], "timestamp": [1, 2]}).to_parquet(f)
+    code, _, err = _run(capsys, ["ingest", "--data", SRC, "--events", str(f)])
+    assert code == 2 and err == f"error: {f}:row 2: missing user_id (null)\n"
+    ok = tmp_path / "ok.parquet"
+    base = _base()
+    pd.DataFrame({"user_id": [base.user_ids[2]], "item_id": [base.item_ids[3]],
+                  "timestamp": pd.to_datetime(["2031-05-01T10:00:00Z"])}).to_parquet(ok)
+    code, out, _ = _run(capsys, ["ingest", "--data", SRC, "--events", str(ok), "--json"])
+    assert code == 0 and json.loads(out.strip().splitlines()[-1])["last_timestamp"] == 1935655200 - 3 * 86400
+
+
+_WRITER = """
+import sys
+import pandas as pd
+from recsys.data.events import Batch, EventLog
+d, who, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+log = EventLog(d, "f" * 64)
+for k in range(n):
+    ev = pd.DataFrame({"user_id": [who], "item_id": [f"{who}-{k}"], "timestamp": [k], "rating": [float("nan")]})
+    log.append(Batch(ev))
+"""
+
+
+def test_two_processes_appending_at_once_lose_nothing(tmp_path):
+    d = tmp_path / "log"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    n = 45  # 90 appends: past the compaction threshold, so a compaction races the other writer too
+    procs = [subprocess.Popen([sys.executable, "-c", _WRITER, str(d), who, str(n)], env=env) for who in ("a", "b")]
+    assert [p.wait(timeout=300) for p in procs] == [0, 0]
+    got = EventLog(d).read()
+    assert got.state.events == 2 * n == len(got.events)
+    assert sorted(got.events["item_id"]) == sorted([f"{w}-{k}" for w in "ab" for k in range(n)])
+    for w in "ab":  # each writer's events in its own order
+        mine = got.events[got.events["user_id"] == w]
+        assert mine["timestamp"].tolist() == list(range(n))
+    listed = {s["file"] for s in got.state.segments}
+    assert {p.name for p in d.glob("*.parquet")} == listed  # compaction left no stray segment
+
+
+def test_recommend_explain_timeline_see_logged_events(home, capsys, monkeypatch, tiny_model):
+    base = _base()
+    u = base.user_ids[3]
+    argv = ["recommend", "--data", SRC, "--model", str(tiny_model), "--user", u, "--json"]
+    code, out, err = _run(capsys, argv)
+    assert code == 0, err
+    before = json.loads(out.strip().splitlines()[-1])
+    top = [it["item_id"] for it in before["items"]]
+    last = int(base.sequence(base.user_index(u))[1][-1])
+    rows = [{"user_id": u, "item_id": top[0], "timestamp": last + 3600},
+            {"user_id": u, "item_id": "never-seen-item", "timestamp": last + 3700},
+            {"user_id": "walk-in", "item_id": top[1], "timestamp": last + 3800}]
+    assert _run(capsys, ["ingest", "--data", SRC, "--events", "-"], _json_lines(*rows), monkeypatch)[0] == 0
+    code, out, err = _run(capsys, argv)
+    assert code == 0, err
+    after = json.loads(out.strip().splitlines()[-1])
+    assert after["history_length"] == before["history_length"] + 2
+    got = [it["item_id"] for it in after["items"]]
+    assert top[0] not in got and "never-seen-item" not in got and got != top  # the logged event moved the list
+    # a new user and an item the model never saw: scored, never recommended, nothing crashes
+    code, out, err = _run(capsys, ["recommend", "--data", SRC, "--model", str(tiny_model), "--user", "walk-in",
+                                   "--json"])
+    assert code == 0, err
+    new = json.loads(out.strip().splitlines()[-1])
+    assert new["history_length"] == 1 and len(new["items"]) == 10 and top[1] not in [i["item_id"] for i in new["items"]]
+    code, out, err = _run(capsys, ["explain", "--data", SRC, "--model", str(tiny_model), "--user", u,
+                                   "--item", got[0], "--json"])
+    assert code == 0, err
+    feats = [a["item_id"] for a in json.loads(out.strip().splitlines()[-1])["attributions"]]
+    assert top[0] in feats
+    code, out, err = _run(capsys, ["timeline", "--data", SRC, "--model", str(tiny_model), "--user", u, "--json"])
+    assert code == 0, err
+    tl = json.loads(out.strip().splitlines()[-1])
+    assert sum(w["n"] for w in tl["windows"]) == after["history_length"]
+
+
+def test_model_covers_new_items_with_minus_infinity(home, capsys, monkeypatch, tiny_model):
+    from recsys.models.transformer import TransformerRecommender
+
+    base = _base()
+    rows = [{"user_id": base.user_ids[0], "item_id": "z-new", "timestamp": int(base.timestamp.max()) + 1}]
+    assert _run(capsys, ["ingest", "--data", SRC, "--events", "-"], _json_lines(*rows), monkeypatch)[0] == 0
+    ds = load(SRC)
+    model = TransformerRecommender.load(tiny_model, ds)
+    assert model.n_items == ds.n_items == base.n_items + 1 and model.n_known == base.n_items
+    h = ds.history(base.user_ids[0])
+    assert h.timestamps is not None
+    s = model.score([h.items], [h.timestamps])[0]
+    assert s.shape == (ds.n_items,) and np.isneginf(s[-1]) and np.isfinite(s[:-1]).all()
+    # the unknown item is left out of the history: same scores as without it
+    s0 = model.score([h.items[:-1]], [h.timestamps[:-1]])[0]
+    assert np.array_equal(s[:-1], s0[:-1])
+    emb = model.text_emb
+    assert emb is not None and emb.shape[0] == ds.n_items
+
+
+def test_serving_table_is_stale_once_the_log_moves(home):
+    from recsys import serving
+
+    info = serving.ServingInfo(path=home, users=1, rows=1, pool=1, explain_top=0, workers=1,
+                               model_fingerprint="m" * 64, data_fingerprint="d" * 64, log_position=3,
+                               created=serving.now_utc())
+    assert serving.mismatch(info, "m" * 64, "d" * 64, 3) is None
+    msg = serving.mismatch(info, "m" * 64, "d" * 64, 5)
+    assert msg is not None and "event log position 3 (current 5)" in msg
+    old = serving.ServingInfo(**{**info.__dict__, "log_position": None})
+    assert serving.mismatch(old, "m" * 64, "d" * 64, 0) is None
+
+
+def test_empty_log_directory_is_no_log(home):
+    base = _base()
+    EventLog.of(base).reset()  # nothing to reset: no directory is created
+    assert not log_dir(base.fingerprint).exists()
+    assert load(SRC).log is None
