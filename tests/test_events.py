@@ -301,3 +301,42 @@ def test_empty_log_directory_is_no_log(home):
     EventLog.of(base).reset()  # nothing to reset: no directory is created
     assert not log_dir(base.fingerprint).exists()
     assert load(SRC).log is None
+
+
+def test_a_gap_training_never_saw_reads_as_unknown_gap(tiny_model, small_ds):
+    """Seconds-apart events (never seen in the demo world's training histories) are fed
+    to the network as the "unknown gap" bucket, not as an untrained embedding."""
+    import torch
+
+    from recsys.models.transformer import TransformerRecommender
+    from recsys.models.transformer.net import N_GAP_BUCKETS, encode_batch, gap_buckets
+    from recsys.models.transformer.recommender import MIN_GAP_COUNT, training_gap_counts
+
+    c = training_gap_counts([np.array([0, 30, 30 + 7200])])
+    assert c is not None and c.tolist()[:8] == [0, 1, 0, 0, 0, 0, 0, 1]
+    model = TransformerRecommender.load(tiny_model, small_ds)
+    counts = model.gap_counts
+    assert counts is not None and len(counts) == N_GAP_BUCKETS
+    assert model.manifest["gap_bucket_counts"] == counts.tolist()
+    gap_map = model.gap_map
+    assert gap_map is not None
+    seen = counts >= MIN_GAP_COUNT
+    assert (gap_map[seen] == np.flatnonzero(seen)).all() and (gap_map[~seen] == 0).all()
+
+    h = small_ds.history(small_ds.user_ids[0])
+    assert h.timestamps is not None
+    ts = h.timestamps.copy()
+    ts[-1] = ts[-2] + 30  # 30 seconds after the previous event
+    bucket = int(gap_buckets(ts)[-1])
+    assert not seen[bucket], "the demo world has no sub-minute gaps; pick another gap"
+    got = model.score([h.items], [ts])[0]
+
+    tok, gaps = encode_batch([h.items], [ts], model.config.max_len, model.config.use_time)
+    unknown = torch.from_numpy(gap_map)[gaps]
+    assert int(unknown[0, -1]) == 0 and int(gaps[0, -1]) == bucket
+    with torch.inference_mode():
+        em = model.net.item_matrix()
+        want = model.net.logits(model.net.hidden(tok, unknown, em)[:, -1], em)[0].numpy()
+        raw = model.net.logits(model.net.hidden(tok, gaps, em)[:, -1], em)[0].numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    assert not np.allclose(got, raw, atol=1e-6)  # without the fallback the untrained row is read
