@@ -340,3 +340,71 @@ def test_a_gap_training_never_saw_reads_as_unknown_gap(tiny_model, small_ds):
         raw = model.net.logits(model.net.hidden(tok, gaps, em)[:, -1], em)[0].numpy()
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
     assert not np.allclose(got, raw, atol=1e-6)  # without the fallback the untrained row is read
+
+
+# ---- replay -------------------------------------------------------------------------------------
+
+
+def _triples(ds) -> list[tuple[str, str, int]]:
+    return sorted(zip((ds.user_ids[u] for u in ds.user), (ds.item_ids[i] for i in ds.item), ds.timestamp.tolist()))
+
+
+def test_replay_is_deterministic_and_base_plus_log_is_the_source(home, capsys):
+    full = _base()
+    split = int(np.sort(full.timestamp)[int(0.9 * full.n_interactions)])
+    argv = ["replay", "--data", SRC, "--split", str(split), "--speed", "max", "--no-train", "--json"]
+    outs, logs = [], []
+    for _ in range(2):
+        code, out, err = _run(capsys, argv)
+        assert code == 0, err
+        res = json.loads(out.strip().splitlines()[-1])
+        outs.append(res)
+        base = load(res["base_source"], events=False)
+        logs.append(EventLog.of(base).read().events)
+    a, b = outs
+    assert list(a)[:3] == ["base_fingerprint", "replayed", "elapsed_s"]
+    assert a["base_fingerprint"] == b["base_fingerprint"] and a["base_source"] == b["base_source"]
+    assert a["replayed"] == b["replayed"] == int((full.timestamp >= split).sum())
+    pd.testing.assert_frame_equal(logs[0], logs[1])  # a second replay starts from an empty log
+    assert logs[0]["timestamp"].is_monotonic_increasing
+    base = load(a["base_source"], events=False)
+    assert base.fingerprint == a["base_fingerprint"] and int(base.timestamp.max()) < split
+    assert base.n_items == full.n_items and base.titles == full.titles  # the whole catalogue
+    merged = load(a["base_source"])
+    assert merged.fingerprint == base.fingerprint and merged.log is not None
+    assert merged.log.events == a["replayed"] and merged.log.new_items == 0
+    assert _triples(merged) == _triples(full)
+
+
+def test_replay_feeds_events_at_the_chosen_speed():
+    from recsys.commands.replay import feed
+
+    class Log:
+        def __init__(self):
+            self.batches: list[list[int]] = []
+
+        def append(self, batch):
+            self.batches.append(batch.events["timestamp"].tolist())
+
+    now = [0.0]
+    ev = pd.DataFrame({"user_id": ["u"] * 4, "item_id": list("abcd"), "timestamp": [1000, 1000, 1060, 1300],
+                       "rating": [np.nan] * 4})
+    log = Log()
+    n = feed(log, ev, 60.0, clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s))
+    assert n == 4 and log.batches == [[1000, 1000], [1060], [1300]]  # a minute of history per second
+    assert now[0] == pytest.approx(5.0)
+    fast = Log()
+    feed(fast, ev, float("inf"), clock=lambda: 0.0, sleep=lambda s: pytest.fail("--speed max never waits"))
+    assert fast.batches == [[1000, 1000, 1060, 1300]]
+
+
+@pytest.mark.parametrize("argv,problem", [
+    (["--speed", "fast"], "--speed: expected a factor like 60x or max, not 'fast'"),
+    (["--speed", "0x"], "--speed must be a positive factor or max, not '0x'"),
+    (["--split", "1990-01-01"], "--split 631152000: no interaction before it"),
+    (["--split", "2099-01-01"], "--split 4070908800: no interaction from it on"),
+])
+def test_replay_bad_arguments(home, capsys, argv, problem):
+    args = ["replay", "--data", SRC, "--split", "2024-06-01", "--no-train", *argv]
+    code, out, err = _run(capsys, args)
+    assert code == 2 and out == "" and err.startswith(f"error: {problem}") and err.count("\n") == 1
