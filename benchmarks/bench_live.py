@@ -133,7 +133,7 @@ def run(data: str, quantile: float = 0.9, n_events: int = 300, reloads: int = 20
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     p.add_argument("--data", default=default_data())
     p.add_argument("--split-quantile", type=float, default=0.9)
     p.add_argument("--events", type=int, default=300)

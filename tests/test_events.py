@@ -408,3 +408,19 @@ def test_replay_bad_arguments(home, capsys, argv, problem):
     args = ["replay", "--data", SRC, "--split", "2024-06-01", "--no-train", *argv]
     code, out, err = _run(capsys, args)
     assert code == 2 and out == "" and err.startswith(f"error: {problem}") and err.count("\n") == 1
+
+
+def test_the_app_reloads_a_source_whose_log_changed(home, capsys, monkeypatch, tiny_model):
+    from ui.core import loaders
+
+    ds0 = loaders.load_dataset(SRC)
+    assert loaders.load_dataset(SRC) is ds0  # cached while the log is unchanged
+    rows = [{"user_id": "app-walk-in", "item_id": ds0.item_ids[0], "timestamp": int(ds0.timestamp.max()) + 1},
+            {"user_id": "app-walk-in", "item_id": "app-new-item", "timestamp": int(ds0.timestamp.max()) + 2}]
+    assert _run(capsys, ["ingest", "--data", SRC, "--events", "-"], _json_lines(*rows), monkeypatch)[0] == 0
+    ds1 = loaders.load_dataset(SRC)
+    assert ds1 is not ds0 and ds1.n_interactions == ds0.n_interactions + 2 and ds1.has_user("app-walk-in")
+    assert ds1.fingerprint == ds0.fingerprint and ds1.content_key != ds0.content_key
+    m0 = loaders.load_model(str(tiny_model), ds0.content_key, ds0)
+    m1 = loaders.load_model(str(tiny_model), ds1.content_key, ds1)
+    assert m0.n_items == ds0.n_items and m1.n_items == ds1.n_items == ds0.n_items + 1

@@ -121,10 +121,10 @@ def _json_lines(data: bytes) -> Table:
             raise DataError(f"not valid JSON: {msg}", file=STDIN, line=n) from None
         if not isinstance(obj, dict):
             raise DataError(f"expected a JSON object, got {type(obj).__name__}", file=STDIN, line=n)
-        rows.append({str(k): _json_value(v, str(k), n) for k, v in obj.items()})
+        rows.append({str(k).strip(): _json_value(v, str(k).strip(), n) for k, v in obj.items()})
         lines.append(n)
     if not rows:
         raise DataError("no events (expected one JSON object per line)", file=STDIN)
-    names = list(dict.fromkeys(k.strip() for r in rows for k in r))
+    names = list(dict.fromkeys(k for r in rows for k in r))
     columns = {c: pd.Series([r.get(c, "") for r in rows], dtype=object) for c in names}
     return Table(file=STDIN, columns=columns, n_rows=len(rows), lines=np.asarray(lines, dtype=np.int64))
