@@ -115,7 +115,13 @@ class EventLog:
     def _locked(self, exclusive: bool) -> Iterator[None]:
         if exclusive:
             self.dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = os.open(self.dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        else:  # read-only, so a reader never needs write access to the log
+            try:
+                fd = os.open(self.dir / LOCK_FILE, os.O_RDONLY)
+            except OSError:  # no lock file: no writer has ever run here
+                yield
+                return
         try:
             fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
             yield
