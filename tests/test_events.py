@@ -424,3 +424,22 @@ def test_the_app_reloads_a_source_whose_log_changed(home, capsys, monkeypatch, t
     m0 = loaders.load_model(str(tiny_model), ds0.content_key, ds0)
     m1 = loaders.load_model(str(tiny_model), ds1.content_key, ds1)
     assert m0.n_items == ds0.n_items and m1.n_items == ds1.n_items == ds0.n_items + 1
+
+
+def test_replay_ml100k_last_tenth_rebuilds_the_source(home, capsys, ml100k_path):
+    full = load(str(ml100k_path), events=False)
+    split = int(np.sort(full.timestamp)[int(0.9 * full.n_interactions)])
+    code, out, err = _run(capsys, ["replay", "--data", str(ml100k_path), "--split", str(split), "--speed", "max",
+                                   "--no-train", "--json"])
+    assert code == 0, err
+    res = json.loads(out.strip().splitlines()[-1])
+    assert res["replayed"] == int((full.timestamp >= split).sum()) and res["base_events"] + res["replayed"] == 100_000
+    code, out, err = _run(capsys, ["data", "--data", res["base_source"], "--json"])
+    d = json.loads(out.strip().splitlines()[-1])
+    assert d["interactions"] == 100_000 and d["users"] == full.n_users and d["items"] == full.n_items
+    assert d["fingerprint"] == res["base_fingerprint"] != full.fingerprint
+    assert d["log"]["events"] == res["replayed"] and d["log"]["last_timestamp"] == int(full.timestamp.max())
+    merged = load(res["base_source"])
+    assert _triples(merged) == _triples(full)
+    assert merged.user_attrs is not None and full.user_attrs is not None
+    assert merged.user_attrs.loc[merged.user_index("196")].tolist() == full.user_attrs.loc[full.user_index("196")].tolist()
