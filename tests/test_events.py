@@ -113,6 +113,20 @@ def test_ingest_items_file_titles_new_items(home, capsys, tmp_path):
     assert ds.item_text[k] == "fresh" and not any("event log" in w for w in ds.warnings)
 
 
+def test_ingest_users_file_gives_new_users_their_attributes(home, capsys, tmp_path, ml100k_path):
+    src = str(ml100k_path)
+    ev = tmp_path / "events.csv"
+    ev.write_text("user_id,item_id,timestamp\n5000,50,893286638\n196,50,893286639\n")
+    users = tmp_path / "users.csv"
+    users.write_text("user_id,gender,age_band,occupation\n5000,F,25-34,writer\n196,X,0,none\n")
+    code, _, err = _run(capsys, ["ingest", "--data", src, "--events", str(ev), "--users", str(users)])
+    assert code == 0, err
+    ds = load(src)
+    assert ds.user_attrs is not None
+    assert ds.user_attrs.loc[ds.user_index("5000")].tolist() == ["F", "25-34", "writer"]
+    assert ds.user_attrs.loc[ds.user_index("196")].tolist()[0] == "M"  # a base user keeps the base's attributes
+
+
 BAD_CSV = [
     ("user_id,item_id,timestamp\nu1,i1,abc\n", "2: invalid timestamp 'abc' (expected integer seconds or an ISO-8601 date-time)"),
     ("user_id,item_id,timestamp\nu1,i1,5\n,i2,6\n", "3: empty user_id"),
@@ -442,4 +456,8 @@ def test_replay_ml100k_last_tenth_rebuilds_the_source(home, capsys, ml100k_path)
     merged = load(res["base_source"])
     assert _triples(merged) == _triples(full)
     assert merged.user_attrs is not None and full.user_attrs is not None
-    assert merged.user_attrs.loc[merged.user_index("196")].tolist() == full.user_attrs.loc[full.user_index("196")].tolist()
+    base = load(res["base_source"], events=False)
+    new = [u for u in merged.user_ids if not base.has_user(u)]
+    assert len(new) == merged.log.new_users > 0  # type: ignore[union-attr]
+    for u in ["196", *new]:  # users first seen after the split keep their attributes too
+        assert merged.user_attrs.loc[merged.user_index(u)].tolist() == full.user_attrs.loc[full.user_index(u)].tolist()

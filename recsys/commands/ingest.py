@@ -6,7 +6,8 @@ interactions ``.csv``/``.parquet`` (``user_id,item_id,timestamp[,rating]``) or, 
 to ``$RECSYS_HOME/events/<base fingerprint[:16]>/`` (:mod:`recsys.data.events`); a bad
 batch is refused whole (exit 2, one ``error: <file>:<line>: <problem>`` line) and the
 log stays as it was. Unknown users are new users; unknown items are titled by their id
-(a warning) unless ``--items`` (``item_id,title[,categories][,text]``) describes them.
+(a warning) unless ``--items`` (``item_id,title[,categories][,text]``) describes them;
+``--users`` (``user_id`` + attribute columns) gives new users their attributes.
 ``ingest --data SRC --reset`` empties the log. JSON: ``{"appended", "log_events",
 "last_timestamp"}`` (``--reset``: ``"removed"`` too).
 """
@@ -30,22 +31,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "or - for one JSON object per line on stdin")
     parser.add_argument("--items", default=None, metavar="FILE",
                         help="items.csv rows (item_id,title[,categories][,text]) for new items")
+    parser.add_argument("--users", default=None, metavar="FILE",
+                        help="users.csv rows (user_id + attribute columns) for new users")
     parser.add_argument("--reset", action="store_true", help="empty the event log of this data source")
     add_tie_order(parser, model=False)
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from recsys.data import load
-    from recsys.data.events import EventLog, read_batch, read_items
+    from recsys.data.events import EventLog, read_batch, read_items, read_users
 
     if args.reset == (args.events is not None):
         raise DataError("give either --events FILE|- or --reset")
-    if args.reset and args.items:
-        raise DataError("--items goes with --events, not --reset")
+    if args.reset and (args.items or args.users):
+        raise DataError("--items and --users go with --events, not --reset")
     t0 = time.perf_counter()
     # the batch first: a bad batch is refused before the data is even loaded
     batch = None if args.reset else read_batch(args.events, sys.stdin.buffer if args.events == "-" else None)
     items = read_items(args.items) if args.items else None
+    users = read_users(args.users) if args.users else None
     base = load(args.data, tie_order=args.tie_order or "hash", events=False)
     log = EventLog.of(base)
     if batch is None:
@@ -61,8 +65,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             print(f"warning: {args.items}: {len(known)} item(s) already in the data keep their title: "
                   + ", ".join(known[:5]) + (" …" if len(known) > 5 else ""), file=sys.stderr)
             items = pd.DataFrame(items[[not base.has_item(x) for x in items["item_id"].tolist()]])
+    if users is not None:
+        users = pd.DataFrame(users[[not base.has_user(x) for x in users["user_id"].tolist()]])
     _warn_untitled(base, log, batch.events["item_id"].tolist(), items, args.events)
-    st = log.append(batch, items)
+    st = log.append(batch, items, users)
     n = len(batch)
     text = (f"appended {n:,} event(s) to the log of {base.source}: {st.events:,} logged, newest "
             f"{_date(st.last_timestamp)} ({1000 * (time.perf_counter() - t0):.0f} ms)")

@@ -144,25 +144,36 @@ def feed(
     log: Any,
     events: pd.DataFrame,
     speed: float,
+    users: pd.DataFrame | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
     report: Callable[[int, int], None] | None = None,
 ) -> int:
     """Append ``events`` (time order) to ``log``: event k is due ``(t_k - t_0) / speed``
     seconds after the start; every append takes all events due by then (at most
-    MAX_BATCH). Returns the number appended."""
+    MAX_BATCH). ``users``: attribute rows, each appended with the first batch of its
+    user. Returns the number appended."""
     from recsys.data.events import Batch
 
     ts = events["timestamp"].to_numpy(dtype=np.int64)
     due = np.zeros(len(ts)) if math.isinf(speed) else (ts - ts[0]) / speed
     start, k, n = clock(), 0, len(ts)
+    given: set[str] = set()
     while k < n:
         now = clock() - start
         if due[k] > now:
             sleep(min(float(due[k] - now), 1.0))
             continue
         j = min(int(np.searchsorted(due, now, side="right")), k + MAX_BATCH, n)
-        log.append(Batch(events.iloc[k:j].reset_index(drop=True)))
+        rows = None
+        if users is not None:
+            first = set(events["user_id"].iloc[k:j].tolist()) - given
+            rows = users[users["user_id"].isin(sorted(first))] if first else None
+            given |= first
+        if rows is not None and len(rows):
+            log.append(Batch(events.iloc[k:j].reset_index(drop=True)), None, pd.DataFrame(rows))
+        else:
+            log.append(Batch(events.iloc[k:j].reset_index(drop=True)))
         k = j
         if report is not None:
             report(k, n)
@@ -196,8 +207,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             last[0] = now
             print(f"replayed {k:,}/{n:,} events", file=sys.stderr, flush=True)
 
+    users = None  # attributes of the users whose first event is after the split
+    if full.user_attrs is not None:
+        new = [u for u in dict.fromkeys(events["user_id"].tolist()) if not base.has_user(u)]
+        if new:
+            users = full.user_attrs.iloc[[full.user_index(u) for u in new]].copy()
+            users.insert(0, "user_id", new)
     t_feed = time.perf_counter()
-    replayed = feed(log, events, speed, report=report)
+    replayed = feed(log, events, speed, users, report=report)
     elapsed = time.perf_counter() - t_feed
     result: dict[str, Any] = {
         "base_fingerprint": base.fingerprint,

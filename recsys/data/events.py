@@ -4,7 +4,8 @@ A source's log lives in ``$RECSYS_HOME/events/<base fingerprint[:16]>/``:
 
 * ``seg-<n>-<random>.parquet`` — immutable segments (``user_id``, ``item_id`` strings,
   ``timestamp`` int64 seconds, ``rating`` float64 or null), one per appended batch;
-  ``seg-….items.parquet`` beside a segment holds the items rows given with it;
+  ``seg-….items.parquet`` / ``seg-….users.parquet`` beside a segment hold the items
+  rows (titles of new items) and users rows (attributes of new users) given with it;
 * ``log.json`` — the list of segments, the event count, the newest event time and a
   random ``generation`` (new on every reset). It is the commit point: a segment is
   written to a temporary file and renamed into place, then ``log.json`` is rewritten
@@ -39,7 +40,7 @@ from typing import Any, Iterator
 import numpy as np
 import pandas as pd
 
-from recsys.data.events_batch import Batch, read_batch, read_items
+from recsys.data.events_batch import Batch, read_batch, read_items, read_users
 from recsys.data.order import protocol_order
 from recsys.data.types import DataError, Dataset, LogInfo, sorted_ids
 
@@ -49,7 +50,7 @@ FORMAT = "reclens-event-log"
 VERSION = 1
 COMPACT_AT = 64  # segments; an append beyond this rewrites the log as one segment
 __all__ = ["Batch", "EventLog", "LogContents", "LogState", "include_log", "log_dir", "logs_stamp", "merge",
-           "read_batch", "read_items"]
+           "read_batch", "read_items", "read_users"]
 
 
 def log_dir(base_fingerprint: str) -> Path:
@@ -91,11 +92,12 @@ class LogState:
 
 @dataclass(frozen=True)
 class LogContents:
-    """Every logged event (in log order) and the items rows given with them."""
+    """Every logged event (in log order) and the items and users rows given with them."""
 
     state: LogState
     events: pd.DataFrame
     items: pd.DataFrame | None
+    users: pd.DataFrame | None = None
 
 
 class EventLog:
@@ -160,19 +162,18 @@ class EventLog:
         _write_atomic(self.dir / LOG_FILE, json.dumps(doc, indent=1).encode("utf-8"))
 
     # ---- writing ----------------------------------------------------------------------
-    def append(self, batch: Batch, items: pd.DataFrame | None = None) -> LogState:
-        """Append a validated batch (and its items rows) as one segment; the new state."""
+    def append(
+        self, batch: Batch, items: pd.DataFrame | None = None, users: pd.DataFrame | None = None
+    ) -> LogState:
+        """Append a validated batch (and its items and users rows) as one segment; the
+        new state."""
         events = batch.events
         with self._locked(True):
             st = self._state()
             name = f"seg-{len(st.segments) + 1:06d}-{uuid.uuid4().hex[:8]}"
             _write_atomic(self.dir / f"{name}.parquet", _events_parquet(events))
-            items_file = None
-            if items is not None and len(items):
-                items_file = f"{name}.items.parquet"
-                _write_atomic(self.dir / items_file, _items_parquet(items))
             ts = events["timestamp"].to_numpy(dtype=np.int64)
-            seg = {"file": f"{name}.parquet", "events": len(events), "items_file": items_file,
+            seg = {"file": f"{name}.parquet", "events": len(events), **self._side(name, items, users),
                    "first_timestamp": int(ts.min()), "last_timestamp": int(ts.max())}
             last = seg["last_timestamp"] if st.last_timestamp is None else max(st.last_timestamp,
                                                                                  seg["last_timestamp"])
@@ -182,16 +183,23 @@ class EventLog:
                 new = self._compact(new)
             return new
 
+    def _side(self, name: str, items: pd.DataFrame | None, users: pd.DataFrame | None) -> dict[str, str | None]:
+        """Write a segment's items and users rows; their file names (None: none given)."""
+        out: dict[str, str | None] = {"items_file": None, "users_file": None}
+        if items is not None and len(items):
+            out["items_file"] = f"{name}.items.parquet"
+            _write_atomic(self.dir / out["items_file"], _items_parquet(items))
+        if users is not None and len(users):
+            out["users_file"] = f"{name}.users.parquet"
+            _write_atomic(self.dir / out["users_file"], _users_parquet(users))
+        return out
+
     def _compact(self, st: LogState) -> LogState:
         """Rewrite every segment as one (called under the exclusive lock)."""
-        events, items = self._read_segments(st)
+        events, items, users = self._read_segments(st)
         name = f"seg-{1:06d}-{uuid.uuid4().hex[:8]}"
         _write_atomic(self.dir / f"{name}.parquet", _events_parquet(events))
-        items_file = None
-        if items is not None and len(items):
-            items_file = f"{name}.items.parquet"
-            _write_atomic(self.dir / items_file, _items_parquet(items))
-        seg = {"file": f"{name}.parquet", "events": st.events, "items_file": items_file,
+        seg = {"file": f"{name}.parquet", "events": st.events, **self._side(name, items, users),
                "first_timestamp": int(events["timestamp"].to_numpy(dtype=np.int64).min()), "last_timestamp": st.last_timestamp}
         new = LogState((seg,), st.events, st.last_timestamp, st.generation)
         self._commit(new)
@@ -210,7 +218,7 @@ class EventLog:
 
     def _remove(self, segments: tuple[dict[str, Any], ...]) -> None:
         for s in segments:
-            for f in (s.get("file"), s.get("items_file")):
+            for f in (s.get("file"), s.get("items_file"), s.get("users_file")):
                 if f:
                     with contextlib.suppress(FileNotFoundError):
                         (self.dir / str(f)).unlink()
@@ -223,24 +231,27 @@ class EventLog:
             return LogContents(st, _empty_events(), None)
         with self._locked(False):
             st = self._state()
-            events, items = self._read_segments(st)
-        return LogContents(st, events, items)
+            events, items, users = self._read_segments(st)
+        return LogContents(st, events, items, users)
 
-    def _read_segments(self, st: LogState) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    def _read_segments(self, st: LogState) -> tuple[pd.DataFrame, pd.DataFrame | None, pd.DataFrame | None]:
         import pyarrow.parquet as pq
 
-        frames, item_frames = [], []
+        frames, item_frames, user_frames = [], [], []
         for s in st.segments:
             f = self.dir / str(s["file"])
             try:
                 frames.append(pq.read_table(f).to_pandas())
                 if s.get("items_file"):
                     item_frames.append(pq.read_table(self.dir / str(s["items_file"])).to_pandas())
+                if s.get("users_file"):
+                    user_frames.append(pq.read_table(self.dir / str(s["users_file"])).to_pandas())
             except Exception as e:  # a missing or damaged segment
                 raise DataError(f"damaged event log segment: {type(e).__name__}: {e}", file=str(f)) from None
         events = pd.concat(frames, ignore_index=True) if frames else _empty_events()
         items = pd.concat(item_frames, ignore_index=True) if item_frames else None
-        return events, items
+        users = pd.concat(user_frames, ignore_index=True).fillna("") if user_frames else None
+        return events, items, users
 
 
 def _empty_events() -> pd.DataFrame:
@@ -280,6 +291,13 @@ def _events_parquet(events: pd.DataFrame) -> bytes:
         "timestamp": pa.array(events["timestamp"].to_numpy(dtype=np.int64), pa.int64()),
         "rating": pa.array(events["rating"].to_numpy(dtype=np.float64), pa.float64(), from_pandas=True),
     }))
+
+
+def _users_parquet(users: pd.DataFrame) -> bytes:
+    import pyarrow as pa
+
+    return _parquet_bytes(pa.table({str(c): pa.array(["" if v is None else str(v) for v in users[c].tolist()],
+                                                     pa.string()) for c in users.columns}))
 
 
 def _items_parquet(items: pd.DataFrame) -> bytes:
@@ -368,7 +386,12 @@ def merge(ds: Dataset, contents: LogContents, catalogue: Dataset | None = None) 
 
     uattrs = ds.user_attrs
     if uattrs is not None and new_users:
-        extra = pd.DataFrame({c: [""] * len(new_users) for c in uattrs.columns}, dtype=object)
+        urows: dict[str, dict[str, str]] = {}
+        if contents.users is not None and "user_id" in contents.users:
+            for rec in contents.users.to_dict("records"):
+                urows[str(rec["user_id"])] = {str(k): str(v) for k, v in rec.items()}
+        extra = pd.DataFrame({c: [urows.get(x, {}).get(str(c), "") for x in new_users] for c in uattrs.columns},
+                             dtype=object)
         uattrs = pd.concat([uattrs, extra], ignore_index=True)
 
     st = contents.state

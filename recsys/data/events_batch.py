@@ -87,6 +87,17 @@ def read_items(source: str) -> pd.DataFrame:
     return items
 
 
+def read_users(source: str) -> pd.DataFrame:
+    """Users rows for new users: a ``users.csv`` (``user_id`` + attribute columns),
+    validated like the generic loader's."""
+    from recsys.data.loaders import _generic_users
+
+    path = Path(source).expanduser()
+    if not path.is_file():
+        raise DataError(f"no such file: {source}")
+    return _generic_users(read_delimited(path, source))
+
+
 def _as_str(col: Any) -> np.ndarray:
     arr = np.asarray(col.to_numpy())
     if arr.dtype == object and all(isinstance(x, str) for x in arr.tolist()):
