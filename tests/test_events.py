@@ -461,3 +461,15 @@ def test_replay_ml100k_last_tenth_rebuilds_the_source(home, capsys, ml100k_path)
     assert len(new) == merged.log.new_users > 0  # type: ignore[union-attr]
     for u in ["196", *new]:  # users first seen after the split keep their attributes too
         assert merged.user_attrs.loc[merged.user_index(u)].tolist() == full.user_attrs.loc[full.user_index(u)].tolist()
+
+
+def test_precompute_shards_record_the_log_position():
+    from recsys.precompute.plan import Job, shard_done
+
+    job = Job(source=SRC, model_dir="m", n_users=10, model_fingerprint="a" * 64, data_fingerprint="b" * 64)
+    key = job.shard_key(0)
+    assert key["log_position"] == 0
+    older = {k: v for k, v in key.items() if k != "log_position"}  # written before event logs existed
+    assert shard_done(older, key)
+    grown = Job(**{**job.loader_args(), "log_position": 3}).shard_key(0)
+    assert not shard_done(older, grown) and not shard_done(key, grown) and shard_done(grown, grown)
