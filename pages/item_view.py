@@ -44,4 +44,4 @@ else:
     with tab_exp:
         item_panel.table_exposure_tab(view, k)
 with tab_sim:
-    item_panel.similar_tab(ds, loaders.item_embeddings(ds.fingerprint, ds, model), i)
+    item_panel.similar_tab(ds, loaders.item_embeddings(ds.content_key, ds, model), i)

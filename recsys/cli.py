@@ -24,7 +24,7 @@ from recsys.data.types import DataError
 from recsys.jsonutil import json_default
 
 COMMANDS = ("data", "train", "evaluate", "recommend", "explain", "timeline", "bench", "precompute", "migrate",
-            "generate", "simulate")
+            "generate", "simulate", "ingest", "replay")
 HELP_FLAGS = ("-h", "--help")
 
 

@@ -248,14 +248,20 @@ def read_info(model_dir: str | Path) -> ServingInfo | None:
     return info
 
 
-def mismatch(info: ServingInfo, model_fingerprint: str, data_fingerprint: str) -> str | None:
+def mismatch(
+    info: ServingInfo, model_fingerprint: str, data_fingerprint: str, log_position: int | None = None
+) -> str | None:
     """None when the table was computed from this model and this data; else one
-    sentence for the user saying what differs (short fingerprints, never a path)."""
+    sentence for the user saying what differs (short fingerprints, never a path).
+    ``log_position``: the events of the data's event log now included (``ingest``); a
+    table computed at another position is stale (a table recording none counts as 0)."""
     diffs = []
     if info.model_fingerprint != model_fingerprint:
         diffs.append(f"model {info.model_fingerprint[:12]} (current {model_fingerprint[:12]})")
     if info.data_fingerprint != data_fingerprint:
         diffs.append(f"data {info.data_fingerprint[:12]} (current {data_fingerprint[:12]})")
+    if log_position is not None and (info.log_position or 0) != log_position:
+        diffs.append(f"event log position {info.log_position or 0} (current {log_position})")
     if not diffs:
         return None
     return f"The serving table was precomputed from a different {' and '.join(diffs)}; run precompute again."

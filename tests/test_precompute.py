@@ -289,7 +289,7 @@ def test_command_json_contract_and_serving_info(world, capsys):
     assert out["users"] == ds.n_users and out["workers"] == 1 and out["engine"] == "in-process"
     assert out["rows"] == len(pd.read_parquet(out["path"])) and out["users_per_s"] > 0
     info = serving.read_info(d)
-    assert info is not None and info.pool == 30 and info.users == ds.n_users and info.log_position is None
+    assert info is not None and info.pool == 30 and info.users == ds.n_users and info.log_position == 0
     assert serving.mismatch(info, serving.model_fingerprint(d), ds.fingerprint) is None
     again = _cli_json(capsys, ["precompute", "--data", SOURCE, "--model", str(d), "--pool", "30",
                                "--shard-users", "64", "--json"])

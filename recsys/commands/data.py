@@ -3,7 +3,10 @@
 JSON: sizes, time span, ``fingerprint``, ``sample_users``, ``warnings``, ``tie_order``
 and ``tied_test_share`` — the share of the users the leave-one-out split evaluates
 (>= 3 interactions) whose test item shares its timestamp with the item before it, i.e.
-whose held-out item the tie order picks (the same under both orders).
+whose held-out item the tie order picks (the same under both orders). Sizes count the
+base data plus its event log (``ingest``); ``log`` is ``{"events", "position",
+"last_timestamp", "new_users", "new_items", "base_events"}`` or null, and
+``fingerprint`` stays the base data's (the model key).
 """
 
 from __future__ import annotations
@@ -82,6 +85,8 @@ def stats(ds: Dataset) -> dict[str, Any]:
         "tied_test_share": tied_test_share(ds),
         "sample_users": sample_users(ds),
         "warnings": list(ds.warnings),
+        # the event log included (``ingest``): events, position, newest time, new users/items
+        "log": None if ds.log is None else ds.log.as_json(),
     }
 
 
@@ -124,6 +129,10 @@ def render(ds: Dataset, result: dict[str, Any]) -> str:
         " timestamp with the item before",
         f"  sample users  {', '.join(result['sample_users'])}",
     ]
+    if ds.log is not None:
+        lines.append(f"  event log     {ds.log.events:,} events included (base {ds.log.base_events:,}), newest "
+                     f"{_date(ds.log.last_timestamp or 0)}; {ds.log.new_users:,} new users, "
+                     f"{ds.log.new_items:,} new items")
     if ds.warnings:
         lines.append(f"  warnings      {len(ds.warnings)} (see stderr)")
     return "\n".join(lines)

@@ -119,7 +119,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         model_fingerprint=serving.model_fingerprint(model_dir), data_fingerprint=ds.fingerprint,
         min_count=resolve_min_count(args), tie_order=ds.tie_order, pool=args.pool, explain_top=args.explain,
         explain_seed=args.seed, explain_budget=args.budget, shard_users=args.shard_users,
-        group_users=DEFAULT_GROUP_USERS,
+        group_users=DEFAULT_GROUP_USERS, log_position=ds.log.position if ds.log is not None else 0,
     )
     explainer = shap_json if args.explain else None
     in_process = args.workers == 1 and not args.ray and not args.address

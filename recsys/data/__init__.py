@@ -33,6 +33,10 @@ from the item file are titled by their id (a warning); items never interacted wi
 kept; users.csv rows for users without interactions are ignored.
 
 ``filter_min_count(ds, n)`` is iterative N-core on users and items.
+
+Every source may have an event log (``ingest``/``replay``; :mod:`recsys.data.events`):
+``load`` appends its events after the N-core filter (``events=False`` leaves them out);
+``ds.fingerprint`` stays the base data's and ``ds.log``/``ds.content_key`` describe the log.
 """
 
 from recsys.data.filtering import filter_min_count, sample_users

@@ -43,6 +43,7 @@ def load(
     tie_order: str = DEFAULT_TIE_ORDER,
     *,
     display: str | None = None,
+    events: bool = True,
 ) -> Dataset:
     """Load and validate a data source; optionally apply iterative N-core filtering.
 
@@ -55,14 +56,23 @@ def load(
     ``ds.tie_order`` records it and the fingerprint depends on it. ``display`` replaces
     the path in error messages and warnings (e.g. ``"upload"`` for files saved to a
     temporary directory); ``Dataset.source`` is always ``source``.
+
+    ``events``: include the source's event log (``ingest``; :mod:`recsys.data.events`)
+    after the N-core filter: the fingerprint stays the base data's, ``ds.log`` describes
+    the logged events (None when there are none).
     """
     source = str(source)
     check_tie_order(tie_order)
     ds = _load_source(source, display or source, tie_order)
     if ds.source != source:
         ds = dataclasses.replace(ds, source=source)
+    base = ds
     if min_count is not None:
         ds = filter_min_count(ds, min_count)
+    if events:
+        from recsys.data.events import include_log
+
+        ds = include_log(ds, base)
     return ds
 
 

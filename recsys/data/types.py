@@ -86,6 +86,31 @@ class History:
         return int(self.items.shape[0])
 
 
+@dataclass(frozen=True)
+class LogInfo:
+    """The event log a loaded dataset includes (:mod:`recsys.data.events`).
+
+    ``events``: logged interactions included; ``position``: the log's position (events
+    appended since it was last emptied — equal to ``events``; a serving table records
+    it); ``last_timestamp``: the newest logged event's time (None when empty);
+    ``new_users`` / ``new_items``: ids the base data does not have; ``key``: changes
+    whenever the log's content changes (also across ``ingest --reset``);
+    ``base_events``: interactions of the base data.
+    """
+
+    events: int
+    position: int
+    last_timestamp: int | None
+    new_users: int
+    new_items: int
+    key: str
+    base_events: int
+
+    def as_json(self) -> dict[str, Any]:
+        return {"events": self.events, "position": self.position, "last_timestamp": self.last_timestamp,
+                "new_users": self.new_users, "new_items": self.new_items, "base_events": self.base_events}
+
+
 @dataclass(frozen=True, eq=False)
 class Dataset:
     """An interaction log with item and user metadata.
@@ -112,6 +137,9 @@ class Dataset:
     warnings: tuple[str, ...] = ()
     truth: Any = None  # demo-world ground truth (recsys.data.demo.DemoTruth) or None
     tie_order: str = DEFAULT_TIE_ORDER  # how same-second ties are ordered: "hash" or "id"
+    # the event log included on load (recsys.data.events); ``fingerprint`` stays the base
+    # data's (the model key) and ``content_key`` changes with the log
+    log: LogInfo | None = None
     _uindex: dict[str, int] = field(default_factory=dict, repr=False)
     _iindex: dict[str, int] = field(default_factory=dict, repr=False)
 
@@ -127,6 +155,14 @@ class Dataset:
     @property
     def n_interactions(self) -> int:
         return int(self.user.shape[0])
+
+    @property
+    def content_key(self) -> str:
+        """A key for caches of anything computed from the interactions: the fingerprint
+        when no event log is included, else the fingerprint plus the log's key (so it
+        changes whenever the log grows or is emptied). Models are keyed by
+        ``fingerprint`` (the base data's), never by this."""
+        return self.fingerprint if self.log is None else f"{self.fingerprint}+{self.log.key}"
 
     # ---- lookups -----------------------------------------------------------
     def user_index(self, user_id: str) -> int:

@@ -194,7 +194,7 @@ def category_assignment(
         return dataset_assignment(ds)
     if embeddings is not None:
         return topic_assignment(ds, embeddings=embeddings, n_topics=n_topics, seed=seed)
-    key = (ds.fingerprint, n_topics, seed)
+    key = (ds.content_key, n_topics, seed)
     if key not in _TOPIC_CACHE:
         while len(_TOPIC_CACHE) >= _TOPIC_CACHE_SIZE:
             _TOPIC_CACHE.pop(next(iter(_TOPIC_CACHE)))

@@ -49,6 +49,7 @@ class Job:
     explain_budget: int = DEFAULT_EXPLAIN_BUDGET
     shard_users: int = DEFAULT_SHARD_USERS
     group_users: int = DEFAULT_GROUP_USERS
+    log_position: int = 0  # events of the source's event log included (recsys.data.events)
 
     @property
     def n_shards(self) -> int:
@@ -82,6 +83,7 @@ class Job:
             "explain_budget": self.explain_budget if self.explain_top else None,
             "shard_users": self.shard_users,
             "group_users": self.group_users,
+            "log_position": self.log_position,
         }
 
     def loader_args(self) -> dict[str, Any]:
@@ -89,9 +91,14 @@ class Job:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
 
+#: Shard keys added after shards were first written, and the value a shard without one had
+#: (a shard written before event logs existed was computed at log position 0).
+KEY_DEFAULTS: dict[str, Any] = {"log_position": 0}
+
+
 def shard_done(meta: dict[str, Any] | None, key: dict[str, Any]) -> bool:
     """True when a shard's recorded metadata matches the job's ``key`` on every key."""
-    return meta is not None and all(meta.get(k) == v for k, v in key.items())
+    return meta is not None and all(meta.get(k, KEY_DEFAULTS.get(k)) == v for k, v in key.items())
 
 
 def local_source(source: str) -> str:

@@ -249,7 +249,8 @@ def run(job: Job, path: Path, *, workers: int = 1, use_ray: bool = False, addres
     seconds = time.perf_counter() - t0
     info = serving.ServingInfo(
         path=path, users=job.n_users, rows=rows, pool=job.pool, explain_top=job.explain_top, workers=workers,
-        model_fingerprint=job.model_fingerprint, data_fingerprint=job.data_fingerprint, log_position=None,
+        model_fingerprint=job.model_fingerprint, data_fingerprint=job.data_fingerprint,
+        log_position=job.log_position,
         created=serving.now_utc(),
     )
     serving.write_manifest(path, info, {

@@ -56,7 +56,7 @@ def ablation(ds: Dataset) -> Scorer | str:
             return "the no-text ablation is still training in the background (reload the page later)"
         return NO_ABLATION
     try:
-        return _load_ablation(str(d), ds.fingerprint, ds)
+        return _load_ablation(str(d), ds.content_key, ds)
     except DataError as e:
         return f"the no_text/ model cannot be loaded ({e})"
 
@@ -75,7 +75,7 @@ def comparison(ds: Dataset, model: Scorer, user: str, k: int) -> Comparison:
     """The comparison for ``user``'s full history and list length ``k`` (cached)."""
     no_text = ablation(ds)
     akey = no_text if isinstance(no_text, str) else model_key(no_text)
-    return _comparison(ds.fingerprint, model_key(model), akey, user, k, ds, model, no_text)
+    return _comparison(ds.content_key, model_key(model), akey, user, k, ds, model, no_text)
 
 
 @st.fragment

@@ -52,7 +52,7 @@ def header(title: str, ctx: PageContext | None = None, subtitle: str | None = No
 def item_search(ds: Dataset, key: str, label: str = "Find an item by title", limit: int = 50) -> str | None:
     """Search items by title substring (case-insensitive); returns the chosen item id."""
     q = st.text_input(label, key=f"{key}.q", placeholder="type part of a title…")
-    table = loaders.items_table(ds.fingerprint, ds)
+    table = loaders.items_table(ds.content_key, ds)
     if q:
         mask = table["title"].str.contains(q.strip(), case=False, regex=False, na=False)
         hits = table.loc[mask].sort_values("popularity", ascending=False).head(limit)

@@ -34,12 +34,19 @@ UPLOAD_SUFFIXES = (".csv", ".parquet", ".data", ".item", ".user", ".genre", ".tx
 
 
 # ---- datasets -------------------------------------------------------------------------
-@st.cache_resource(max_entries=6, show_spinner="Loading data…")
 def load_dataset(src: str, min_count: int | None = None, tie_order: str = "hash") -> Dataset:
     """``recsys.data.load(src, min_count, tie_order)`` once per source, filter and tie
-    order per process (raises DataError). The N-core filter and the tie order are the
-    CLI's ``--min-count`` and ``--tie-order``, so a model trained with them matches (same
-    fingerprint)."""
+    order per process (raises DataError) — and again whenever an event log changed
+    (``ingest``/``replay``: :func:`recsys.data.events.logs_stamp`). The N-core filter and
+    the tie order are the CLI's ``--min-count`` and ``--tie-order``, so a model trained
+    with them matches (same fingerprint)."""
+    from recsys.data.events import logs_stamp
+
+    return _load_dataset(src, min_count, tie_order, logs_stamp())
+
+
+@st.cache_resource(max_entries=6, show_spinner="Loading data…")
+def _load_dataset(src: str, min_count: int | None, tie_order: str, log_stamp: str) -> Dataset:
     from recsys.data import load
 
     if src.startswith("upload:"):
@@ -56,7 +63,7 @@ def rare_items(ds: Dataset, n: int) -> int:
 def featured_users(ds: Dataset, n: int = 6) -> list[str]:
     """Users worth looking at first: the demo world's featured users (planted ground
     truth), else users with a typical-to-rich history (around the 75th percentile)."""
-    return list(_featured_users(ds.fingerprint, ds, n))
+    return list(_featured_users(ds.content_key, ds, n))
 
 
 @st.cache_data(max_entries=16, show_spinner=False)

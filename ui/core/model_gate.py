@@ -29,7 +29,7 @@ def model_gate(ds: Dataset, *, train_if_missing: bool = True) -> Scorer | None:
         st.caption(loc.note)
     if loc.exists:
         try:
-            model = loaders.load_model(str(loc.path), ds.fingerprint, ds)
+            model = loaders.load_model(str(loc.path), ds.content_key, ds)
         except DataError as e:
             st.error(f"The stored model at `{esc(loc.path)}` cannot be used: {esc(e)}")
             if not loc.explicit and loaders.needs_upgrade(loc.path):
@@ -99,7 +99,7 @@ def _train_here(ds: Dataset, out_dir: Path, min_count: int = 0) -> Scorer | None
         return None
     box.empty()
     try:
-        return loaders.load_model(str(out_dir), ds.fingerprint, ds)
+        return loaders.load_model(str(out_dir), ds.content_key, ds)
     except DataError as e:
         st.error(f"The freshly trained model cannot be loaded: {esc(e)}")
         return None

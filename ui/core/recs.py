@@ -24,7 +24,7 @@ def rerank_context(fingerprint: str, mkey: str, _ds: Dataset, _model: Scorer) ->
 
 
 def context_for(ds: Dataset, model: Scorer) -> RerankContext:
-    return rerank_context(ds.fingerprint, model_key(model), ds, model)
+    return rerank_context(ds.content_key, model_key(model), ds, model)
 
 
 def score_history(model: Scorer, history: History) -> np.ndarray:
@@ -89,7 +89,7 @@ def population_pools(fingerprint: str, mkey: str, _ds: Dataset, _model: Scorer,
 
 def population_lists(ds: Dataset, model: Scorer, k: int, weights: Weights) -> tuple[np.ndarray, np.ndarray]:
     """Every user's (model top-k list, re-ranked top-k list), each (U, k) with -1 padding."""
-    return _population_lists(ds.fingerprint, model_key(model), k, weights.diversity, weights.calibration,
+    return _population_lists(ds.content_key, model_key(model), k, weights.diversity, weights.calibration,
                              weights.fairness, ds, model)
 
 

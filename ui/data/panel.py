@@ -24,7 +24,7 @@ def _on_group_pick() -> None:
 
 def group_finder(ds: Dataset, limit: int = 200) -> None:
     """Find users by group (user attribute) or by activity band; click a row to select."""
-    table = loaders.users_table(ds.fingerprint, ds)
+    table = loaders.users_table(ds.content_key, ds)
     attrs = [c for c in table.columns if c not in ("user_id", "interactions", "first", "last")]
     c1, c2, c3 = st.columns([1, 1, 1])
     choices = ["activity"] + attrs
@@ -91,7 +91,7 @@ def summary_metrics(ds: Dataset) -> None:
 
 def dataset_charts(ds: Dataset) -> None:
     """Activity over time, the long tail, categories and history lengths."""
-    figs = loaders.dataset_figures(ds.fingerprint, ds)
+    figs = loaders.dataset_figures(ds.content_key, ds)
     c1, c2 = st.columns([3, 2])
     c1.plotly_chart(figs["activity"], key="home.activity")
     c2.plotly_chart(figs["longtail"], key="home.longtail")

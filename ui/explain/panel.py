@@ -125,7 +125,7 @@ def _why_not(ds: Dataset, scorer: Scorer, history: History, target: int, k: int,
     if other is None:
         return
     with st.spinner("Explaining the difference…"):
-        e = _why_not_cached(model_key(scorer), ds.fingerprint, _history_key(history), target, int(other), method,
+        e = _why_not_cached(model_key(scorer), ds.content_key, _history_key(history), target, int(other), method,
                             k, seed, ds, scorer, history)
     w = e.why_not
     if w is None:
@@ -163,7 +163,7 @@ def explanation_panel(
             with st.spinner("Preparing the explainers (one-time warm-up)…"):
                 warmup.wait()
         with st.spinner("Explaining…"):
-            comp = _compare_cached(model_key(scorer), ds.fingerprint, _history_key(history), target, int(k), seed,
+            comp = _compare_cached(model_key(scorer), ds.content_key, _history_key(history), target, int(k), seed,
                                    ds, scorer, history)
     except DataError as err:
         st.error(str(err))
@@ -187,7 +187,7 @@ def explanation_panel(
     c3.metric("SHAP–LIME agreement", f"{comp.agreement:.2f}", help="Kendall τ between the two weight vectors")
     c4.metric("LIME stability", f"{comp.stability:.0%}",
               help=f"mean top-5 overlap across seeds {', '.join(map(str, comp.stability_seeds))}")
-    st.plotly_chart(_pair_figure(model_key(scorer), ds.fingerprint, _history_key(history), target, int(k), seed,
+    st.plotly_chart(_pair_figure(model_key(scorer), ds.content_key, _history_key(history), target, int(k), seed,
                                  method, ds, comp), width="stretch", key=f"{key}.bars")
     st.caption(f"{e.note}. Green pushes the item up, red pushes it down. "
                f"{a.method.upper()} took {a.elapsed_ms:.0f} ms ({a.params.get('evaluations')} model evaluations).")

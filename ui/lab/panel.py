@@ -158,7 +158,7 @@ def population_panel(ds: Dataset, model: Scorer, k: int = 10, weights: Weights =
     """Trade-off curves with the current setting marked, population metric deltas and
     NDCG@10 per user group (leave-one-out test split, every evaluated user)."""
     w = weights
-    mkey, fp = model_key(model), ds.fingerprint
+    mkey, fp = model_key(model), ds.content_key
     mdir = _model_dir(ds)
     sweep_df = _stored_sweep(mdir, mkey, fp)
     go_key = f"{key}.go"

@@ -124,7 +124,9 @@ class TableStatus:
         return (str(info.path), str(info.created), str(info.model_fingerprint), str(info.data_fingerprint))
 
 
-def table_status(model_dir: str | Path, model_fingerprint: str, data_fingerprint: str) -> TableStatus:
+def table_status(
+    model_dir: str | Path, model_fingerprint: str, data_fingerprint: str, log_position: int | None = None
+) -> TableStatus:
     """Read the table's manifest (cheap: one small JSON file) and check it against the
     open model and data. Missing or incomplete → no table; a mismatch → not usable, with
     ``recsys.serving.mismatch``'s sentence."""
@@ -133,4 +135,4 @@ def table_status(model_dir: str | Path, model_fingerprint: str, data_fingerprint
     info = serving.read_info(model_dir)
     if info is None:
         return TableStatus(None)
-    return TableStatus(info, serving.mismatch(info, model_fingerprint, data_fingerprint))
+    return TableStatus(info, serving.mismatch(info, model_fingerprint, data_fingerprint, log_position))

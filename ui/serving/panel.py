@@ -75,7 +75,8 @@ def table_status(ds: Dataset, model: Scorer) -> tuple[str | None, logic.TableSta
     loc = loaders.locate_model(ds)
     if not loc.exists:
         return None, logic.TableStatus(None)
-    return str(loc.path), logic.table_status(loc.path, model_key(model), ds.fingerprint)
+    position = ds.log.position if ds.log is not None else 0
+    return str(loc.path), logic.table_status(loc.path, model_key(model), ds.fingerprint, position)
 
 
 def population_mode(ds: Dataset, model: Scorer, what: str) -> tuple[Mode, logic.TableStatus]:

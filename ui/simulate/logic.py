@@ -47,7 +47,7 @@ class RunSpec:
     """One Long-term lab run: the main setting (all chosen policies) and, for the small
     multiples, extra weight settings run for the model policy only."""
 
-    data_key: str  # dataset fingerprint
+    data_key: str  # the dataset's content key (base fingerprint + event-log position)
     model_key: str
     policies: tuple[str, ...]
     rounds: int

@@ -54,7 +54,7 @@ def settings_form(ds: Dataset, model: Scorer, k: int) -> logic.RunSpec | None:
         return None
     if not st.button("Run simulation", type="primary", icon=":material/play_arrow:", key="w.sim_run"):
         return None
-    return logic.RunSpec(ds.fingerprint, model_key(model), tuple(p for p in POLICIES if p in policies), rounds,
+    return logic.RunSpec(ds.content_key, model_key(model), tuple(p for p in POLICIES if p in policies), rounds,
                          users, k, w, seed, logic.COMPARE_SETTINGS if compare else ())
 
 
@@ -158,7 +158,7 @@ def page(ds: Dataset, model: Scorer, user: str, k: int) -> None:
         jobs.start(spec, ds, model, recs.context_for(ds, model))
         st.session_state[LAST_SPEC] = spec
     spec = st.session_state.get(LAST_SPEC)
-    if spec is None or spec.data_key != ds.fingerprint or spec.model_key != model_key(model):
+    if spec is None or spec.data_key != ds.content_key or spec.model_key != model_key(model):
         components.empty_state("No simulation yet", "Pick the policies and weights above and press "
                                "Run simulation. 300 users × 20 rounds take a few seconds.")
         return

@@ -55,7 +55,7 @@ def _assignment(fingerprint: str, _ds: Dataset) -> CategoryAssignment:
 
 def assignment_for(ds: Dataset) -> CategoryAssignment:
     """The dataset's categories (or text topics), computed once per dataset."""
-    return _assignment(ds.fingerprint, ds)
+    return _assignment(ds.content_key, ds)
 
 
 def _history_key(items: np.ndarray | None, ts: np.ndarray | None) -> str | None:
@@ -173,14 +173,14 @@ def timeline_panel(
             help="Conservative marks only large, very clear shifts; sensitive also marks smaller ones.",
         )
     with st.spinner("Computing the interest timeline…"):
-        tl = _timeline(ds.fingerprint, u, _history_key(items_in, ts_in), _model_key(scorer), sens, ds, scorer,
+        tl = _timeline(ds.content_key, u, _history_key(items_in, ts_in), _model_key(scorer), sens, ds, scorer,
                        items_in, ts_in)
     colors = _colors(ds, tl)
 
     first, last = int(ts[0]), int(ts[-1])
     as_of = last
     if last > first:
-        ukey = f"{key}.asof.{ds.fingerprint[:8]}.{u}.{_history_key(items_in, ts_in) or 'log'}"
+        ukey = f"{key}.asof.{ds.content_key[:8]}.{u}.{_history_key(items_in, ts_in) or 'log'}"
         picked = st.slider(
             "Replay as of", min_value=_to_dt(first), max_value=_to_dt(last), value=_to_dt(last),
             step=_slider_step(last - first), format="YYYY-MM-DD HH:mm", key=ukey,
@@ -193,7 +193,7 @@ def timeline_panel(
     if scorer is not None and tl.predicted:
         with c2:
             show_pred = st.toggle("Show the model's predicted interest", value=True, key=f"{key}.pred")
-    fig = _timeline_fig(ds.fingerprint, u, _history_key(items_in, ts_in), _model_key(scorer), sens, show_pred,
+    fig = _timeline_fig(ds.content_key, u, _history_key(items_in, ts_in), _model_key(scorer), sens, show_pred,
                         as_of if replaying else None, tl, colors)
     st.plotly_chart(fig, width="stretch", key=f"{key}.fig")
     cps = ", ".join(pd.to_datetime(c, unit="s", utc=True).strftime("%Y-%m-%d") for c in tl.change_points)
@@ -253,7 +253,7 @@ def population_drift_panel(ds: Dataset, *, key: str = "drift", top: int = 20) ->
     )
     with st.spinner("Measuring drift over all users…"):
         try:
-            pdr = _population(ds.fingerprint, labels[choice], ds)
+            pdr = _population(ds.content_key, labels[choice], ds)
         except DataError as e:
             st.error(f"Cannot measure drift: {e}")
             return None

@@ -259,6 +259,8 @@ def _check_data(d: Path, manifest: dict[str, Any], item_ids: list[str], ds: Data
             f"({ds.source}); retrain with `python -m recsys train` or pick the matching data{hint}",
             file=str(d),
         )
+    if ds.log is not None and ds.n_items > len(item_ids) and tuple(ds.item_ids[: len(item_ids)]) == tuple(item_ids):
+        return  # the event log added items after the base data's: the model scores them -inf
     if ds.n_items != len(item_ids) or tuple(ds.item_ids) != tuple(item_ids):
         raise DataError(f"model has {len(item_ids)} items, data {ds.n_items}", file=str(d))
 

@@ -28,11 +28,26 @@ from recsys.models.transformer.artifact import (
 )
 from recsys.models.transformer.config import TransformerConfig
 from recsys.models.transformer.loss import LossSpec
-from recsys.models.transformer.net import SeqRecNet, encode_batch
+from recsys.models.transformer.net import N_GAP_BUCKETS, SeqRecNet, encode_batch, gap_buckets
 from recsys.models.transformer.parallel import Sync
 from recsys.models.transformer.trainer import Newcomers, Progress, Trainer, TrainLog, ValidData
 
 SHAPE_KEYS = ("d_model", "n_layers", "n_heads", "max_len")  # must match to continue training
+#: A gap bucket seen fewer times than this in training has an embedding that learned
+#: next to nothing; scoring reads such a gap as bucket 0, "unknown gap" (which training
+#: does learn: ``time_dropout`` replaces a share of every batch's gaps by it).
+MIN_GAP_COUNT = 20
+
+
+def training_gap_counts(train_ts: Sequence[np.ndarray] | None) -> np.ndarray | None:
+    """How often each gap bucket occurs in the training histories (None without times)."""
+    if train_ts is None:
+        return None
+    counts = np.zeros(N_GAP_BUCKETS, dtype=np.int64)
+    for t in train_ts:
+        if t is not None and len(t) > 1:
+            counts += np.bincount(gap_buckets(np.asarray(t))[1:], minlength=N_GAP_BUCKETS)
+    return counts
 
 
 class TransformerRecommender:
@@ -49,7 +64,8 @@ class TransformerRecommender:
     ):
         self.config = config or TransformerConfig()
         self.item_ids = tuple(str(x) for x in item_ids)
-        self.n_items = len(self.item_ids)
+        self.n_items = len(self.item_ids)  # items scored: the model's own, plus any cover()ed
+        self.n_known = self.n_items  # items the network knows (its id map)
         self.seed = int(seed)
         self.device = torch.device(device)
         self.name = "transformer" if self.config.use_text else "transformer_no_text"
@@ -68,6 +84,28 @@ class TransformerRecommender:
         # the items the last fit placed as newcomers (skip_unseen_items), or None
         self.newcomers: Newcomers | None = None
         self._em_cache: torch.Tensor | None = None
+        # training gap-bucket counts (set by fit, stored in the manifest): a bucket seen
+        # fewer than MIN_GAP_COUNT times is read as the "unknown gap" bucket when scoring
+        self.gap_counts: np.ndarray | None = None
+
+    def cover(self, n_items: int) -> None:
+        """Score ``n_items`` items: the model's own, then items it never saw (e.g. new
+        items of an event log, appended after the base data's). Those score -inf (never
+        recommended) and are left out of histories, so they cannot break scoring."""
+        if n_items < self.n_known:
+            raise DataError(f"cannot cover {n_items} items: the model has {self.n_known}")
+        self.n_items = int(n_items)
+
+    @property
+    def gap_map(self) -> np.ndarray | None:
+        """Gap bucket -> the bucket the network reads: itself when training saw it at
+        least MIN_GAP_COUNT times, else 0 ("unknown gap"); None when not recorded."""
+        if self.gap_counts is None:
+            return None
+        m = np.arange(N_GAP_BUCKETS, dtype=np.int64)
+        m[np.asarray(self.gap_counts) < MIN_GAP_COUNT] = 0
+        m[0] = 0
+        return m
 
     # ---- accessors ---------------------------------------------------------------
     @property
@@ -80,7 +118,10 @@ class TransformerRecommender:
         """(n_items, 384) float32 text embeddings the model uses, or None (no-text)."""
         if self.net.text_emb is None:
             return None
-        return self.net.text_emb.detach().cpu().numpy().astype(np.float32, copy=True)
+        te = self.net.text_emb.detach().cpu().numpy().astype(np.float32, copy=True)
+        if self.n_items > self.n_known:  # covered items: no text vector (zeros)
+            te = np.concatenate([te, np.zeros((self.n_items - self.n_known, te.shape[1]), np.float32)])
+        return te
 
     def clear_cache(self) -> None:
         """Forget the cached item matrix (after the weights changed)."""
@@ -108,17 +149,39 @@ class TransformerRecommender:
         out = np.empty((n, self.n_items), dtype=np.float32)
         if n == 0:
             return out
+        if self.n_items > self.n_known:
+            histories, timestamps = self._known_only(histories, timestamps)
+            out[:, self.n_known:] = -np.inf
         self.net.eval()
         em = self._item_matrix()
         cfg = self.config
+        gap_map = self.gap_map
         with torch.inference_mode():
             for a in range(0, n, chunk):
                 b = min(n, a + chunk)
                 ts = None if timestamps is None else timestamps[a:b]
                 tok, gaps = encode_batch(histories[a:b], ts, cfg.max_len, cfg.use_time)
+                if gap_map is not None:
+                    gaps = torch.from_numpy(gap_map)[gaps]
                 h = self.net.hidden(tok.to(self.device), gaps.to(self.device), em)[:, -1]
-                out[a:b] = self.net.logits(h, em).float().cpu().numpy()
+                out[a:b, : self.n_known] = self.net.logits(h, em).float().cpu().numpy()
         return out
+
+    def _known_only(
+        self, histories: Sequence[np.ndarray], timestamps: Sequence[np.ndarray] | None
+    ) -> tuple[list[np.ndarray], list[np.ndarray] | None]:
+        """Histories (and timestamps) without the items the model does not know."""
+        hs, tss = [], [] if timestamps is not None else None
+        for b, h in enumerate(histories):
+            h = np.asarray(h, dtype=np.int64)
+            keep = h < self.n_known
+            hs.append(h[keep])
+            if tss is not None and timestamps is not None:
+                t = np.asarray(timestamps[b], dtype=np.int64)
+                if len(t) != len(h):
+                    raise DataError(f"history {b} has {len(h)} items but {len(t)} timestamps")
+                tss.append(t[keep])
+        return hs, tss
 
     # ---- training -----------------------------------------------------------------
     def fit(
@@ -142,6 +205,7 @@ class TransformerRecommender:
         or sampled softmax; ``sync`` and ``wrap`` make this process one of several
         data-parallel ones (:class:`~recsys.models.transformer.trainer.Trainer`).
         """
+        self.gap_counts = training_gap_counts(train_ts) if self.config.use_time else None
         trainer = Trainer(self, train, train_ts, valid, epochs=epochs, progress=progress,
                           text_finetuner=text_finetuner, loss=loss, sync=sync, wrap=wrap)
         self.manifest = {}
@@ -204,6 +268,8 @@ class TransformerRecommender:
             "versions": versions(),
             "metrics": metrics or {},
             "text_encoder": "all-MiniLM-L6-v2" if self.config.use_text else None,
+            # gap buckets of the training histories (scoring reads rare ones as "unknown gap")
+            "gap_bucket_counts": None if self.gap_counts is None else [int(x) for x in self.gap_counts],
             **(extra or {}),
         }
         self.manifest = write_artifact(out_dir, self.net.state_dict(), self.config, self.item_ids, manifest)
@@ -229,6 +295,11 @@ class TransformerRecommender:
         model.net.load_state_dict(art.state)
         model.net.eval()
         model.manifest = art.manifest
+        counts = art.manifest.get("gap_bucket_counts")
+        if isinstance(counts, list) and len(counts) == N_GAP_BUCKETS:
+            model.gap_counts = np.asarray(counts, dtype=np.int64)
+        if ds is not None and ds.n_items > model.n_known:  # an event log's new items
+            model.cover(ds.n_items)
         model.log = TrainLog(
             epochs=int(art.manifest.get("epochs", 0)),
             best_epoch=int(art.manifest.get("best_epoch", 0)),
