@@ -17,14 +17,16 @@ from typing import Any, Sequence, TypeAlias, TypedDict, Unpack, overload
 
 import numpy as np
 
+from explain import agree
 from explain.cache import LRUCache
 from explain.counterfactual import DEFAULT_CF_BUDGET, counterfactual
-from explain.explanation import Attribution, Explanation
+from explain.explanation import Agreement, Attribution, Explanation
 from explain.faithfulness import DEFAULT_RANDOM_ORDERS, faithfulness
 from explain.lime_explain import DEFAULT_LIME_SAMPLES, STABILITY_SEEDS, agreement, explain_lime, stability
 from explain.masked import DEFAULT_MAX_FEATURES, MaskedScorer
-from explain.shap_explain import DEFAULT_SHAP_BUDGET, _GlobalRNGGuard, explain_shap
+from explain.shap_explain import DEFAULT_SHAP_BUDGET, EXACT_MAX_FEATURES, _GlobalRNGGuard, explain_shap
 from explain.summary import summarise
+from explain.units import GroupedScorer, build_groups, expand, resolve_units
 from recsys.data.types import DataError, Dataset, History
 from recsys.models.base import Scorer, model_key
 
@@ -82,6 +84,7 @@ class ExplainOptions(TypedDict, total=False):
     n_random: int
     cf_budget: int
     cache: LRUCache | None
+    units: str
 
 
 class CompareOptions(TypedDict, total=False):
@@ -96,6 +99,9 @@ class CompareOptions(TypedDict, total=False):
     max_features: int
     user: str
     cache: LRUCache | None
+    units: str
+    adaptive: bool
+    time_cap_ms: float
 
 
 def as_history(history: History | ItemsLike, timestamps: ItemsLike | None = None, user: str = "") -> History:
@@ -133,10 +139,12 @@ def _check_inputs(ds: Dataset, scorer: Scorer, history: History, target: int, me
         raise DataError("cannot explain an empty history: there is nothing to attribute to")
 
 
-def attribute(f: MaskedScorer, method: str, *, budget: int | None = None, seed: int = 0) -> Attribution:
+def attribute(f: MaskedScorer | GroupedScorer, method: str, *, budget: int | None = None, seed: int = 0) -> Attribution:
     """Run one explainer on a masked scorer."""
     b = DEFAULT_BUDGETS[method] if budget is None else int(budget)
     if method == "shap":
+        if isinstance(f, GroupedScorer) and f.n_features <= EXACT_MAX_FEATURES:
+            f.prefetch_all()  # exact values need every coalition: one batched pass
         return explain_shap(f, budget=b, seed=seed)
     return explain_lime(f, samples=b, seed=seed)
 
@@ -158,6 +166,7 @@ class _Request:
     extras: bool
     n_random: int
     cf_budget: int
+    units: str = "items"
 
     def key(self, ds: Dataset, scorer: Scorer) -> tuple[Any, ...]:
         """The cache key: model, data, history and every option that changes the result."""
@@ -165,26 +174,32 @@ class _Request:
         ts = None if h.timestamps is None else tuple(h.timestamps.tolist())
         return (model_key(scorer), ds.fingerprint, tuple(h.items.tolist()), ts, self.target, self.method,
                 self.budget, self.seed, self.value, self.max_features, self.k, self.why_not, self.extras,
-                self.n_random, self.cf_budget)
+                self.n_random, self.cf_budget, self.units)
 
 
-def _run(ds: Dataset, scorer: Scorer, r: _Request, t0: float) -> Explanation:
-    """Compute the explanation of a request (no cache)."""
-    f = MaskedScorer(scorer, r.history, r.target, value=r.value, max_features=r.max_features)
-    attr = attribute(f, r.method, budget=r.budget, seed=r.seed)
+def units_scorer(ds: Dataset, base: MaskedScorer, units: str) -> MaskedScorer | GroupedScorer:
+    """``base`` itself for item units, else the :class:`GroupedScorer` of the grouping
+    ``units`` resolves to on ``base``'s explained items."""
+    grouping = resolve_units(units, base.n_features)
+    if grouping == "items":
+        return base
+    return GroupedScorer(base, build_groups(ds, base, grouping), grouping)
+
+
+def _finish(ds: Dataset, scorer: Scorer, r: _Request, base: MaskedScorer, f: MaskedScorer | GroupedScorer,
+            attr: Attribution, t0: float, wn: Attribution | None = None) -> Explanation:
+    """Wrap an attribution with faithfulness (over its units), the counterfactual and the
+    summary (over items: a grouped attribution is expanded to its members) and provenance."""
     faith = cf = summ = None
     if r.extras:
         faith = faithfulness(f, attr, n_random=r.n_random, seed=r.seed)
-        cf = counterfactual(f, attr, r.k, budget=r.cf_budget)
-        summ = summarise(ds, attr, len(r.history))
-    wn = None
-    if r.why_not is not None:
-        g = MaskedScorer(scorer, r.history, r.target, value="margin", contrast=r.why_not, max_features=r.max_features)
-        wn = attribute(g, r.method, budget=r.budget, seed=r.seed)
-        wn = dataclasses.replace(wn, params={**wn.params, "contrast": r.why_not})
+        items_attr = expand(attr, base)
+        cf = counterfactual(base, items_attr, r.k, budget=r.cf_budget)
+        summ = summarise(ds, items_attr, len(r.history), grouped=attr)
     total = (time.perf_counter() - t0) * 1000.0
     prov = provenance(
-        ds, scorer, attr, n_features=f.n_features, n_context=f.n_context, total_ms=round(total, 3), cache_hit=False
+        ds, scorer, attr, n_features=base.n_features, n_context=base.n_context, total_ms=round(total, 3),
+        cache_hit=False, units=attr.units, n_units=attr.n_features,
     )
     return Explanation(
         user=r.user,
@@ -197,9 +212,23 @@ def _run(ds: Dataset, scorer: Scorer, r: _Request, t0: float) -> Explanation:
         why_not=wn,
         provenance=prov,
         note=f.note(),
-        n_context=f.n_context,
+        n_context=base.n_context,
         total_ms=total,
     )
+
+
+def _run(ds: Dataset, scorer: Scorer, r: _Request, t0: float) -> Explanation:
+    """Compute the explanation of a request (no cache)."""
+    base = MaskedScorer(scorer, r.history, r.target, value=r.value, max_features=r.max_features)
+    f = units_scorer(ds, base, r.units)
+    attr = attribute(f, r.method, budget=r.budget, seed=r.seed)
+    wn = None
+    if r.why_not is not None:
+        gb = MaskedScorer(scorer, r.history, r.target, value="margin", contrast=r.why_not,
+                          max_features=r.max_features)
+        wn = attribute(units_scorer(ds, gb, r.units), r.method, budget=r.budget, seed=r.seed)
+        wn = dataclasses.replace(wn, params={**wn.params, "contrast": r.why_not})
+    return _finish(ds, scorer, r, base, f, attr, t0, wn)
 
 
 @overload
@@ -233,6 +262,7 @@ def explain_item(
     n_random: int = DEFAULT_RANDOM_ORDERS,
     cf_budget: int = DEFAULT_CF_BUDGET,
     cache: LRUCache | None = _CACHE,
+    units: str = "items",
 ) -> Explanation:
     """Explain why ``target`` (an item index) is recommended after ``history``.
 
@@ -243,7 +273,8 @@ def explain_item(
     samples, default 500). ``extras`` adds faithfulness, the top-``k`` counterfactual
     and the summary; ``why_not`` (an item index) adds attributions of the score
     difference target − why_not. ``user`` names the user in the result (default: the
-    History's user). Pass ``cache=None`` to bypass the cache.
+    History's user). Pass ``cache=None`` to bypass the cache. ``units``: "items"
+    (default), "auto", "recent", "session" or "category" (:mod:`explain.units`).
     """
     t0 = time.perf_counter()
     hist, target = _history_and_target(history, where, user)
@@ -265,6 +296,7 @@ def explain_item(
         extras=bool(extras),
         n_random=int(n_random),
         cf_budget=int(cf_budget),
+        units=str(units),
     )
     key = req.key(ds, scorer)
     hit = None if cache is None else cache.get(key)
@@ -276,15 +308,106 @@ def explain_item(
     return expl
 
 
+#: LIME's top-5 stability across seeds at which its sample count stops growing.
+STABLE_LIME = 0.9
+#: SHAP's top-5 overlap between its two half-budget runs at which its budget stops growing.
+STABLE_SHAP = 0.8
+LIME_MIN_SAMPLES_PER_UNIT = 20  # the first round's samples: at least this many per unit
+MAX_LIME_SAMPLES = 16000
+MAX_SHAP_BUDGET = 16000
+#: Time caps of the growing budgets (ms of attribution work per method): reached before
+#: the threshold, the explanation is flagged unstable instead of running on.
+DEFAULT_TIME_CAP_MS = 1500.0
+
+
 @dataclass(frozen=True, eq=False)
 class MethodComparison:
-    """SHAP and LIME side by side: Kendall-tau agreement and LIME's top-5 stability."""
+    """SHAP and LIME side by side over the same units.
+
+    ``agreement``: top-5 overlap of SHAP and LIME in [0, 1]; ``stability``: LIME's mean
+    top-5 overlap across ``stability_seeds`` at its final sample count; ``detail``: the
+    full :class:`~explain.explanation.Agreement` (RBO, Kendall τ, disagreements with each
+    method's deletion AUC, budgets, the unstable flag), also attached to both
+    explanations as ``.agreement``."""
 
     shap: Explanation
     lime: Explanation
-    agreement: float  # Kendall tau between SHAP and LIME weights
-    stability: float  # mean top-5 overlap of LIME across ``stability_seeds``
+    agreement: float
+    stability: float
     stability_seeds: tuple[int, ...]
+    detail: Agreement
+
+    @property
+    def units(self) -> str:
+        return self.shap.attribution.units
+
+    @property
+    def stable(self) -> bool:
+        return self.detail.stable
+
+
+def _shap_runs(f: MaskedScorer | GroupedScorer, budget: int | None, seed: int, adaptive: bool,
+               cap_ms: float) -> tuple[Attribution, float | None]:
+    """SHAP over ``f``: exact for few units; a fixed ``budget`` as given; otherwise two
+    half-budget permutation runs (seeds ``seed``, ``seed + 1``) whose budget doubles until
+    their top-5 overlap reaches ``STABLE_SHAP`` (or the cap) and whose mean is returned
+    (still additive). Returns the attribution and that overlap (None when not measured)."""
+    n = f.n_features
+    if budget is not None or not adaptive or n <= EXACT_MAX_FEATURES:
+        a = attribute(f, "shap", budget=budget, seed=seed)
+        return a, (1.0 if a.params.get("explainer") == "shap.explainers.Exact" else None)
+    half = max(DEFAULT_SHAP_BUDGET // 2, 2 * n + 1)
+    spent = 0.0
+    while True:
+        r1 = attribute(f, "shap", budget=half, seed=seed)
+        r2 = attribute(f, "shap", budget=half, seed=seed + 1)
+        spent += r1.elapsed_ms + r2.elapsed_ms
+        over = agree.top_overlap(r1, r2)
+        if over >= STABLE_SHAP or spent >= cap_ms or 2 * half > MAX_SHAP_BUDGET // 2:
+            break
+        half *= 2
+    params = {**r1.params, "budget": 2 * int(r1.params["budget"]), "seeds": [seed, seed + 1],
+              "evaluations": int(r1.params["evaluations"]) + int(r2.params["evaluations"]),
+              "cpu_ms": r1.params.get("cpu_ms", 0.0) + r2.params.get("cpu_ms", 0.0),
+              "half_run_top5_overlap": over, "adaptive": True}
+    merged = dataclasses.replace(r1, values=(r1.values + r2.values) / 2.0,
+                                 value=float(r1.base_value + ((r1.values + r2.values) / 2.0).sum()),
+                                 params=params, elapsed_ms=spent)
+    return merged, over
+
+
+def _lime_runs(f: MaskedScorer | GroupedScorer, budget: int | None, seeds: tuple[int, ...], adaptive: bool,
+               cap_ms: float) -> tuple[list[Attribution], float, float]:
+    """LIME runs over ``f``, one per seed (the first is the shown one), with a sample count
+    that doubles until their top-5 stability reaches ``STABLE_LIME`` or the cap is spent.
+    Returns (runs, stability, ms spent)."""
+    n = f.n_features
+    grow = adaptive and budget is None
+    samples = int(budget) if budget is not None else DEFAULT_LIME_SAMPLES
+    if grow:
+        samples = max(samples, LIME_MIN_SAMPLES_PER_UNIT * n)
+    spent = 0.0
+    while True:
+        runs = [attribute(f, "lime", budget=samples, seed=sd) for sd in seeds]
+        spent += sum(r.elapsed_ms for r in runs)
+        stab = stability(runs)
+        if not grow or stab >= STABLE_LIME or spent >= cap_ms or 2 * samples > MAX_LIME_SAMPLES:
+            break
+        samples *= 2
+    return runs, stab, spent
+
+
+def _describe(ds: Dataset, a: Attribution) -> Any:
+    def describe(j: int) -> dict[str, Any]:
+        if a.groups:
+            g = a.groups[j]
+            return {"unit": g.label, "items": [ds.item_ids[int(i)] for i in g.items],
+                    "titles": [ds.titles[int(i)] for i in g.items], "position": int(a.positions[j])}
+        i = int(a.features[j])
+        return {"unit": ds.titles[i], "items": [ds.item_ids[i]], "titles": [ds.titles[i]],
+                "position": int(a.positions[j])}
+
+    return describe
 
 
 @overload
@@ -315,26 +438,69 @@ def compare_methods(
     max_features: int = DEFAULT_MAX_FEATURES,
     user: str = "",
     cache: LRUCache | None = _CACHE,
+    units: str = "auto",
+    adaptive: bool = True,
+    time_cap_ms: float = DEFAULT_TIME_CAP_MS,
 ) -> MethodComparison:
-    """Both explanations (cached individually), their agreement and LIME's stability.
-    Positional arguments as for :func:`explain_item`."""
+    """SHAP and LIME over the same units, their agreement and LIME's stability.
+
+    Positional arguments as for :func:`explain_item`. ``units`` (default "auto": groups
+    for long histories, :mod:`explain.units`). With ``adaptive`` budgets grow until the
+    top 5 holds still across seeds (LIME: ``stability_seeds``; SHAP: two half runs),
+    each within ``time_cap_ms``; a given ``shap_budget``/``lime_budget`` is used as is.
+    Both explanations carry the :class:`~explain.explanation.Agreement` as
+    ``.agreement``. Cached as a whole by every option that changes the result."""
+    t0 = time.perf_counter()
     h, target = _history_and_target(history, where, user)
+    user = user or h.user
+    _check_inputs(ds, scorer, h, target, "shap", int(k))
+    seeds = tuple(dict.fromkeys([int(seed), *[int(x) for x in stability_seeds]]))
+    ts_key = None if h.timestamps is None else tuple(h.timestamps.tolist())
+    key = ("compare", model_key(scorer), ds.fingerprint, tuple(h.items.tolist()), ts_key, target, int(k), seeds,
+           shap_budget, lime_budget, value, int(max_features), units, bool(adaptive), float(time_cap_ms))
+    hit = None if cache is None else cache.get(key)
+    if hit is not None:
+        return dataclasses.replace(hit, shap=dataclasses.replace(hit.shap, user=user),
+                                   lime=dataclasses.replace(hit.lime, user=user))
+    base = MaskedScorer(scorer, h, target, value=value, max_features=int(max_features))
+    f = units_scorer(ds, base, units)
+    s_attr, s_stab = _shap_runs(f, shap_budget, int(seed), adaptive, time_cap_ms)
+    runs, l_stab, _ = _lime_runs(f, lime_budget, seeds, adaptive, time_cap_ms)
+    l_attr = runs[0]
 
-    def run(method: str, budget: int | None, sd: int, extras: bool = True) -> Explanation:
-        return explain_item(ds, scorer, h, target, method=method, budget=budget, seed=sd, extras=extras,
-                            k=k, value=value, max_features=max_features, user=user, cache=cache)
+    def req(method: str, a: Attribution) -> _Request:
+        return _Request(history=h, user=user, target=target, method=method, k=int(k),
+                        budget=int(a.params.get("budget") or 0), seed=int(seed), value=value,
+                        max_features=int(max_features), why_not=None, extras=True,
+                        n_random=DEFAULT_RANDOM_ORDERS, cf_budget=DEFAULT_CF_BUDGET, units=units)
 
-    s, ln = run("shap", shap_budget, int(seed)), run("lime", lime_budget, int(seed))
-    runs = [ln.attribution] + [
-        run("lime", lime_budget, int(sd), extras=False).attribution for sd in stability_seeds if int(sd) != int(seed)
-    ]
-    return MethodComparison(
-        shap=s,
-        lime=ln,
-        agreement=agreement(s.attribution, ln.attribution),
-        stability=stability(runs),
-        stability_seeds=tuple(dict.fromkeys([int(seed), *[int(x) for x in stability_seeds]])),
+    s_exp = _finish(ds, scorer, req("shap", s_attr), base, f, s_attr, t0)
+    l_exp = _finish(ds, scorer, req("lime", l_attr), base, f, l_attr, t0)
+    rows = agree.disagreements(s_attr, l_attr, f, _describe(ds, s_attr))
+    sf, lf = s_exp.faithfulness, l_exp.faithfulness
+    top5 = agree.top_overlap(s_attr, l_attr)
+    detail = Agreement(
+        top5=top5, rbo=agree.rank_biased_overlap(s_attr, l_attr),
+        kendall=agreement(s_attr, l_attr), stability=l_stab, shap_stability=1.0 if s_stab is None else s_stab,
+        stable=bool(l_stab >= STABLE_LIME and (s_stab is None or s_stab >= STABLE_SHAP)),
+        units=s_attr.units, lime_samples=int(l_attr.params.get("budget") or 0),
+        shap_evaluations=int(s_attr.params.get("evaluations") or 0), disagreements=rows,
+        shap_deletion_auc=None if sf is None else sf.deletion_auc,
+        lime_deletion_auc=None if lf is None else lf.deletion_auc,
+        random_deletion_auc=None if sf is None else sf.random_deletion_auc,
+        elapsed_ms=(time.perf_counter() - t0) * 1000.0,
     )
+    out = MethodComparison(
+        shap=dataclasses.replace(s_exp, agreement=detail),
+        lime=dataclasses.replace(l_exp, agreement=detail),
+        agreement=top5,
+        stability=l_stab,
+        stability_seeds=seeds,
+        detail=detail,
+    )
+    if cache is not None:
+        cache.put(key, out)
+    return out
 
 
 # ---- one-time costs -------------------------------------------------------------------
