@@ -112,7 +112,7 @@ def group_sentence(ds: Dataset, g: Attribution) -> str:
     d = drivers(g)
     if d.size == 0 or not g.groups:
         return (
-            f"No group of the explained history pushes “{ds.titles[g.target]}” up; "
+            f"No item group of the explained history pushes “{ds.titles[g.target]}” up; "
             "it ranks where it does on the model's general preference."
         )
     parts = []
