@@ -199,7 +199,7 @@ def _pct(xs: list[float], q: float) -> float | None:
 
 
 def agreement(data: str, model_dir: str, users: int = 20, min_history: int = 50, seed: int = 0,
-              units: str | None = None) -> dict[str, Any]:
+              units: str | None = None, history_len: int | None = None) -> dict[str, Any]:
     """Issue 23's agreement figures on ML-100K (see the module docstring)."""
     import time
 
@@ -215,6 +215,8 @@ def agreement(data: str, model_dir: str, users: int = 20, min_history: int = 50,
     first = True
     for u in picked:
         hist = ds.history(ds.user_ids[int(u)])
+        if history_len:  # the last history_len items only (how the figures depend on length)
+            hist = History(hist.user, hist.items[-history_len:], hist.timestamps[-history_len:])
         target = int(recommend(scorer, hist.items, 1, hist.timestamps).items[0])
         if first:  # torch, lime and sklearn's first-call costs: untimed
             _compare(ds, scorer, hist, target, units)
@@ -242,6 +244,7 @@ def agreement(data: str, model_dir: str, users: int = 20, min_history: int = 50,
     ms_all = [r["ms"] for r in rows]
     return {
         "data": ds.source, "model": str(model_dir), "users": len(rows), "min_history": min_history,
+        "history_len": history_len, "units_asked": units,
         "explain_version": getattr(explain, "__version__", None),
         "agreement_median": _pct(ag, 50), "agreement_min": round(min(ag), 3) if ag else None,
         "rbo_median": _pct([r["rbo"] for r in rows], 50),
@@ -326,6 +329,8 @@ def main() -> None:
                    help="issue 23: agreement/stability/time on --data with --model, planted causes through the "
                         "comparison on --demo-data with --demo-model")
     p.add_argument("--units", default=None, help="with --agreement: explanation units (default: the library's)")
+    p.add_argument("--history-len", type=int, default=None,
+                   help="with --agreement: explain only the last N history items of each user")
     p.add_argument("--planted-limit", type=int, default=100, help="with --agreement: planted cases (default 100)")
     p.add_argument("--out", default=None, help="also write the result JSON to this file")
     a = p.parse_args()
@@ -337,7 +342,8 @@ def main() -> None:
         r = {"load_average": [round(x, 2) for x in os.getloadavg()], "cpus": os.cpu_count(),
              "targets": TARGETS_23, "note": "wall-clock figures on a shared, contended 2-core machine"}
         if a.model:
-            r["agreement"] = agreement(a.data or default_data(), a.model, users=a.users, units=a.units)
+            r["agreement"] = agreement(a.data or default_data(), a.model, users=a.users, units=a.units,
+                                       history_len=a.history_len)
         if a.demo_model:
             r["planted"] = planted_compare(a.demo_data, a.demo_model, limit=a.planted_limit, units=a.units)
         r["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
