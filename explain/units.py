@@ -39,6 +39,7 @@ AUTO_MIN_ITEMS = 30  # auto groups when more than this many items are explained
 AUTO_GROUPING = "recent"
 MAX_GROUPS = 10  # <= shap_explain.EXACT_MAX_FEATURES: exact Shapley values over groups
 RECENT_WINDOW = 10  # "category": items among the last RECENT_WINDOW are the recent window
+CATEGORY_SINGLE = 0  # "category": this many most recent items stay units of their own
 
 
 @dataclass(frozen=True, eq=False)  # holds arrays: identity equality
@@ -140,14 +141,16 @@ def _session(f: MaskedScorer) -> list[tuple[str, np.ndarray]]:
 
 def _category(f: MaskedScorer, ds: Dataset) -> list[tuple[str, np.ndarray]]:
     n = f.n_features
+    single = min(CATEGORY_SINGLE, n - 1)
     keys: dict[tuple[str, bool], list[int]] = {}
-    for j in range(n):
+    for j in range(n - single):
         cats = ds.item_categories[int(f.features[j])]
         recent = n - j <= RECENT_WINDOW
         keys.setdefault((cats[0] if cats else "(none)", recent), []).append(j)
     # largest groups kept; recent before older on ties; the rest merged into "other"
     ranked = sorted(keys.items(), key=lambda kv: (-len(kv[1]), not kv[0][1], kv[0][0]))
-    kept, rest = ranked[: MAX_GROUPS - 1], ranked[MAX_GROUPS - 1 :]
+    room = MAX_GROUPS - single
+    kept, rest = ranked[: room - 1], ranked[room - 1 :]
     if len(rest) == 1:
         kept, rest = ranked, []
     out = [(f"{cat} · {'last ' + str(RECENT_WINDOW) if rec else 'older'} ({len(js)})", np.array(js))
@@ -155,6 +158,7 @@ def _category(f: MaskedScorer, ds: Dataset) -> list[tuple[str, np.ndarray]]:
     if rest:
         js = sorted(j for _, g in rest for j in g)
         out.append((f"other categories ({len(js)})", np.array(js)))
+    out.extend((_ordinal(n - j), np.array([j])) for j in range(n - single, n))
     out.sort(key=lambda lj: -int(lj[1].max()))  # the unit holding the most recent item first
     return out
 
