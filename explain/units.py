@@ -18,8 +18,9 @@ Groupings (``units=``):
 - ``"category"``: the same (first) category within a time window (the last 10 items,
   or older), the smallest such groups merged into "other" beyond ``MAX_GROUPS``;
 - ``"items"``: one unit per item (the item-level behaviour);
-- ``"auto"``: ``AUTO_GROUPING`` when more than ``AUTO_MIN_ITEMS`` items are explained,
-  else items (the threshold and the choice are measured: docs/RESULTS.md, issue 23).
+- ``"auto"``: ``AUTO_GROUPING`` ("category") when more than ``AUTO_MIN_ITEMS`` (10) items
+  are explained, else items (the threshold and the choice are measured: docs/RESULTS.md,
+  issue 23).
 """
 
 from __future__ import annotations
@@ -35,8 +36,10 @@ from recsys.data.types import DataError, Dataset
 
 UNITS = ("auto", "items", "recent", "session", "category")
 GROUPINGS = ("recent", "session", "category")
-AUTO_MIN_ITEMS = 30  # auto groups when more than this many items are explained
-AUTO_GROUPING = "recent"
+# auto groups when more than this many items are explained: up to here SHAP is exact over
+# items; above it item-level SHAP and LIME disagree even at 20 and 30 items (RESULTS.md)
+AUTO_MIN_ITEMS = 10
+AUTO_GROUPING = "category"  # the best measured agreement, stability and faithfulness (RESULTS.md)
 MAX_GROUPS = 10  # <= shap_explain.EXACT_MAX_FEATURES: exact Shapley values over groups
 RECENT_WINDOW = 10  # "category": items among the last RECENT_WINDOW are the recent window
 CATEGORY_SINGLE = 0  # "category": this many most recent items stay units of their own

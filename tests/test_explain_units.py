@@ -11,7 +11,15 @@ from explain import LRUCache, compare_methods, explain_item
 from explain.agree import disagreements, rbo, top_overlap
 from explain.api import units_scorer
 from explain.masked import MaskedScorer
-from explain.units import AUTO_MIN_ITEMS, MAX_GROUPS, GroupedScorer, build_groups, expand, recent_blocks
+from explain.units import (
+    AUTO_GROUPING,
+    AUTO_MIN_ITEMS,
+    MAX_GROUPS,
+    GroupedScorer,
+    build_groups,
+    expand,
+    recent_blocks,
+)
 from recsys.data.types import DataError, History
 from recsys.models.base import recommend
 from tests.test_explain import LinearScorer, MarkovScorer, planted_cases
@@ -135,7 +143,7 @@ def test_compare_methods_reports_agreement_stability_and_groups(demo, markov):
     target = int(recommend(markov, h.items, 1, h.timestamps).items[0])
     c = compare_methods(demo, markov, h, target, cache=LRUCache())
     d = c.detail
-    assert c.units == "recent" and c.shap.attribution.groups is not None
+    assert c.units == AUTO_GROUPING and c.shap.attribution.groups is not None
     assert np.array_equal(c.shap.attribution.positions, c.lime.attribution.positions)  # the same units
     assert c.agreement == pytest.approx(top_overlap(c.shap.attribution, c.lime.attribution))
     assert 0.0 <= c.agreement <= 1.0 and 0.0 <= c.stability <= 1.0 and 0.0 <= d.rbo <= 1.0
@@ -225,7 +233,7 @@ def test_cli_method_both_json_contract(tiny_model, small_ds, capsys):
         assert key in r, key
     assert r["method"] == "both" and 0.0 <= r["agreement"] <= 1.0 and 0.0 <= r["stability"] <= 1.0
     n_explained = min(len(h), 50, model.context_length)
-    assert r["units"] == ("recent" if n_explained > AUTO_MIN_ITEMS else "items")
+    assert r["units"] == (AUTO_GROUPING if n_explained > AUTO_MIN_ITEMS else "items")
     assert len(r["shap"]["attributions"]) == len(r["lime"]["attributions"]) == r["n_units"]
     if r["groups"]:
         members = sorted(p for g in r["groups"] for p in g["positions"])
