@@ -11,7 +11,7 @@ items, so a group can be opened.
 Groupings (``units=``):
 
 - ``"recent"``: "the last N" — the most recent three items alone, then blocks that
-  grow further back (4–5, 6–8, 9–13, 14–21, 22–34, 35+ back): recent items, which a
+  grow further back (4–5, 6–8, 9–13, 14–21, 22+ back): recent items, which a
   sequential model weighs most, stay individually visible;
 - ``"session"``: events close in time — the explained span cut at its largest time
   gaps (at most ``MAX_GROUPS`` sessions; "recent" when the history has no times);
@@ -40,7 +40,7 @@ GROUPINGS = ("recent", "session", "category")
 # items; above it item-level SHAP and LIME disagree even at 20 and 30 items (RESULTS.md)
 AUTO_MIN_ITEMS = 10
 AUTO_GROUPING = "category"  # the best measured agreement, stability and faithfulness (RESULTS.md)
-MAX_GROUPS = 10  # <= shap_explain.EXACT_MAX_FEATURES: exact Shapley values over groups
+MAX_GROUPS = 8  # <= shap_explain.EXACT_MAX_FEATURES: exact Shapley values over groups
 RECENT_WINDOW = 10  # "category": items among the last RECENT_WINDOW are the recent window
 CATEGORY_SINGLE = 0  # "category": this many most recent items stay units of their own
 
