@@ -21,10 +21,11 @@ from explain.cache import LRUCache
 from explain.counterfactual import DEFAULT_CF_BUDGET, counterfactual
 from explain.explanation import Attribution, Explanation
 from explain.faithfulness import DEFAULT_RANDOM_ORDERS, faithfulness
-from explain.lime_explain import DEFAULT_LIME_SAMPLES, STABILITY_SEEDS, agreement, explain_lime, stability
+from explain.lime_explain import DEFAULT_LIME_SAMPLES, explain_lime
 from explain.masked import DEFAULT_MAX_FEATURES, MaskedScorer
-from explain.shap_explain import DEFAULT_SHAP_BUDGET, _GlobalRNGGuard, explain_shap
+from explain.shap_explain import DEFAULT_SHAP_BUDGET, EXACT_MAX_FEATURES, _GlobalRNGGuard, explain_shap
 from explain.summary import summarise
+from explain.units import GroupedScorer, build_groups, expand, resolve_units
 from recsys.data.types import DataError, Dataset, History
 from recsys.models.base import Scorer, model_key
 
@@ -82,20 +83,7 @@ class ExplainOptions(TypedDict, total=False):
     n_random: int
     cf_budget: int
     cache: LRUCache | None
-
-
-class CompareOptions(TypedDict, total=False):
-    """Keyword options of :func:`compare_methods` (see its docstring)."""
-
-    k: int
-    seed: int
-    shap_budget: int | None
-    lime_budget: int | None
-    stability_seeds: Sequence[int]
-    value: str
-    max_features: int
-    user: str
-    cache: LRUCache | None
+    units: str
 
 
 def as_history(history: History | ItemsLike, timestamps: ItemsLike | None = None, user: str = "") -> History:
@@ -133,10 +121,12 @@ def _check_inputs(ds: Dataset, scorer: Scorer, history: History, target: int, me
         raise DataError("cannot explain an empty history: there is nothing to attribute to")
 
 
-def attribute(f: MaskedScorer, method: str, *, budget: int | None = None, seed: int = 0) -> Attribution:
+def attribute(f: MaskedScorer | GroupedScorer, method: str, *, budget: int | None = None, seed: int = 0) -> Attribution:
     """Run one explainer on a masked scorer."""
     b = DEFAULT_BUDGETS[method] if budget is None else int(budget)
     if method == "shap":
+        if isinstance(f, GroupedScorer) and f.n_features <= EXACT_MAX_FEATURES:
+            f.prefetch_all()  # exact values need every coalition: one batched pass
         return explain_shap(f, budget=b, seed=seed)
     return explain_lime(f, samples=b, seed=seed)
 
@@ -158,6 +148,7 @@ class _Request:
     extras: bool
     n_random: int
     cf_budget: int
+    units: str = "items"
 
     def key(self, ds: Dataset, scorer: Scorer) -> tuple[Any, ...]:
         """The cache key: model, data, history and every option that changes the result."""
@@ -165,26 +156,32 @@ class _Request:
         ts = None if h.timestamps is None else tuple(h.timestamps.tolist())
         return (model_key(scorer), ds.fingerprint, tuple(h.items.tolist()), ts, self.target, self.method,
                 self.budget, self.seed, self.value, self.max_features, self.k, self.why_not, self.extras,
-                self.n_random, self.cf_budget)
+                self.n_random, self.cf_budget, self.units)
 
 
-def _run(ds: Dataset, scorer: Scorer, r: _Request, t0: float) -> Explanation:
-    """Compute the explanation of a request (no cache)."""
-    f = MaskedScorer(scorer, r.history, r.target, value=r.value, max_features=r.max_features)
-    attr = attribute(f, r.method, budget=r.budget, seed=r.seed)
+def units_scorer(ds: Dataset, base: MaskedScorer, units: str) -> MaskedScorer | GroupedScorer:
+    """``base`` itself for item units, else the :class:`GroupedScorer` of the grouping
+    ``units`` resolves to on ``base``'s explained items."""
+    grouping = resolve_units(units, base.n_features)
+    if grouping == "items":
+        return base
+    return GroupedScorer(base, build_groups(ds, base, grouping), grouping)
+
+
+def _finish(ds: Dataset, scorer: Scorer, r: _Request, base: MaskedScorer, f: MaskedScorer | GroupedScorer,
+            attr: Attribution, t0: float, wn: Attribution | None = None) -> Explanation:
+    """Wrap an attribution with faithfulness (over its units), the counterfactual and the
+    summary (over items: a grouped attribution is expanded to its members) and provenance."""
     faith = cf = summ = None
     if r.extras:
         faith = faithfulness(f, attr, n_random=r.n_random, seed=r.seed)
-        cf = counterfactual(f, attr, r.k, budget=r.cf_budget)
-        summ = summarise(ds, attr, len(r.history))
-    wn = None
-    if r.why_not is not None:
-        g = MaskedScorer(scorer, r.history, r.target, value="margin", contrast=r.why_not, max_features=r.max_features)
-        wn = attribute(g, r.method, budget=r.budget, seed=r.seed)
-        wn = dataclasses.replace(wn, params={**wn.params, "contrast": r.why_not})
+        items_attr = expand(attr, base)
+        cf = counterfactual(base, items_attr, r.k, budget=r.cf_budget)
+        summ = summarise(ds, items_attr, len(r.history), grouped=attr)
     total = (time.perf_counter() - t0) * 1000.0
     prov = provenance(
-        ds, scorer, attr, n_features=f.n_features, n_context=f.n_context, total_ms=round(total, 3), cache_hit=False
+        ds, scorer, attr, n_features=base.n_features, n_context=base.n_context, total_ms=round(total, 3),
+        cache_hit=False, units=attr.units, n_units=attr.n_features,
     )
     return Explanation(
         user=r.user,
@@ -197,9 +194,23 @@ def _run(ds: Dataset, scorer: Scorer, r: _Request, t0: float) -> Explanation:
         why_not=wn,
         provenance=prov,
         note=f.note(),
-        n_context=f.n_context,
+        n_context=base.n_context,
         total_ms=total,
     )
+
+
+def _run(ds: Dataset, scorer: Scorer, r: _Request, t0: float) -> Explanation:
+    """Compute the explanation of a request (no cache)."""
+    base = MaskedScorer(scorer, r.history, r.target, value=r.value, max_features=r.max_features)
+    f = units_scorer(ds, base, r.units)
+    attr = attribute(f, r.method, budget=r.budget, seed=r.seed)
+    wn = None
+    if r.why_not is not None:
+        gb = MaskedScorer(scorer, r.history, r.target, value="margin", contrast=r.why_not,
+                          max_features=r.max_features)
+        wn = attribute(units_scorer(ds, gb, r.units), r.method, budget=r.budget, seed=r.seed)
+        wn = dataclasses.replace(wn, params={**wn.params, "contrast": r.why_not})
+    return _finish(ds, scorer, r, base, f, attr, t0, wn)
 
 
 @overload
@@ -233,6 +244,7 @@ def explain_item(
     n_random: int = DEFAULT_RANDOM_ORDERS,
     cf_budget: int = DEFAULT_CF_BUDGET,
     cache: LRUCache | None = _CACHE,
+    units: str = "items",
 ) -> Explanation:
     """Explain why ``target`` (an item index) is recommended after ``history``.
 
@@ -243,7 +255,8 @@ def explain_item(
     samples, default 500). ``extras`` adds faithfulness, the top-``k`` counterfactual
     and the summary; ``why_not`` (an item index) adds attributions of the score
     difference target − why_not. ``user`` names the user in the result (default: the
-    History's user). Pass ``cache=None`` to bypass the cache.
+    History's user). Pass ``cache=None`` to bypass the cache. ``units``: "items"
+    (default), "auto", "recent", "session" or "category" (:mod:`explain.units`).
     """
     t0 = time.perf_counter()
     hist, target = _history_and_target(history, where, user)
@@ -265,6 +278,7 @@ def explain_item(
         extras=bool(extras),
         n_random=int(n_random),
         cf_budget=int(cf_budget),
+        units=str(units),
     )
     key = req.key(ds, scorer)
     hit = None if cache is None else cache.get(key)
@@ -274,67 +288,6 @@ def explain_item(
     if cache is not None:
         cache.put(key, expl)
     return expl
-
-
-@dataclass(frozen=True, eq=False)
-class MethodComparison:
-    """SHAP and LIME side by side: Kendall-tau agreement and LIME's top-5 stability."""
-
-    shap: Explanation
-    lime: Explanation
-    agreement: float  # Kendall tau between SHAP and LIME weights
-    stability: float  # mean top-5 overlap of LIME across ``stability_seeds``
-    stability_seeds: tuple[int, ...]
-
-
-@overload
-def compare_methods(
-    ds: Dataset, scorer: Scorer, history: History, target: int, /, **options: Unpack[CompareOptions]
-) -> MethodComparison: ...
-@overload
-def compare_methods(
-    ds: Dataset,
-    scorer: Scorer,
-    history: ItemsLike,
-    timestamps: ItemsLike | None,
-    target: int,
-    /,
-    **options: Unpack[CompareOptions],
-) -> MethodComparison: ...
-def compare_methods(
-    ds: Dataset,
-    scorer: Scorer,
-    history: History | ItemsLike,
-    *where: Any,
-    k: int = 10,
-    seed: int = 0,
-    shap_budget: int | None = None,
-    lime_budget: int | None = None,
-    stability_seeds: Sequence[int] = STABILITY_SEEDS,
-    value: str = "logprob",
-    max_features: int = DEFAULT_MAX_FEATURES,
-    user: str = "",
-    cache: LRUCache | None = _CACHE,
-) -> MethodComparison:
-    """Both explanations (cached individually), their agreement and LIME's stability.
-    Positional arguments as for :func:`explain_item`."""
-    h, target = _history_and_target(history, where, user)
-
-    def run(method: str, budget: int | None, sd: int, extras: bool = True) -> Explanation:
-        return explain_item(ds, scorer, h, target, method=method, budget=budget, seed=sd, extras=extras,
-                            k=k, value=value, max_features=max_features, user=user, cache=cache)
-
-    s, ln = run("shap", shap_budget, int(seed)), run("lime", lime_budget, int(seed))
-    runs = [ln.attribution] + [
-        run("lime", lime_budget, int(sd), extras=False).attribution for sd in stability_seeds if int(sd) != int(seed)
-    ]
-    return MethodComparison(
-        shap=s,
-        lime=ln,
-        agreement=agreement(s.attribution, ln.attribution),
-        stability=stability(runs),
-        stability_seeds=tuple(dict.fromkeys([int(seed), *[int(x) for x in stability_seeds]])),
-    )
 
 
 # ---- one-time costs -------------------------------------------------------------------

@@ -40,6 +40,20 @@ class Attribution:
     base_value: float
     params: dict[str, Any] = field(default_factory=dict)  # explainer, budget, seed, evaluations...
     elapsed_ms: float = 0.0
+    # grouped units (explain.units.Group, one per feature; a unit's feature/position is its
+    # most recent member): None when every feature is one history item
+    groups: tuple[Any, ...] | None = None
+
+    @property
+    def units(self) -> str:
+        """"items", or the grouping the features are groups of."""
+        return str(self.params.get("units", "items")) if self.groups else "items"
+
+    def label(self, j: int, titles: Any = None) -> str:
+        """A feature's label: the group label, or the item's title when ``titles`` is given."""
+        if self.groups:
+            return str(self.groups[j].label)
+        return str(titles[int(self.features[j])]) if titles is not None else str(int(self.features[j]))
 
     @property
     def n_features(self) -> int:
@@ -109,6 +123,42 @@ class Summary:
     sentence: str
 
 
+@dataclass(frozen=True)
+class Agreement:
+    """How far SHAP and LIME agree on one recommendation, and how firm LIME is.
+
+    ``top5``: |top-5(SHAP) ∩ top-5(LIME)| / 5 over the explained units; ``rbo``:
+    rank-biased overlap (p = 0.9) of the two full rankings; ``kendall``: Kendall τ of
+    the weights (kept for comparison: it mostly measures noise among near-zero units);
+    ``stability``: LIME's mean pairwise top-5 overlap across its seeds at its final
+    sample count (``shap_stability`` the same for SHAP's permutation runs; 1 for exact
+    values); ``stable`` is False when a time cap stopped the budgets from growing
+    before both reached the threshold. ``disagreements``: one row per unit in the top 5
+    of one method only (label, items, both ranks and weights, and ``drop``: the value
+    lost when that unit alone is removed); ``*_deletion_auc``: each method's
+    faithfulness (lower than ``random_deletion_auc`` = the model follows it)."""
+
+    top5: float
+    rbo: float
+    kendall: float
+    stability: float
+    shap_stability: float
+    stable: bool
+    units: str
+    lime_samples: int
+    shap_evaluations: int
+    disagreements: tuple[dict[str, Any], ...]
+    shap_deletion_auc: float | None
+    lime_deletion_auc: float | None
+    random_deletion_auc: float | None
+    elapsed_ms: float
+
+    def to_dict(self) -> dict[str, Any]:
+        from dataclasses import asdict
+
+        return asdict(self)
+
+
 @dataclass(frozen=True, eq=False)  # holds arrays: identity equality, no hashing
 class Explanation:
     """One explained recommendation: attributions plus everything shown beside them."""
@@ -125,6 +175,7 @@ class Explanation:
     note: str  # e.g. "explained the most recent 50 of 212 items; 162 older items kept as fixed context"
     n_context: int  # older history items kept fixed (never masked)
     total_ms: float = 0.0
+    agreement: Agreement | None = None  # set when SHAP and LIME were compared (compare_methods)
 
     @property
     def method(self) -> str:
@@ -148,6 +199,7 @@ def timed_attribution(method: str, f: Any, run: Callable[[], tuple[np.ndarray, f
         values=values,
         value=value,
         base_value=base,
-        params=params,
+        params=params if getattr(f, "groups", None) is None else {**params, "units": f.grouping},
         elapsed_ms=ms,
+        groups=getattr(f, "groups", None),
     )

@@ -11,10 +11,15 @@ orders are comparable point by point. All curves are scored in one batched pass.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from explain.explanation import Attribution, Faithfulness
 from explain.masked import MaskedScorer
+
+if TYPE_CHECKING:
+    from explain.units import GroupedScorer
 
 DEFAULT_RANDOM_ORDERS = 3
 
@@ -37,7 +42,7 @@ def order_masks(order: np.ndarray, n: int, *, insertion: bool) -> np.ndarray:
 
 
 def faithfulness(
-    f: MaskedScorer,
+    f: MaskedScorer | GroupedScorer,
     attribution: Attribution,
     *,
     n_random: int = DEFAULT_RANDOM_ORDERS,

@@ -16,12 +16,15 @@ agreement (Kendall tau of the two weight vectors).
 from __future__ import annotations
 
 import itertools
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
 from explain.explanation import Attribution, timed_attribution
 from explain.masked import MaskedScorer
+
+if TYPE_CHECKING:
+    from explain.units import GroupedScorer
 
 DEFAULT_LIME_SAMPLES = 500
 KERNEL_WIDTH = 25.0
@@ -55,7 +58,7 @@ def _cosine_distance_to_first(data: np.ndarray) -> np.ndarray:
 
 
 def lime_values(
-    f: MaskedScorer, *, samples: int = DEFAULT_LIME_SAMPLES, seed: int = 0
+    f: MaskedScorer | GroupedScorer, *, samples: int = DEFAULT_LIME_SAMPLES, seed: int = 0
 ) -> tuple[np.ndarray, float, float, dict[str, Any]]:
     """(weights (n,), base_value f(empty), value f(full), params) of the masked scorer."""
     from lime.lime_base import LimeBase
@@ -93,7 +96,7 @@ def lime_values(
     return weights, empty_value, float(values[0]), params
 
 
-def explain_lime(f: MaskedScorer, *, samples: int = DEFAULT_LIME_SAMPLES, seed: int = 0) -> Attribution:
+def explain_lime(f: MaskedScorer | GroupedScorer, *, samples: int = DEFAULT_LIME_SAMPLES, seed: int = 0) -> Attribution:
     """LIME :class:`Attribution` of the masked scorer's target."""
     return timed_attribution("lime", f, lambda: lime_values(f, samples=samples, seed=seed))
 

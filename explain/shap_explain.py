@@ -16,12 +16,15 @@ callers see no hidden side effect and results stay reproducible.
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from explain.explanation import Attribution, timed_attribution
 from explain.masked import MaskedScorer
+
+if TYPE_CHECKING:
+    from explain.units import GroupedScorer
 
 EXACT_MAX_FEATURES = 10
 DEFAULT_SHAP_BUDGET = 1000
@@ -74,7 +77,7 @@ def permutation_masks(n: int, n_perm: int) -> np.ndarray:
 
 
 def shap_values(
-    f: MaskedScorer, *, budget: int = DEFAULT_SHAP_BUDGET, seed: int = 0
+    f: MaskedScorer | GroupedScorer, *, budget: int = DEFAULT_SHAP_BUDGET, seed: int = 0
 ) -> tuple[np.ndarray, float, float, dict[str, Any]]:
     """(values (n,), base_value, value, params) of the masked scorer ``f``."""
     from shap.explainers import Exact, Permutation
@@ -121,6 +124,6 @@ def shap_values(
     return values, base, value, params
 
 
-def explain_shap(f: MaskedScorer, *, budget: int = DEFAULT_SHAP_BUDGET, seed: int = 0) -> Attribution:
+def explain_shap(f: MaskedScorer | GroupedScorer, *, budget: int = DEFAULT_SHAP_BUDGET, seed: int = 0) -> Attribution:
     """SHAP :class:`Attribution` of the masked scorer's target."""
     return timed_attribution("shap", f, lambda: shap_values(f, budget=budget, seed=seed))

@@ -106,10 +106,32 @@ def sentence(ds: Dataset, a: Attribution, history_len: int) -> str:
     )
 
 
-def summarise(ds: Dataset, a: Attribution, history_len: int) -> Summary:
-    """The :class:`Summary` of an attribution over a history of ``history_len`` items."""
+def group_sentence(ds: Dataset, g: Attribution) -> str:
+    """The sentence of a grouped attribution: the main driving units by their labels and
+    a few of their titles."""
+    d = drivers(g)
+    if d.size == 0 or not g.groups:
+        return (
+            f"No item group of the explained history pushes “{ds.titles[g.target]}” up; "
+            "it ranks where it does on the model's general preference."
+        )
+    parts = []
+    for j in d:
+        grp = g.groups[int(j)]
+        titles = [ds.titles[int(i)] for i in grp.items[::-1][:3]]
+        more = f" and {grp.size - 3} more" if grp.size > 3 else ""
+        parts.append(f"{grp.label} ({_join(titles)}{more})")
+    share = float(g.values[d].sum() / g.values[g.values > 0].sum())
+    return f"Recommended mainly because of {'; '.join(parts)} ({share:.0%} of the positive evidence)."
+
+
+def summarise(ds: Dataset, a: Attribution, history_len: int, grouped: Attribution | None = None) -> Summary:
+    """The :class:`Summary` of an attribution over a history of ``history_len`` items
+    (``a`` item-level; ``grouped``, when the explanation is over groups, names the
+    sentence's drivers by group)."""
     return Summary(
         by_category=by_category(ds, a),
         by_window=by_window(a, history_len),
-        sentence=sentence(ds, a, history_len),
+        sentence=group_sentence(ds, grouped) if grouped is not None and grouped.groups else
+        sentence(ds, a, history_len),
     )

@@ -76,6 +76,15 @@ with tab_ex:
         target = st.selectbox("Explain item", cmp.candidates, key=state.WI_TARGET, format_func=lambda i: ds.titles[i])
         if st.button("Compute explanation delta (SHAP)", key=state.WI_EXPLAIN):
             whatif.explanation_delta(ds, model, target, cmp, k)
+        if len(cmp.after) == 0:
+            st.caption("The edited profile is empty: there is nothing to compare SHAP and LIME on.")
+        elif st.toggle("SHAP and LIME on the edited profile (grouped units, agreement)", key=state.WI_COMPARE):
+            try:
+                from ui.explain import panel as explain_panel
+            except ImportError as e:  # the explainers' libraries are missing
+                components.empty_state("Explanations are not available", f"The explainers could not be imported ({e}).")
+            else:
+                explain_panel.explanation_panel(ds, model, cmp.after, target_item=int(target), k=k, key="wi.ex")
 with tab_tl:
     timeline_panel(ds, model, base or uid, cmp.after, key="wi.tl")
 with tab_sc:

@@ -333,3 +333,23 @@ def test_model_comparison_turns_on_and_shows_the_lists(server, page):
     assert {"Transformer", "EASE", "ItemKNN", "MostPopular"} <= names, names
     page.wait_for_selector('[data-testid="stPlotlyChart"] .heatmaplayer', timeout=60_000)  # the overlap matrix
     page.get_by_text("Held-out test item", exact=False).first.wait_for(timeout=30_000)
+
+
+def test_explanation_units_switch_and_agreement(server, page):
+    """Issue 23: the Recommendations panel shows SHAP–LIME agreement and switches the
+    explanation between items and groups of history items."""
+    user = _featured_user()
+    page.goto(f"{server['url']}/recommendations?user={user}&k=10")
+    settle(page)
+    assert_no_exception(page)
+    page.get_by_text("SHAP–LIME agreement").first.wait_for(timeout=60_000)
+    units = page.locator('[data-testid="stRadio"]', has_text="Units")
+    units.get_by_text("Sessions", exact=True).click()
+    settle(page)
+    assert_no_exception(page)
+    page.get_by_text(re.compile(r"Units: \d+ groups \(session\)")).first.wait_for(timeout=60_000)
+    page.get_by_text("Open a group").first.wait_for(timeout=30_000)
+    units.get_by_text("Items", exact=True).click()
+    settle(page)
+    assert_no_exception(page)
+    page.get_by_text(re.compile(r"Units: \d+ items\.")).first.wait_for(timeout=60_000)

@@ -72,7 +72,7 @@ EVAL_METRICS = "w.eval_metrics"
 WI_RESET, WI_EMPTY, WI_CF = "w.wi_reset", "w.wi_empty", "w.wi_cf"
 WI_TABLE, WI_REMOVE, WI_UP, WI_DOWN = "w.wi_table", "w.wi_rm", "w.wi_up", "w.wi_down"
 WI_DAYS, WI_SHIFT, WI_ADD, WI_ADD_GO = "w.wi_days", "w.wi_shift", "w.wi_add", "w.wi_addgo"
-WI_TARGET, WI_EXPLAIN = "w.wi_target", "w.wi_explain"
+WI_TARGET, WI_EXPLAIN, WI_COMPARE = "w.wi_target", "w.wi_explain", "w.wi_compare"
 WI_NAME, WI_SAVE, WI_SAVED, WI_LOAD_SAVED = "w.wi_name", "w.wi_save", "w.wi_saved", "w.wi_loadsaved"
 WI_UPLOAD, WI_LOAD_UPLOAD = "w.wi_upload", "w.wi_loadup"
 

@@ -44,7 +44,11 @@ def shown_features(a: Attribution, top: int | None) -> np.ndarray:
 
 
 def feature_labels(ds: Dataset, a: Attribution, idx: np.ndarray) -> list[str]:
-    """'Title · date' per feature (position added when titles repeat)."""
+    """'Title · date' per feature (position added when titles repeat); a group's label
+    with its size for grouped units."""
+    if a.groups:
+        return [_short(f"{a.groups[int(j)].label}", 44) + f" · {a.groups[int(j)].size} item"
+                + ("s" if a.groups[int(j)].size > 1 else "") for j in idx]
     labels = []
     for j in idx:
         lab = _short(ds.titles[int(a.features[j])])
@@ -60,6 +64,12 @@ def _bar(ds: Dataset, a: Attribution, idx: np.ndarray, labels: list[str]) -> go.
     vals = a.values[idx]
     hover = []
     for j in idx:
+        if a.groups:
+            g = a.groups[int(j)]
+            names = "<br>".join(f"· {ds.titles[int(i)]}" for i in g.items[::-1][:8])
+            more = f"<br>… {g.size - 8} more" if g.size > 8 else ""
+            hover.append(f"<b>{g.label}</b> ({g.size} items)<br>{names}{more}<br>weight {a.values[j]:+.4f}")
+            continue
         i = int(a.features[j])
         cats = ", ".join(ds.item_categories[i]) or "—"
         when = _date(int(a.timestamps[j])) if a.timestamps is not None else "—"
@@ -153,6 +163,26 @@ def window_bars(summary: Summary, *, height: int = 200) -> go.Figure:
     fig.add_hline(y=0, line_color=NEUTRAL, line_width=1)
     fig.update_yaxes(title_text="summed weight")
     return style(fig, height=height)
+
+
+def units_table(ds: Dataset, a: Attribution) -> list[dict[str, object]]:
+    """One row per member item of every unit (largest unit weight first): the grouped
+    view opened to its items."""
+    rows: list[dict[str, object]] = []
+    for j in a.order():
+        if a.groups:
+            g = a.groups[int(j)]
+            members = list(zip(g.items, g.positions, g.timestamps if g.timestamps is not None else [None] * g.size))
+            label = g.label
+        else:
+            ts = None if a.timestamps is None else a.timestamps[j]
+            members = [(a.features[j], a.positions[j], ts)]
+            label = ds.titles[int(a.features[j])]
+        for i, p, t in members[::-1]:
+            rows.append({"unit": label, "unit weight": round(float(a.values[j]), 4), "item": ds.titles[int(i)],
+                         "item id": ds.item_ids[int(i)], "position": int(p) + 1,
+                         "date": _date(None if t is None else int(t))})
+    return rows
 
 
 def badge(f: Faithfulness | None) -> tuple[str, str]:

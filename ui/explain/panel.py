@@ -4,7 +4,7 @@
 :func:`explanation_panel` runs as a fragment, so changing the method, the "why not"
 item or pressing the counterfactual button reruns only the panel, not the page.
 Results are cached with ``st.cache_resource`` (frozen result objects are shared, never
-pickled) keyed by model fingerprint, data fingerprint, history, item, budgets and seed;
+pickled) keyed by model fingerprint, data content key, history, item, budgets and seed;
 ``explain`` keeps its own in-process LRU as well. :mod:`ui.explain.warmup` pays shap's
 one-time JIT compilation in a background thread at app start.
 """
@@ -12,11 +12,13 @@ one-time JIT compilation in a background thread at app start.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
 from explain import MethodComparison, compare_methods, explain_item
-from explain.explanation import Explanation
+from explain.explanation import Attribution, Explanation
+from explain.units import AUTO_MIN_ITEMS, MAX_GROUPS
 from recsys.data.types import DataError, Dataset, History
 from recsys.models.base import Scorer, model_key, recommend
 from recsys.runtime import serving_threads, torch_threads
@@ -31,18 +33,23 @@ def _history_key(h: History) -> tuple[str, tuple[int, ...], tuple[int, ...] | No
     return h.user, tuple(h.items.tolist()), None if h.timestamps is None else tuple(h.timestamps.tolist())
 
 
+UNITS = ("auto", "items", "recent", "session", "category")
+UNIT_LABELS = {"auto": "Auto", "items": "Items", "recent": "Last N", "session": "Sessions",
+               "category": "Category × time"}
+
+
 @st.cache_resource(max_entries=128, show_spinner=False)
 def _compare_cached(
-    mkey: str, data_fp: str, hkey: tuple, target: int, k: int, seed: int, _ds: Dataset, _scorer: Scorer,
-    _history: History,
+    mkey: str, data_fp: str, hkey: tuple, target: int, k: int, seed: int, units: str, _ds: Dataset,
+    _scorer: Scorer, _history: History,
 ) -> MethodComparison:
     with torch_threads(serving_threads()):  # fragment reruns may run in a fresh thread
-        return compare_methods(_ds, _scorer, _history, target, k=k, seed=seed)
+        return compare_methods(_ds, _scorer, _history, target, k=k, seed=seed, units=units)
 
 
 @st.cache_resource(max_entries=128, show_spinner=False)
 def _pair_figure(
-    mkey: str, data_fp: str, hkey: tuple, target: int, k: int, seed: int, method: str, _ds: Dataset,
+    mkey: str, data_fp: str, hkey: tuple, target: int, k: int, seed: int, units: str, method: str, _ds: Dataset,
     _comp: MethodComparison,
 ) -> go.Figure:
     """SHAP/LIME bars of the cached comparison with the same key (the chosen method
@@ -86,6 +93,46 @@ def counterfactual_profile(ds: Dataset, history: History, e: Explanation) -> Sce
 
 
 # ---- rendering ----------------------------------------------------------------------------
+def agreement_block(ds: Dataset, comp: MethodComparison, key: str) -> None:
+    """The unstable notice, the agreement figures and, where SHAP and LIME disagree, the
+    disagreeing units with each method's faithfulness (shared by every page)."""
+    d = comp.detail
+    if not d.stable:
+        st.warning(
+            f"**Unstable explanation.** LIME's top 5 still changes with its seed (stability {d.stability:.0%} "
+            f"at {d.lime_samples:,} samples) after the time cap: read the bars as a rough guide, not a firm "
+            "ranking. Grouped units usually settle faster.", icon=":material/warning:")
+    unit_word = "items" if d.units == "items" else f"groups ({d.units})"
+    st.caption(f"Units: {comp.shap.attribution.n_features} {unit_word}. Agreement = top-5 overlap "
+               f"{d.top5:.0%}; rank-biased overlap {d.rbo:.2f}; Kendall τ {d.kendall:.2f}. LIME used "
+               f"{d.lime_samples:,} samples, SHAP {d.shap_evaluations:,} evaluations.")
+    if not d.disagreements:
+        st.caption("SHAP and LIME name the same top 5.")
+        return
+    st.markdown("**Where SHAP and LIME disagree**")
+    rows = [{"unit": r["unit"], "in the top 5 of": r["top5_of"].upper(), "SHAP rank": r["shap_rank"],
+             "LIME rank": r["lime_rank"], "value lost when removed alone": round(r["drop"], 4),
+             "items": ", ".join(r["titles"][:4]) + (" …" if len(r["titles"]) > 4 else "")} for r in d.disagreements]
+    st.dataframe(pd.DataFrame(rows), hide_index=True, key=f"{key}.disagree")
+    if d.shap_deletion_auc is not None and d.lime_deletion_auc is not None:
+        follows = "SHAP" if d.shap_deletion_auc < d.lime_deletion_auc else "LIME"
+        st.caption(f"Faithfulness (deletion AUC, lower = removing its top units hurts the item more): SHAP "
+                   f"{d.shap_deletion_auc:.3f}, LIME {d.lime_deletion_auc:.3f}, random "
+                   f"{d.random_deletion_auc:.3f} — the model follows **{follows}** more closely here.")
+
+
+def open_groups(ds: Dataset, a: Attribution, key: str) -> None:
+    """Open a unit to its member items."""
+    if not a.groups:
+        return
+    labels = [g.label for g in a.groups]
+    pick = st.selectbox("Open a group", labels, key=f"{key}.group")
+    j = labels.index(pick) if pick in labels else 0
+    rows = [r for r in charts.units_table(ds, a) if r["unit"] == labels[j]]
+    st.dataframe(pd.DataFrame(rows).drop(columns=["unit", "unit weight"]), hide_index=True,
+                 key=f"{key}.group.items")
+
+
 def _badge(e: Explanation) -> None:
     text, colour = charts.badge(e.faithfulness)
     st.markdown(
@@ -159,12 +206,18 @@ def explanation_panel(
         if len(history) == 0:
             st.info("This profile has no history, so there is nothing to attribute the recommendation to.")
             return None
+        units = st.radio("Units", UNITS, format_func=UNIT_LABELS.__getitem__, horizontal=True,
+                         key=f"{key}.units",
+                         help="Explain single history items or groups of them: the last N items (the most "
+                              "recent ones alone), sessions of events close in time, or one category within a "
+                              f"time window. Auto groups histories of more than {AUTO_MIN_ITEMS} explained items into at most "
+                              f"{MAX_GROUPS} groups.")
         if not warmup.done():
             with st.spinner("Preparing the explainers (one-time warm-up)…"):
                 warmup.wait()
         with st.spinner("Explaining…"):
             comp = _compare_cached(model_key(scorer), ds.content_key, _history_key(history), target, int(k), seed,
-                                   ds, scorer, history)
+                                   str(units), ds, scorer, history)
     except DataError as err:
         st.error(str(err))
         return None
@@ -184,11 +237,15 @@ def explanation_panel(
     c2.metric("Without these items", f"{a.base_value:.2f}",
               help="the same log-probability with none of the explained history items (older items stay as "
                    "context); the SHAP values add up to the difference")
-    c3.metric("SHAP–LIME agreement", f"{comp.agreement:.2f}", help="Kendall τ between the two weight vectors")
-    c4.metric("LIME stability", f"{comp.stability:.0%}",
-              help=f"mean top-5 overlap across seeds {', '.join(map(str, comp.stability_seeds))}")
+    c3.metric("SHAP–LIME agreement", f"{comp.agreement:.0%}",
+              help="share of the top 5 units both methods name (rank-biased overlap and Kendall τ below)")
+    c4.metric("LIME stability", f"{comp.stability:.0%}" + ("" if comp.stable else " ⚠"),
+              help=f"mean top-5 overlap across seeds {', '.join(map(str, comp.stability_seeds))}; the sample "
+                   "count grows until it reaches 90% or a time cap")
+    agreement_block(ds, comp, key)
     st.plotly_chart(_pair_figure(model_key(scorer), ds.content_key, _history_key(history), target, int(k), seed,
-                                 method, ds, comp), width="stretch", key=f"{key}.bars")
+                                 str(units), method, ds, comp), width="stretch", key=f"{key}.bars")
+    open_groups(ds, a, key)
     st.caption(f"{e.note}. Green pushes the item up, red pushes it down. "
                f"{a.method.upper()} took {a.elapsed_ms:.0f} ms ({a.params.get('evaluations')} model evaluations).")
     _counterfactual(ds, history, e, key)

@@ -149,17 +149,44 @@ def _explanation_section(ds: Dataset, item: str, explanation: Explanation | None
     note = str(getattr(explanation, "note", "") or "")
     if note:
         summary = f"{summary}\n{note}" if summary else note
+    ag = getattr(explanation, "agreement", None)
+    if ag is not None:
+        summary = f"{summary}\n{_agreement_text(ag)}" if summary else _agreement_text(ag)
     rows = []
     attrs = getattr(explanation, "attribution", None)
     feats = getattr(attrs, "features", None) if attrs is not None else None
     vals = getattr(attrs, "values", None) if attrs is not None else None
+    groups = getattr(attrs, "groups", None) if attrs is not None else None
     if feats is not None and vals is not None:
         order = np.argsort(-np.abs(np.asarray(vals, dtype=float)))[:15]
         for j in order:
+            if groups:  # the grouped view, each group opened to its items
+                g = groups[int(j)]
+                rows.append({"unit": str(g.label),
+                             "items": "; ".join(ds.titles[int(i)] for i in g.items[::-1] if 0 <= int(i) < ds.n_items),
+                             "attribution": round(float(np.asarray(vals)[j]), 4)})
+                continue
             fid = int(np.asarray(feats)[j])
             rows.append({"history item": ds.titles[fid] if 0 <= fid < ds.n_items else str(fid),
                          "attribution": round(float(np.asarray(vals)[j]), 4)})
-    return Section(f"Why “{title}”", text=summary, table=pd.DataFrame(rows) if rows else None)
+    section = Section(f"Why “{title}”", text=summary, table=pd.DataFrame(rows) if rows else None)
+    return section
+
+
+def _agreement_text(ag: Any) -> str:
+    """The SHAP–LIME agreement, stability and disagreements of a compared explanation."""
+    lines = [f"Units: {ag.units}. SHAP–LIME agreement (top-5 overlap) {ag.top5:.0%}, rank-biased overlap "
+             f"{ag.rbo:.2f}; LIME stability {ag.stability:.0%} at {ag.lime_samples} samples."]
+    if not ag.stable:
+        lines.append("Unstable explanation: LIME's top 5 still changed with its seed when the time cap was "
+                     "reached; read the ranking as a rough guide.")
+    for r in ag.disagreements:
+        lines.append(f"Disagreement: {r['unit']} — SHAP rank {r['shap_rank']}, LIME rank {r['lime_rank']}; "
+                     f"removing it alone lowers the value by {r['drop']:+.3f}.")
+    if ag.disagreements and ag.shap_deletion_auc is not None and ag.lime_deletion_auc is not None:
+        lines.append(f"Faithfulness (deletion AUC, lower is better): SHAP {ag.shap_deletion_auc:.3f}, "
+                     f"LIME {ag.lime_deletion_auc:.3f}, random {ag.random_deletion_auc:.3f}.")
+    return "\n".join(lines)
 
 
 def timeline_figure(ds: Dataset, model: Scorer, user: str) -> go.Figure | None:
