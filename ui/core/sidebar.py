@@ -76,11 +76,35 @@ def _on_path() -> None:
         state.set_data_source(p)
 
 
+def _session_id() -> str | None:
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return ctx.session_id if ctx is not None else None
+
+
+def _session_alive(session_id: str) -> bool:
+    from streamlit import runtime
+
+    return not runtime.exists() or runtime.get_instance().is_active_session(session_id)
+
+
+def upload_folder() -> uploads.SessionFolder:
+    """This session's upload folder (created on first use; removed when the session's
+    state is dropped). Also sweeps folders of sessions that are gone."""
+    ss = st.session_state
+    folder = ss.get(state.UPLOAD_FOLDER)
+    if not isinstance(folder, uploads.SessionFolder) or not folder.usable:
+        uploads.sweep_orphans(_session_alive)
+        folder = ss[state.UPLOAD_FOLDER] = uploads.SessionFolder(_session_id())
+        ss[state.UPLOAD_DIR] = str(folder.path)
+    return folder
+
+
 def _use_uploads(files: list) -> None:
     """``on_click`` of "Use uploaded files": store, validate, switch (or say why not)."""
     try:
-        res, d = uploads.save_uploads(files, st.session_state.get(state.UPLOAD_DIR))
-        st.session_state[state.UPLOAD_DIR] = d
+        res = uploads.save_uploads(files, upload_folder().path)
         loaders.load_dataset(res.source)  # validate now, so errors show here
     except DataError as e:
         st.session_state[state.UPLOAD_ERROR] = f"Upload refused: {e}"
