@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.app_support import REPO, assert_clean, ensure_tiny_model, open_page
+from tests.app_support import PAGES, REPO, assert_clean, ensure_tiny_model, featured, open_page
 
 pytest.importorskip("streamlit")
 
@@ -27,6 +27,16 @@ def _small_world(monkeypatch, tiny_model):
     monkeypatch.setenv("RECSYS_DATA", "demo-small")
     for var in ("RECSYS_MODEL", "RECSYS_DEMO_MODE", "RECSYS_ACCESS_TOKEN", "RECSYS_DATA_ROOTS"):
         monkeypatch.delenv(var, raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _restore_error_details():
+    """Demo mode narrows Streamlit's error details process-wide; later tests get them back."""
+    from streamlit import config
+
+    before = config.get_option("client.showErrorDetails")
+    yield
+    config.set_option("client.showErrorDetails", before)
 
 
 def rendered(at) -> str:
@@ -92,6 +102,69 @@ def test_refused_messages_are_byte_identical_whatever_exists(small_ds):
     assert errs[0] == errs[1] == errs[2] == [access.REFUSED]
     bodies = [rendered(at) for at in pages]
     assert bodies[0] == bodies[1] == bodies[2]  # the whole page, not only the message
+
+
+# ---- read-only demo mode -------------------------------------------------------------------
+@pytest.mark.parametrize("page", PAGES)
+def test_demo_mode_pages_work_without_paths_uploads_or_training_buttons(page, monkeypatch, small_ds, tiny_model):
+    monkeypatch.setenv("RECSYS_DEMO_MODE", "1")
+    at = open_page(page, user=featured(small_ds))
+    assert_clean(at)
+    assert "file_uploader" not in node_types(at)
+    assert not any(t.key == state.SOURCE_PATH for t in at.text_input)
+    labels = [b.label for b in at.button]
+    assert not any(re.search(r"[Tt]rain|Upgrade|Compute population", lbl) for lbl in labels), labels
+    assert leaks(at, str(tiny_model)) == []
+    from streamlit import config
+
+    assert config.get_option("client.showErrorDetails") == "type"  # tracebacks would name server files
+
+
+def test_demo_mode_on_a_startup_path_names_it_by_its_last_part(tmp_path, monkeypatch):
+    d = tmp_path / "pilot-data"
+    d.mkdir()
+    (d / "interactions.csv").write_text("user_id,item_id,timestamp\n" + "".join(
+        f"u{u},i{(u * 3 + j) % 12},{1000 + 10 * j}\n" for u in range(8) for j in range(6)))
+    model = ensure_tiny_model(Path(os.environ["RECSYS_HOME"]), str(d))
+    monkeypatch.setenv("RECSYS_DATA", str(d))
+    monkeypatch.setenv("RECSYS_DEMO_MODE", "1")
+    for page in ("pages/home.py", "pages/recommendations.py", "pages/evaluation.py"):
+        at = open_page(page)
+        assert_clean(at)
+        assert leaks(at, str(d), str(model)) == [], page
+        assert "pilot-data" in rendered(at)
+        assert "data" not in at.query_params  # a link without data opens the start-up source
+    at = open_page("pages/home.py", data="/root")
+    assert _errors(at) == [access.REFUSED]
+    assert leaks(at, str(d)) == []
+
+
+def test_demo_mode_does_not_train_for_a_source_named_in_a_link(monkeypatch, tmp_path, small_ds):
+    monkeypatch.setenv("RECSYS_DEMO_MODE", "1")
+    monkeypatch.setenv("RECSYS_HOME", str(tmp_path / "home"))
+    at = open_page("pages/home.py", data="demo:users=300,items=400,seed=5")
+    assert_clean(at)
+    assert any("No model for this dataset on this server" in m.value for m in at.markdown)
+    assert not (tmp_path / "home" / "models").exists()
+
+
+# ---- access token --------------------------------------------------------------------------
+def test_access_token_gate(monkeypatch, small_ds):
+    monkeypatch.setenv("RECSYS_ACCESS_TOKEN", "s3cret-token")
+    for params in ({}, {"token": "wrong"}, {"token": "s3cret-toke"}, {"user": featured(small_ds)}):
+        at = open_page("pages/home.py", **params)
+        assert not at.exception
+        assert [i.value for i in at.info] == [access.TOKEN_NEEDED]
+        assert not at.metric and not at.sidebar.selectbox  # nothing of the app
+        assert "token" not in at.query_params
+    at = open_page("pages/home.py", token="s3cret-token", user=featured(small_ds))
+    assert_clean(at)
+    assert "token" not in at.query_params  # removed from the URL, kept in the session
+    assert at.session_state[state.ACCESS_OK] is True
+    assert at.session_state[state.USER] == featured(small_ds)
+    at.switch_page("pages/recommendations.py").run()
+    assert_clean(at)
+    assert len(at.dataframe[0].value) == 10
 
 
 # ---- hostile uploads through the sidebar ---------------------------------------------------
