@@ -130,13 +130,13 @@ def _serve(root: Path, env: dict[str, str]):
 
 
 @pytest.fixture(scope="module")
-def demo_server(tmp_path_factory):
-    """The read-only demo mode with an access token, on the small demo world."""
-    root = tmp_path_factory.mktemp("browser_demo")
+def demo_server(server):
+    """The read-only demo mode with an access token, on the small demo world (the model
+    comes from the first server's RECSYS_HOME; no data roots)."""
+    root = server["root"]
     home = root / "home"
-    home.mkdir()
     old = os.environ.get("RECSYS_HOME")
-    ensure_tiny_model(home, "demo-small")
+    ensure_tiny_model(home, "demo-small")  # already there unless RECLENS_SCREENSHOTS=1
     if old is not None:
         os.environ["RECSYS_HOME"] = old
     env = dict(os.environ, RECSYS_HOME=str(home), RECSYS_DATA="demo-small", RECSYS_DEMO_MODE="1",
@@ -349,13 +349,13 @@ def test_demo_mode_needs_the_token_and_refuses_server_paths(demo_server, page):
     assert "data=demo-small" in page.url  # the start-up world opened instead
     assert page.locator('[data-testid="stFileUploader"]').count() == 0
     # the session keeps the grant: moving to another page needs no token
-    page.locator('[data-testid="stSidebarNav"] a', has_text="Recommendations").click()
+    page.locator('[data-testid="stSidebarNav"] a', has_text="User explorer").click()
     settle(page)
     assert_no_exception(page)
-    page.get_by_text(re.compile(r"Top \d+ for user")).first.wait_for(timeout=60_000)
+    page.get_by_role("heading", name=re.compile("User explorer")).wait_for(timeout=60_000)
     assert TOKEN_NEEDED[:40] not in page.inner_text("body") and "token=" not in page.url
     # a new page load is a new session: the token again, and another server path, same message
-    page.goto(f"{url}/recommendations?token={DEMO_TOKEN}&data=/etc/passwd")
+    page.goto(f"{url}/user_explorer?token={DEMO_TOKEN}&data=/etc/passwd")
     settle(page)
     assert_no_exception(page)
     page.get_by_text(REFUSED[:60]).wait_for(timeout=30_000)
