@@ -5,6 +5,7 @@ trains in a browser session: it shows the exact command lines instead."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,6 +74,15 @@ def _stored_model(ds: Dataset, loc: loaders.ModelLocation, big: bool, demo: bool
     return model, False
 
 
+def _why(e: Exception) -> str:
+    """An error's text, escaped; in the read-only demo mode it goes to the server's log
+    only (it may name server files)."""
+    if not policy.demo_mode():
+        return esc(e)
+    logging.getLogger(__name__).warning("%s", e)
+    return "the reason is in the server's log."
+
+
 def _demo_may_train(big: bool) -> bool:
     """In the read-only demo mode the first-start training runs only for a fixed set of
     sources — the start-up source and the two built-in demo worlds — so links cannot make
@@ -115,7 +125,7 @@ def _train_here(ds: Dataset, out_dir: Path, min_count: int = 0) -> Scorer | None
         loaders.train(ds, out_dir, progress, min_count=min_count or None)
     except DataError as e:
         box.empty()
-        st.error(f"Training failed: {esc(e)}")
+        st.error(f"Training failed: {_why(e)}")
         return None
     except ImportError as e:
         box.empty()
@@ -125,7 +135,7 @@ def _train_here(ds: Dataset, out_dir: Path, min_count: int = 0) -> Scorer | None
     try:
         return loaders.load_model(str(out_dir), ds.fingerprint, ds)
     except DataError as e:
-        st.error(f"The freshly trained model cannot be loaded: {esc(e)}")
+        st.error(f"The freshly trained model cannot be loaded: {_why(e)}")
         return None
 
 
