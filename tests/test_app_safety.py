@@ -197,3 +197,25 @@ def test_hostile_zips_are_refused_in_the_app(data, match, small_ds):
     folder = Path(at.session_state[state.UPLOAD_DIR])
     assert folder.is_dir() and not any(folder.iterdir())  # nothing kept, nothing outside
     assert not (folder.parent / "evil").exists() and not Path("/etc/interactions.csv").exists()
+
+
+def test_a_session_whose_uploads_were_swept_falls_back_with_a_note(tmp_path, small_ds):
+    inter = "user_id,item_id,timestamp\n" + "".join(
+        f"u{u},i{(u * 3 + j) % 12},{1000 + 10 * j}\n" for u in range(8) for j in range(6))
+    d = tmp_path / "up"
+    d.mkdir()
+    (d / "interactions.csv").write_text(inter)
+    ensure_tiny_model(Path(os.environ["RECSYS_HOME"]), str(d / "interactions.csv"))  # same data, same model
+    at = open_page("pages/home.py")
+    at.file_uploader(key=state.UPLOAD).set_value(("interactions.csv", inter.encode(), "text/csv"))
+    at.run()
+    at.button(key=state.UPLOAD_GO).click().run()
+    assert_clean(at)
+    assert at.session_state[state.DATA].startswith("upload:")
+    folder = at.session_state[state.UPLOAD_FOLDER]
+    assert folder.usable and folder.path.parent == Path(tempfile.gettempdir())
+    folder.remove()  # what the sweeper does once the session was gone long enough
+    at.run()
+    assert not at.exception
+    assert any("removed while it was idle" in w.value for w in at.warning)
+    assert at.session_state[state.DATA] == "demo-small"

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import gc
 import io
+import os
 import stat
 import struct
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -154,26 +157,37 @@ def test_damaged_and_oversize_uploads(tmp_path):
         save_uploads([_Up("a.zip", _zip([("interactions.csv", CSV)])), _Up("items.csv", b"")], tmp_path)
 
 
-def test_the_session_folder_is_removed_with_the_session(tmp_path):
+def test_the_session_folder_is_private_and_removed_with_its_object(tmp_path):
     folder = SessionFolder("abc-123", parent=tmp_path)
     path = folder.path
-    assert path.name.startswith("reclens-upload-abc-123.") and uploads.session_of(path) == "abc-123"
+    assert path.name.startswith(f"reclens-upload-{os.getpid()}-abc-123.")
+    assert uploads.owner_of(path) == (os.getpid(), "abc-123")
     assert stat.S_IMODE(path.stat().st_mode) == 0o700
     save_uploads([_Up("interactions.csv", CSV)], path)
     assert any(path.rglob("interactions.csv"))
     state = {"folder": folder}  # what st.session_state holds
     del folder
-    state.clear()  # Streamlit drops the session's state when the session ends
+    state.clear()
     gc.collect()
     assert not path.exists()
 
 
-def test_orphaned_session_folders_are_swept(tmp_path):
+def test_sweep_removes_folders_of_gone_sessions_and_dead_servers_only(tmp_path):
     alive = SessionFolder("alive", parent=tmp_path)
     gone = SessionFolder("gone", parent=tmp_path)
-    other = tmp_path / "unrelated"
-    other.mkdir()
-    assert uploads.sweep_orphans(lambda sid: sid == "alive", parent=tmp_path, min_age=3600) == []  # too young
-    removed = uploads.sweep_orphans(lambda sid: sid == "alive", parent=tmp_path, min_age=0)
-    assert removed == [gone.path] and alive.path.is_dir() and other.is_dir()
-    assert not gone.usable and alive.usable
+    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = int(proc.stdout)  # a process that has exited
+    crashed = SessionFolder("s1", parent=tmp_path, pid=dead_pid)
+    other_server = SessionFolder("s2", parent=tmp_path, pid=os.getppid())  # another live process
+    unrelated = tmp_path / "reclens-upload-notours"
+    unrelated.mkdir()
+
+    def is_active(sid: str) -> bool:
+        return sid == "alive"
+
+    # young folders of this process stay (a disconnected session may reconnect) …
+    assert uploads.sweep_orphans(is_active, parent=tmp_path, min_idle=3600) == [crashed.path]
+    # … idle ones of sessions that are gone do not
+    assert uploads.sweep_orphans(is_active, parent=tmp_path, min_idle=0) == [gone.path]
+    assert alive.usable and other_server.usable and unrelated.is_dir()
+    assert not gone.usable and not crashed.usable

@@ -5,6 +5,8 @@ Widgets bind directly to the canonical keys of :mod:`ui.core.state`."""
 from __future__ import annotations
 
 import random
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,15 +97,49 @@ def _session_alive(session_id: str) -> bool:
 
 
 def upload_folder() -> uploads.SessionFolder:
-    """This session's upload folder (created on first use; removed when the session's
-    state is dropped). Also sweeps folders of sessions that are gone."""
+    """This session's upload folder (created on first use; swept once the session is gone)."""
     ss = st.session_state
     folder = ss.get(state.UPLOAD_FOLDER)
     if not isinstance(folder, uploads.SessionFolder) or not folder.usable:
-        uploads.sweep_orphans(_session_alive)
         folder = ss[state.UPLOAD_FOLDER] = uploads.SessionFolder(_session_id())
         ss[state.UPLOAD_DIR] = str(folder.path)
     return folder
+
+
+_SWEEP_EVERY = 60.0  # seconds between sweeps of upload folders
+
+
+@st.cache_resource(show_spinner=False)
+def _upload_sweeper() -> threading.Thread:
+    """One daemon thread per server process that removes, every minute, the upload
+    folders of sessions that are gone (:func:`uploads.sweep_orphans`) — also when no
+    other session runs."""
+
+    def loop() -> None:
+        while True:
+            try:
+                uploads.sweep_orphans(_session_alive)
+            except OSError:
+                pass
+            time.sleep(_SWEEP_EVERY)
+
+    t = threading.Thread(target=loop, name="reclens-upload-sweeper", daemon=True)
+    t.start()
+    return t
+
+
+def _upload_housekeeping() -> None:
+    """Every run: mark this session's upload folder as in use (its age is the session's
+    idle time) and make sure the sweeper runs. A session whose uploaded files were swept
+    (it was away too long) falls back to the start-up data with a note."""
+    ss = st.session_state
+    folder = ss.get(state.UPLOAD_FOLDER)
+    if isinstance(folder, uploads.SessionFolder) and folder.usable:
+        folder.touch()
+    elif isinstance(folder, uploads.SessionFolder) and state.data_source().startswith("upload:"):
+        state.set_data_source(state.default_source())
+        st.warning("The files uploaded in this session were removed while it was idle; upload them again.")
+    _upload_sweeper()
 
 
 def _use_uploads(files: list) -> None:
@@ -201,6 +237,7 @@ def draw() -> PageContext | None:
     readable message (never a traceback) with ways out, and returns None. A source this
     session may not open (:func:`ui.core.state.source_problem`) is replaced by the
     start-up source, with one message that names nothing on the server."""
+    _upload_housekeeping()
     problem = policy.source_problem(state.data_source())
     if problem is not None:
         state.set_data_source(state.default_source())

@@ -9,10 +9,13 @@ a zip (or other archive) inside the zip, or declared sizes adding up to more tha
 counted against the declared sizes (a lying size header), and a damaged entry (bad
 CRC-32, broken deflate stream) is refused; a refused upload leaves nothing behind.
 
-:class:`SessionFolder` is the session's temporary folder: removed when the object is
-garbage-collected — the session's state is dropped when Streamlit forgets the session —
-or at a clean interpreter exit; :func:`sweep_orphans` removes folders of sessions that
-are gone (a crashed process, a missed finalizer).
+:class:`SessionFolder` is the session's temporary folder. Streamlit has no session-end
+hook, and a closed tab's session state is not reliably garbage-collected (measured: a
+folder held only by a ``weakref.finalize`` was still there 7 minutes after the browser
+closed), so the app sweeps (:func:`sweep_orphans`, at most once a minute from any
+session's run): a folder whose session is no longer active and that was idle for 5
+minutes goes, and so does every folder of a server process that no longer runs (a crash
+or a restart). The finalizer stays as the clean-exit path.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ MAX_UPLOAD_BYTES = 50 * 1024 * 1024  # keep in line with .streamlit/config.toml
 MAX_ZIP_ENTRIES = 64  # a dataset is a handful of files (MovieLens-100K's zip holds 24 entries)
 MAX_FILES = 64
 FOLDER_PREFIX = "reclens-upload-"
-ORPHAN_AGE_SECONDS = 3600
+ORPHAN_IDLE_SECONDS = 300  # > the ~2 minutes Streamlit keeps a disconnected session
 _CHUNK = 1 << 20
 _ARCHIVES = (".zip", ".jar", ".7z", ".rar", ".tar", ".tgz", ".gz", ".bz2", ".xz", ".zst")
 _ARCHIVE_MAGIC = (b"PK\x03\x04", b"PK\x05\x06", b"\x1f\x8b", b"7z\xbc\xaf", b"Rar!", b"BZh", b"\xfd7zXZ")
@@ -53,13 +56,22 @@ class UploadResult:
 
 
 class SessionFolder:
-    """A browser session's private temporary folder (mode 0700, unique), removed when this
-    object is garbage-collected, on :meth:`remove`, or at a clean interpreter exit."""
+    """A browser session's private temporary folder (mode 0700, unique), named after the
+    server process and the session (``reclens-upload-<pid>-<session>.<random>``). Removed
+    by :func:`sweep_orphans` once its session is gone, when this object is
+    garbage-collected, on :meth:`remove`, or at a clean interpreter exit."""
 
-    def __init__(self, session_id: str | None = None, parent: str | Path | None = None):
+    def __init__(self, session_id: str | None = None, parent: str | Path | None = None, pid: int | None = None):
         sid = _SID.sub("", session_id or "")[:64] or "nosession"
-        self.path = Path(tempfile.mkdtemp(prefix=f"{FOLDER_PREFIX}{sid}.", dir=parent))
+        self.path = Path(tempfile.mkdtemp(prefix=f"{FOLDER_PREFIX}{pid or os.getpid()}-{sid}.", dir=parent))
         self._finalizer = weakref.finalize(self, shutil.rmtree, str(self.path), True)
+
+    def touch(self) -> None:
+        """Mark the folder as in use now (its age is the session's idle time)."""
+        try:
+            os.utime(self.path)
+        except OSError:
+            pass
 
     def remove(self) -> None:
         self._finalizer()
@@ -69,32 +81,47 @@ class SessionFolder:
         return self._finalizer.alive and self.path.is_dir()
 
 
-def session_of(folder: Path) -> str | None:
-    """The session id a :class:`SessionFolder` was named after (None for other names)."""
-    name = folder.name
-    if not name.startswith(FOLDER_PREFIX) or "." not in name:
-        return None
-    return name[len(FOLDER_PREFIX):].rsplit(".", 1)[0]
+def owner_of(folder: Path) -> tuple[int, str] | None:
+    """(server pid, session id) of a :class:`SessionFolder` (None for other names)."""
+    m = re.fullmatch(re.escape(FOLDER_PREFIX) + r"([0-9]+)-([A-Za-z0-9_-]+)\.[^.]+", folder.name)
+    return (int(m.group(1)), m.group(2)) if m else None
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # e.g. permission denied: it exists
+        return True
+    return True
 
 
 def sweep_orphans(is_active: Callable[[str], bool], parent: str | Path | None = None,
-                  min_age: float = ORPHAN_AGE_SECONDS) -> list[Path]:
-    """Remove session folders (this user's, older than ``min_age`` seconds) whose session
-    is no longer active; returns what was removed. A disconnected session may come back
-    for a while, hence the age."""
+                  min_idle: float = ORPHAN_IDLE_SECONDS, pid: int | None = None) -> list[Path]:
+    """Remove this user's session folders that no session will use again: those of a
+    server process that is gone (a crash, a restart), and this process's folders whose
+    session is not active and that were idle for ``min_idle`` seconds (Streamlit keeps a
+    disconnected session about two minutes for a reconnect). Folders of other running
+    servers are left alone. Returns what was removed."""
     base = Path(parent or tempfile.gettempdir())
+    me = pid or os.getpid()
     removed: list[Path] = []
     now = time.time()
     uid = os.getuid() if hasattr(os, "getuid") else None
     for d in base.glob(f"{FOLDER_PREFIX}*"):
-        sid = session_of(d)
+        owner = owner_of(d)
         try:
             st = d.lstat()
         except OSError:
             continue
-        if sid is None or not stat.S_ISDIR(st.st_mode) or (uid is not None and st.st_uid != uid):
+        if owner is None or not stat.S_ISDIR(st.st_mode) or (uid is not None and st.st_uid != uid):
             continue
-        if now - st.st_mtime < min_age or is_active(sid):
+        server, sid = owner
+        if server == me:
+            if now - st.st_mtime < min_idle or is_active(sid):
+                continue
+        elif _process_alive(server):
             continue
         shutil.rmtree(d, ignore_errors=True)
         removed.append(d)
