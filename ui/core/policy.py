@@ -37,3 +37,14 @@ def source_display(src: str) -> str:
     """The source as the app names it (uploads as "uploaded files"; in demo mode a path
     by its last part only)."""
     return access.display_source(src, hide_paths=demo_mode())
+
+
+def link_data(src: str) -> str | None:
+    """The ``data`` URL parameter for ``src``, or None for none: an upload's temporary
+    folder never goes into a link, and in demo mode neither does the start-up source's
+    path (a link without ``data`` opens the start-up source)."""
+    if src.startswith("upload:"):
+        return None
+    if demo_mode() and src == state.default_source() and source_display(src) != src:
+        return None
+    return src

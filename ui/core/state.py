@@ -232,13 +232,9 @@ def url_state() -> dict[str, str]:
     """The URL query parameters that reproduce the current view (only keys with a value)."""
     ss = st.session_state
     want: dict[str, str] = {}
-    data = str(ss.get(DATA) or "demo")
-    # an upload's temporary folder never goes into a link; in demo mode neither does the
-    # start-up source's path (a link without ``data`` opens it)
-    from ui.core import policy
+    from ui.core.policy import link_data
 
-    hidden_start = policy.demo_mode() and data == default_source() and policy.source_display(data) != data
-    if not data.startswith("upload:") and not hidden_start:
+    if (data := link_data(str(ss.get(DATA) or "demo"))) is not None:
         want["data"] = data
     if min_count():
         want["min_count"] = str(min_count())
