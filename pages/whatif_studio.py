@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui.core import components, recs, state
+from ui.core import components, policy, recs, state
 from ui.core.model_gate import model_page
 from ui.timeline.panel import timeline_panel
 from ui.whatif import logic as wl
@@ -100,7 +100,8 @@ with tab_sc:
                            mime="application/json", key="dl.wi_saved", on_click="ignore")
     st.download_button("Download the current profile (JSON)", sc.to_json(), file_name="scenario.json",
                        mime="application/json", key="dl.wi_json", on_click="ignore")
-    up = st.file_uploader("Upload a scenario (JSON)", type=["json"], key=state.WI_UPLOAD)
+    up = None if policy.demo_mode() else st.file_uploader("Upload a scenario (JSON)", type=["json"],
+                                                          key=state.WI_UPLOAD)  # no uploads in demo mode
     if up is not None:
         st.button("Load uploaded scenario", key=state.WI_LOAD_UPLOAD, on_click=whatif.act_upload, args=(ds, up))
     whatif.show_messages("scenarios")

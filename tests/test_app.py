@@ -201,8 +201,9 @@ def test_bad_upload_shows_a_readable_error(small_ds):
     assert at.session_state[state.DATA] == "demo-small"
 
 
-def test_bad_data_source_in_url_is_a_message_not_a_traceback():
-    at = open_page("pages/home.py", data="/definitely/not/here")
+def test_bad_data_source_in_url_is_a_message_not_a_traceback(tmp_path, monkeypatch):
+    monkeypatch.setenv("RECSYS_DATA_ROOTS", str(tmp_path))  # a path the server opens, but no data there
+    at = open_page("pages/home.py", data=str(tmp_path / "not" / "here"))
     assert not at.exception
     assert any("Could not load" in e.value for e in at.error)
 

@@ -65,22 +65,29 @@ class _Up:
         return self._d
 
 
-def test_uploads_zip_is_extracted_flat_and_traversal_is_blocked(tmp_path):
+def test_uploads_zip_is_extracted_flat_and_traversal_is_refused(tmp_path):
+    from pathlib import Path
+
     from ui.core.uploads import save_uploads
 
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
-        z.writestr("../../evil/interactions.csv", "user_id,item_id,timestamp\nu,i,1\n")
+        z.writestr("data/interactions.csv", "user_id,item_id,timestamp\nu,i,1\n")
         z.writestr("data/items.csv", "item_id,title\ni,T\n")
-    res, d = save_uploads([_Up("data.zip", buf.getvalue())], None)
-    from pathlib import Path
-
+    res = save_uploads([_Up("data.zip", buf.getvalue())], tmp_path)
+    (d,) = list(tmp_path.iterdir())
     assert sorted(p.name for p in Path(d).iterdir()) == ["interactions.csv", "items.csv"]
     assert res.source.startswith("upload:")
+    evil = io.BytesIO()
+    with zipfile.ZipFile(evil, "w") as z:
+        z.writestr("../../evil/interactions.csv", "user_id,item_id,timestamp\nu,i,1\n")
+    with pytest.raises(DataError, match="climbs out"):
+        save_uploads([_Up("data.zip", evil.getvalue())], tmp_path)
     with pytest.raises(DataError, match="damaged"):
-        save_uploads([_Up("x.zip", b"not a zip")], d)
+        save_uploads([_Up("x.zip", b"not a zip")], tmp_path)
     with pytest.raises(DataError, match="limit"):
-        save_uploads([_Up("big.csv", b"x" * (50 * 1024 * 1024 + 1))], None)
+        save_uploads([_Up("big.csv", b"x" * (50 * 1024 * 1024 + 1))], tmp_path)
+    assert not any(tmp_path.iterdir())  # refused uploads leave nothing (the earlier one was replaced)
 
 
 def test_per_group_frame_includes_target_popularity_buckets():

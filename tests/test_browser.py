@@ -39,6 +39,7 @@ PAGE_URLS = {
 }
 EVIL_TITLE = "<script>window.__pwned=1</script><b>Bold</b> & Co"
 EVIL_CAT = "<img src=x onerror=\"window.__pwned=2\">Cat"
+DEMO_TOKEN = "browser-test-token-4711"
 
 if not Path(CHROMIUM).exists():
     if os.environ.get("CI") == "true":
@@ -89,10 +90,20 @@ def server(tmp_path_factory):
     ensure_tiny_model(home, str(evil))
     if old is not None:
         os.environ["RECSYS_HOME"] = old
-    port = _free_port()
-    env = dict(os.environ, RECSYS_HOME=str(home), RECSYS_DATA=WORLD)
+    # the planted dataset lives under a data root: a browser session may open it by path
+    env = dict(os.environ, RECSYS_HOME=str(home), RECSYS_DATA=WORLD, RECSYS_DATA_ROOTS=str(root))
     env.pop("RECSYS_MODEL", None)
-    log = open(root / "streamlit.log", "wb")
+    yield from _serve(root, env)
+
+
+def _serve(root: Path, env: dict[str, str]):
+    """Run `streamlit run app.py` with ``env`` until the generator is closed; yields
+    {"url", "root", "evil"} ("evil": where the planted dataset is, when there is one)."""
+    for var in ("RECSYS_DEMO_MODE", "RECSYS_ACCESS_TOKEN"):
+        env.setdefault(var, "")
+    port = _free_port()
+    log_path = root / f"streamlit-{port}.log"
+    log = open(log_path, "wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true",
          "--browser.gatherUsageStats", "false"],
@@ -109,14 +120,31 @@ def server(tmp_path_factory):
             time.sleep(0.5)
     else:
         proc.terminate()
-        pytest.fail(f"streamlit did not start; log: {(root / 'streamlit.log').read_text()[-2000:]}")
-    yield {"url": url, "evil": evil, "root": root}
+        pytest.fail(f"streamlit did not start; log: {log_path.read_text()[-2000:]}")
+    yield {"url": url, "evil": root / "evil", "root": root}
     proc.terminate()
     try:
         proc.wait(timeout=10)
     except subprocess.TimeoutExpired:
         proc.kill()
     log.close()
+
+
+@pytest.fixture(scope="module")
+def demo_server(server):
+    """The read-only demo mode with an access token, on the small demo world (the model
+    comes from the first server's RECSYS_HOME; no data roots)."""
+    root = server["root"]
+    home = root / "home"
+    old = os.environ.get("RECSYS_HOME")
+    ensure_tiny_model(home, "demo-small")  # already there unless RECLENS_SCREENSHOTS=1
+    if old is not None:
+        os.environ["RECSYS_HOME"] = old
+    env = dict(os.environ, RECSYS_HOME=str(home), RECSYS_DATA="demo-small", RECSYS_DEMO_MODE="1",
+               RECSYS_ACCESS_TOKEN=DEMO_TOKEN)
+    for var in ("RECSYS_MODEL", "RECSYS_DATA_ROOTS"):
+        env.pop(var, None)
+    yield from _serve(root, env)
 
 
 @pytest.fixture(scope="module")
@@ -353,3 +381,35 @@ def test_explanation_units_switch_and_agreement(server, page):
     settle(page)
     assert_no_exception(page)
     page.get_by_text(re.compile(r"Units: \d+ items\.")).first.wait_for(timeout=60_000)
+
+
+def test_demo_mode_needs_the_token_and_refuses_server_paths(demo_server, page):
+    from ui.core.access import REFUSED, TOKEN_NEEDED
+
+    url = demo_server["url"]
+    page.goto(f"{url}/?data=/root")
+    settle(page)
+    page.get_by_text(TOKEN_NEEDED[:40]).wait_for(timeout=30_000)
+    body = page.inner_text("body")
+    assert "Data source" not in body and ".bashrc" not in body  # nothing of the app without the token
+    page.goto(f"{url}/?token={DEMO_TOKEN}&data=/root")
+    settle(page)
+    assert_no_exception(page)
+    page.get_by_text(REFUSED[:60]).wait_for(timeout=30_000)
+    body = page.inner_text("body")
+    assert ".bashrc" not in body and "/root" not in body and str(demo_server["root"]) not in body
+    page.wait_for_function("() => !location.search.includes('token=')", timeout=30_000)
+    assert "data=demo-small" in page.url  # the start-up world opened instead
+    assert page.locator('[data-testid="stFileUploader"]').count() == 0
+    # the session keeps the grant: moving to another page needs no token
+    page.locator('[data-testid="stSidebarNav"] a', has_text="User explorer").click()
+    settle(page)
+    assert_no_exception(page)
+    page.get_by_role("heading", name=re.compile("User explorer")).wait_for(timeout=60_000)
+    assert TOKEN_NEEDED[:40] not in page.inner_text("body") and "token=" not in page.url
+    # a new page load is a new session: the token again, and another server path, same message
+    page.goto(f"{url}/user_explorer?token={DEMO_TOKEN}&data=/etc/passwd")
+    settle(page)
+    assert_no_exception(page)
+    page.get_by_text(REFUSED[:60]).wait_for(timeout=30_000)
+    assert "passwd" not in page.inner_text("body")

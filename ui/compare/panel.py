@@ -27,7 +27,7 @@ from recsys.evaluation.compare import (
 )
 from recsys.models.base import Scorer, model_key
 from ui.compare import charts, logic
-from ui.core import components, loaders, state
+from ui.core import components, loaders, policy, state
 from ui.core.text import md
 
 TITLE = "Compare models for this user"
@@ -58,7 +58,7 @@ def ablation(ds: Dataset) -> Scorer | str:
     try:
         return _load_ablation(str(d), ds.content_key, ds)
     except DataError as e:
-        return f"the no_text/ model cannot be loaded ({e})"
+        return "the no_text/ model cannot be loaded" + ("" if policy.demo_mode() else f" ({e})")
 
 
 @st.cache_resource(max_entries=64, show_spinner="Scoring this user with every model…")

@@ -25,7 +25,7 @@ from recsys.data.types import DataError, Dataset
 from recsys.models.base import Scorer
 from recsys.models.transformer import artifact
 from recsys.paths import default_model_dir
-from ui.core import state
+from ui.core import policy, state
 from ui.serving import logic as serving_logic
 
 #: The default first-start limit (``RECSYS_FIRST_START_LIMIT`` overrides it; see :func:`first_start_limit`).
@@ -49,8 +49,8 @@ def load_dataset(src: str, min_count: int | None = None, tie_order: str = "hash"
 def _load_dataset(src: str, min_count: int | None, tie_order: str, log_stamp: str) -> Dataset:
     from recsys.data import load
 
-    if src.startswith("upload:"):
-        src = src.split(":", 1)[1].split("#", 1)[0]
+    if src.startswith("upload:"):  # messages name "upload/<file>", never the temporary folder
+        return load(src.split(":", 1)[1].split("#", 1)[0], min_count=min_count, tie_order=tie_order, display="upload")
     return load(src, min_count=min_count, tie_order=tie_order)
 
 
@@ -87,7 +87,7 @@ def _featured_users(_fp: str, _ds: Dataset, n: int) -> tuple[str, ...]:
 
 
 def source_label(src: str, min_count: int | None = None) -> str:
-    label = "uploaded files" if src.startswith("upload:") else src
+    label = policy.source_display(src)
     return f"{label} ({min_count}-core)" if min_count else label
 
 

@@ -5,6 +5,7 @@ trains in a browser session: it shows the exact command lines instead."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import streamlit as st
 
 from recsys.data.types import DataError, Dataset
 from recsys.models.base import Scorer
-from ui.core import loaders, state
+from ui.core import loaders, policy, state
 from ui.core.components import empty_state, header
 from ui.core.sidebar import PageContext, context
 from ui.core.text import esc
@@ -22,30 +23,23 @@ from ui.serving import panel as serving_panel
 def model_gate(ds: Dataset, *, train_if_missing: bool = True) -> Scorer | None:
     """The trained model for ``ds``. Without an artifact it trains one right here with a
     progress bar when the data is within the first-start limit; above it, it shows the
-    ``train`` and ``precompute`` command lines and returns None (no button, no training)."""
+    ``train`` and ``precompute`` command lines and returns None (no button, no training).
+    In the read-only demo mode: no paths, no upgrade or retrain buttons, and first-start
+    training only for the sources of :func:`_demo_may_train`."""
     loc = loaders.locate_model(ds)
     big = loaders.too_big_for_a_session(ds)
-    if loc.note:
+    demo = policy.demo_mode()
+    if loc.note and not demo:  # the note names the --model path
         st.caption(loc.note)
     if loc.exists:
-        try:
-            model = loaders.load_model(str(loc.path), ds.content_key, ds)
-        except DataError as e:
-            st.error(f"The stored model at `{esc(loc.path)}` cannot be used: {esc(e)}")
-            if not loc.explicit and loaders.needs_upgrade(loc.path):
-                st.button("Upgrade the stored model (keeps its weights)", key=state.UPGRADE_MODEL, type="primary",
-                          on_click=loaders.upgrade_model, args=(loc.path,))
-            if big and not loc.explicit:
-                serving_panel.train_command_notice(ds, str(loc.path), loaders.first_start_limit())
-                return None
-            if loc.explicit or not st.button("Train a fresh model", key=state.RETRAIN):
-                return None
-        except ImportError as e:
-            st.warning(f"The recommender is not available in this build ({esc(e)}).")
-            return None
-        else:
-            loaders.start_ablation(ds, loc.path)  # resumes an app-trained artifact's pending ablation
+        model, retrain = _stored_model(ds, loc, big, demo)
+        if model is not None or not retrain:
             return model
+    if demo and not _demo_may_train(big):
+        empty_state("No model for this dataset on this server",
+                    "This read-only demo shows the models prepared on the server: the demo worlds and the data "
+                    "it was started with. Pick one of those under Data source.")
+        return None
     if big:
         _rare_items_hint(ds, command=True)
         serving_panel.train_command_notice(ds, str(loc.path), loaders.first_start_limit())
@@ -55,6 +49,46 @@ def model_gate(ds: Dataset, *, train_if_missing: bool = True) -> Scorer | None:
         return None
     _rare_items_hint(ds)
     return _train_here(ds, loc.path, state.min_count())
+
+
+def _stored_model(ds: Dataset, loc: loaders.ModelLocation, big: bool, demo: bool) -> tuple[Scorer | None, bool]:
+    """(the stored model, whether the analyst asked to train a fresh one instead)."""
+    try:
+        model = loaders.load_model(str(loc.path), ds.content_key, ds)
+    except DataError as e:
+        if demo:  # read-only: no paths, no upgrade, no retraining
+            st.error("The stored model for this dataset cannot be used on this server.")
+            return None, False
+        st.error(f"The stored model at `{esc(loc.path)}` cannot be used: {esc(e)}")
+        if not loc.explicit and loaders.needs_upgrade(loc.path):
+            st.button("Upgrade the stored model (keeps its weights)", key=state.UPGRADE_MODEL, type="primary",
+                      on_click=loaders.upgrade_model, args=(loc.path,))
+        if big and not loc.explicit:
+            serving_panel.train_command_notice(ds, str(loc.path), loaders.first_start_limit())
+            return None, False
+        return None, not loc.explicit and st.button("Train a fresh model", key=state.RETRAIN)
+    except ImportError as e:
+        st.warning(f"The recommender is not available in this build ({esc(e)}).")
+        return None, False
+    loaders.start_ablation(ds, loc.path)  # resumes an app-trained artifact's pending ablation
+    return model, False
+
+
+def _why(e: Exception) -> str:
+    """An error's text, escaped; in the read-only demo mode it goes to the server's log
+    only (it may name server files)."""
+    if not policy.demo_mode():
+        return esc(e)
+    logging.getLogger(__name__).warning("%s", e)
+    return "the reason is in the server's log."
+
+
+def _demo_may_train(big: bool) -> bool:
+    """In the read-only demo mode the first-start training runs only for a fixed set of
+    sources — the start-up source and the two built-in demo worlds — so links cannot make
+    the server train (and store) a model per scale world or seed they name."""
+    src = state.data_source()
+    return not big and (src in ("demo", "demo-small") or src == state.default_source())
 
 
 def _rare_items_hint(ds: Dataset, n: int = 5, *, command: bool = False) -> None:
@@ -91,7 +125,7 @@ def _train_here(ds: Dataset, out_dir: Path, min_count: int = 0) -> Scorer | None
         loaders.train(ds, out_dir, progress, min_count=min_count or None)
     except DataError as e:
         box.empty()
-        st.error(f"Training failed: {esc(e)}")
+        st.error(f"Training failed: {_why(e)}")
         return None
     except ImportError as e:
         box.empty()
@@ -101,7 +135,7 @@ def _train_here(ds: Dataset, out_dir: Path, min_count: int = 0) -> Scorer | None
     try:
         return loaders.load_model(str(out_dir), ds.content_key, ds)
     except DataError as e:
-        st.error(f"The freshly trained model cannot be loaded: {esc(e)}")
+        st.error(f"The freshly trained model cannot be loaded: {_why(e)}")
         return None
 
 

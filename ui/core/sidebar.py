@@ -5,13 +5,15 @@ Widgets bind directly to the canonical keys of :mod:`ui.core.state`."""
 from __future__ import annotations
 
 import random
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import streamlit as st
 
 from recsys.data.types import DataError, Dataset
-from ui.core import loaders, state, uploads
+from ui.core import loaders, policy, state, uploads
 from ui.core.text import esc, md
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,8 +60,8 @@ def _named_sources() -> list[str]:
     start = state.default_source()
     if start not in names:
         names.insert(0, start)
-    if (ML100K / "u.data").is_file() and str(ML100K) not in names:
-        names.append(str(ML100K))
+    if str(ML100K) not in names and policy.source_problem(str(ML100K)) is None and (ML100K / "u.data").is_file():
+        names.append(str(ML100K))  # the development copy, when the server opens it (start-up source or a root)
     cur = state.data_source()
     if cur not in names:
         names.append(cur)
@@ -67,7 +69,12 @@ def _named_sources() -> list[str]:
 
 
 def _source_label(src: str) -> str:
-    return "Uploaded files" if src.startswith("upload:") else SOURCE_LABELS.get(src, src)
+    if src.startswith("upload:"):
+        return "Uploaded files"
+    if src in SOURCE_LABELS:
+        return SOURCE_LABELS[src]
+    shown = policy.source_display(src)
+    return f"Start-up data ({shown})" if shown != src and src == state.default_source() else shown
 
 
 def _on_path() -> None:
@@ -76,11 +83,69 @@ def _on_path() -> None:
         state.set_data_source(p)
 
 
+def _session_id() -> str | None:
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return ctx.session_id if ctx is not None else None
+
+
+def _session_alive(session_id: str) -> bool:
+    from streamlit import runtime
+
+    return not runtime.exists() or runtime.get_instance().is_active_session(session_id)
+
+
+def upload_folder() -> uploads.SessionFolder:
+    """This session's upload folder (created on first use; swept once the session is gone)."""
+    ss = st.session_state
+    folder = ss.get(state.UPLOAD_FOLDER)
+    if not isinstance(folder, uploads.SessionFolder) or not folder.usable:
+        folder = ss[state.UPLOAD_FOLDER] = uploads.SessionFolder(_session_id())
+        ss[state.UPLOAD_DIR] = str(folder.path)
+    return folder
+
+
+_SWEEP_EVERY = 60.0  # seconds between sweeps of upload folders
+
+
+@st.cache_resource(show_spinner=False)
+def _upload_sweeper() -> threading.Thread:
+    """One daemon thread per server process that removes, every minute, the upload
+    folders of sessions that are gone (:func:`uploads.sweep_orphans`) — also when no
+    other session runs."""
+
+    def loop() -> None:
+        while True:
+            try:
+                uploads.sweep_orphans(_session_alive)
+            except OSError:
+                pass
+            time.sleep(_SWEEP_EVERY)
+
+    t = threading.Thread(target=loop, name="reclens-upload-sweeper", daemon=True)
+    t.start()
+    return t
+
+
+def _upload_housekeeping() -> None:
+    """Every run: mark this session's upload folder as in use (its age is the session's
+    idle time) and make sure the sweeper runs. A session whose uploaded files were swept
+    (it was away too long) falls back to the start-up data with a note."""
+    ss = st.session_state
+    folder = ss.get(state.UPLOAD_FOLDER)
+    if isinstance(folder, uploads.SessionFolder) and folder.usable:
+        folder.touch()
+    elif isinstance(folder, uploads.SessionFolder) and state.data_source().startswith("upload:"):
+        state.set_data_source(state.default_source())
+        st.warning("The files uploaded in this session were removed while it was idle; upload them again.")
+    _upload_sweeper()
+
+
 def _use_uploads(files: list) -> None:
     """``on_click`` of "Use uploaded files": store, validate, switch (or say why not)."""
     try:
-        res, d = uploads.save_uploads(files, st.session_state.get(state.UPLOAD_DIR))
-        st.session_state[state.UPLOAD_DIR] = d
+        res = uploads.save_uploads(files, upload_folder().path)
         loaders.load_dataset(res.source)  # validate now, so errors show here
     except DataError as e:
         st.session_state[state.UPLOAD_ERROR] = f"Upload refused: {e}"
@@ -108,13 +173,8 @@ def data_source_picker() -> None:
                      on_change=state.on_source_changed, persist_state="session")
         if state.data_source().startswith("upload:"):
             st.caption("Using **uploaded files** (not part of the shareable URL).")
-        st.text_input(
-            "…or a path on this machine", key=state.SOURCE_PATH, on_change=_on_path,
-            help="A MovieLens-100K or MovieLens 'latest' directory, a directory with interactions.csv/"
-            ".parquet (+ items.csv, users.csv), the interactions file itself, or a scale demo world such as "
-            "`demo:users=20000,items=8000` (keys users, items, seed, events, followups). Press Enter to open.",
-        )
-        _upload_box()
+        if not policy.demo_mode():  # read-only demo: no path box, no uploads
+            _path_and_upload()
         st.divider()
         st.session_state[state.MIN_COUNT] = state.min_count()
         st.number_input(
@@ -127,8 +187,22 @@ def data_source_picker() -> None:
         )
 
 
+def _path_and_upload() -> None:
+    """The path box and the upload box (not in the read-only demo mode)."""
+    st.text_input(
+        "…or a path on this machine", key=state.SOURCE_PATH, on_change=_on_path,
+        help="A MovieLens-100K or MovieLens 'latest' directory, a directory with interactions.csv/"
+        ".parquet (+ items.csv, users.csv), the interactions file itself, or a scale demo world such as "
+        "`demo:users=3000,items=1500` (keys users, items, seed, events, followups). Press Enter to open. "
+        "The server opens the demo worlds, its start-up data and folders under its data roots "
+        "(`RECSYS_DATA_ROOTS`).",
+    )
+    _upload_box()
+
+
 def _load_error(src: str, n: int, e: Exception) -> None:
-    st.error(f"Could not load **{esc(loaders.source_label(src, n))}**: {esc(e)}")
+    why = "" if policy.demo_mode() else f": {esc(e)}"  # a loader's message names server files
+    st.error(f"Could not load **{esc(loaders.source_label(src, n))}**{why}")
     if n:
         st.button("Use all interactions (no minimum count)", key=state.DROP_MIN_COUNT, on_click=state.set_min_count,
                   args=(0,))
@@ -160,7 +234,14 @@ def user_picker(ds: Dataset) -> str:
 
 def draw() -> PageContext | None:
     """The shared sidebar and the selected dataset. On bad input shows the error as a
-    readable message (never a traceback) with ways out, and returns None."""
+    readable message (never a traceback) with ways out, and returns None. A source this
+    session may not open (:func:`ui.core.state.source_problem`) is replaced by the
+    start-up source, with one message that names nothing on the server."""
+    _upload_housekeeping()
+    problem = policy.source_problem(state.data_source())
+    if problem is not None:
+        state.set_data_source(state.default_source())
+        st.error(problem, icon=":material/block:")
     data_source_picker()
     src, n = state.data_source(), state.min_count()
     try:

@@ -48,6 +48,8 @@ USER_NOTE = "rl.user_note"  # message when the requested user was unknown / miss
 UPLOAD_ERROR = "rl.upload_error"  # why the last upload was refused (shown once)
 WHATIF_MSG = "rl.whatif_msg"  # the What-if studio's one-off messages: {place: [(kind, text)]}
 GROUP_IDS = "rl.group_ids"  # user ids behind the rows of the User explorer's group table
+ACCESS_OK = "rl.access_ok"  # True once this session showed the access token (RECSYS_ACCESS_TOKEN)
+UPLOAD_FOLDER = "rl.upload_folder"  # the session's upload folder object (removed when the session ends)
 _INIT = "rl._init"
 _URL_SEEN = "rl._url_seen"
 
@@ -230,9 +232,10 @@ def url_state() -> dict[str, str]:
     """The URL query parameters that reproduce the current view (only keys with a value)."""
     ss = st.session_state
     want: dict[str, str] = {}
-    data = ss.get(DATA) or "demo"
-    if not str(data).startswith("upload:"):
-        want["data"] = str(data)
+    from ui.core.policy import link_data
+
+    if (data := link_data(str(ss.get(DATA) or "demo"))) is not None:
+        want["data"] = data
     if min_count():
         want["min_count"] = str(min_count())
     if ss.get(USER) is not None:

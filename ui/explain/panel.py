@@ -22,7 +22,7 @@ from explain.units import AUTO_MIN_ITEMS, MAX_GROUPS
 from recsys.data.types import DataError, Dataset, History
 from recsys.models.base import Scorer, model_key, recommend
 from recsys.runtime import serving_threads, torch_threads
-from ui.core import state
+from ui.core import policy, state
 from ui.explain import charts, warmup
 from ui.whatif.logic import Scenario, new_scenario
 
@@ -260,5 +260,7 @@ def explanation_panel(
                 st.plotly_chart(charts.category_bars(e.summary), width="stretch", key=f"{key}.cats")
             with g2:
                 st.plotly_chart(charts.window_bars(e.summary), width="stretch", key=f"{key}.wins")
-        st.json(e.provenance, expanded=False)
+        # the data as the app names it: never an upload's temporary folder, in demo mode no path
+        shown = {**e.provenance, "data_source": policy.source_display(state.data_source())}
+        st.json(shown, expanded=False)
     return e

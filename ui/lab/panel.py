@@ -25,7 +25,7 @@ from recsys.data.types import Dataset
 from recsys.models.base import Scorer, model_key
 from recsys.rerank import RerankContext, RerankResult, Weights
 from recsys.rerank.population import Population
-from ui.core import components, recs, state
+from ui.core import components, policy, recs, state
 from ui.lab import charts as charts_lab
 from ui.serving import panel as serving_panel
 from ui.serving import tables
@@ -162,6 +162,10 @@ def population_panel(ds: Dataset, model: Scorer, k: int = 10, weights: Weights =
     mdir = _model_dir(ds)
     sweep_df = _stored_sweep(mdir, mkey, fp)
     go_key = f"{key}.go"
+    if sweep_df is None and policy.demo_mode():  # read-only demo: no sweeps started from a browser
+        st.info("The population trade-off curves have not been computed for this model on this server, and "
+                "this read-only demo does not start them.", icon=":material/info:")
+        return
     if sweep_df is None and not st.session_state.get(go_key):
         st.info(
             "The trade-off curves re-rank every evaluated user at w = 0, 0.25, 0.5, 0.75 for each term "

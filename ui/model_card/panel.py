@@ -8,7 +8,7 @@ from pathlib import Path
 import streamlit as st
 
 from recsys.data.types import Dataset
-from ui.core import components, loaders, state
+from ui.core import components, loaders, policy, state
 from ui.core.text import md
 from ui.model_card import logic
 from ui.serving import panel as serving_panel
@@ -23,7 +23,8 @@ def pending_note(model_dir: Path, ev: dict) -> None:
     names = ", ".join(logic.MODEL_LABELS.get(str(w), str(w)) for w in waiting)
     job = loaders.ablation_job(model_dir)
     if job is not None and job.error:
-        st.warning(f"Training the {md(names)} in the background failed: {md(job.error)}")
+        why = "" if policy.demo_mode() else f": {md(job.error)}"  # an error may name server files
+        st.warning(f"Training the {md(names)} in the background failed{why}")
     elif job is not None and not job.done:
         st.info(f"Still training in the background: {md(names)} ({job.fraction:.0%} — {md(job.message)}). "
                 "The table fills in when it is done; reload the page to see it.", icon=":material/hourglass_top:")
@@ -41,7 +42,8 @@ def model_card(ds: Dataset) -> None:
     with left:
         st.subheader("Training facts")
         facts = logic.manifest_facts(man)
-        facts.append(("Artifact", str(loc.path)))
+        if not policy.demo_mode():  # the read-only demo names no server paths
+            facts.append(("Artifact", str(loc.path)))
         # a list, not a table: long values (schedule, filter, paths) wrap instead of being cut
         st.markdown("\n".join(f"- **{md(f)}:** {md(v)}" for f, v in facts))
         mm = logic.manifest_metrics(man)

@@ -84,9 +84,12 @@ def case_file_html(
     explanation: Explanation | None = None,
     extra: Sequence[Section] = (),
     timeline_fig: go.Figure | None = None,
+    data_label: str | None = None,
 ) -> str:
     """The case file for a user's view: profile, timeline, recommendations (+ reasons),
-    weights, the selected item's explanation when available, and provenance."""
+    weights, the selected item's explanation when available, and provenance.
+    ``data_label``: how the data is named (the app's label: never an upload's temporary
+    folder, in demo mode no path); default ``ds.source``."""
     from ui.core import recs
     from ui.data import charts as charts_data
     from ui.data import logic as profile
@@ -95,7 +98,7 @@ def case_file_html(
     man = getattr(model, "manifest", None) or {}
     meta = {
         "User": user,
-        "Data": ds.source if not str(ds.source).startswith("upload") else "uploaded files",
+        "Data": data_label or (ds.source if not str(ds.source).startswith("upload") else "uploaded files"),
         **({"Data filter": f"{man['min_count']}-core"} if man.get("min_count") else {}),
         "Data fingerprint": ds.fingerprint[:16],
         "Model": man.get("model", getattr(model, "name", "transformer")),

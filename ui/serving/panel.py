@@ -13,7 +13,7 @@ import streamlit as st
 
 from recsys.data.types import Dataset
 from recsys.models.base import Scorer, model_key
-from ui.core import loaders, state
+from ui.core import loaders, policy, state
 from ui.core.text import md
 from ui.serving import logic
 
@@ -26,6 +26,9 @@ def _commands(model_dir: str) -> logic.Commands:
 
 
 def _command_block(text: str, model_dir: str, cmds: logic.Commands) -> None:
+    if policy.demo_mode():  # the read-only demo shows no command lines (they name server paths)
+        st.caption("This read-only demo does not run it; whoever runs the server can, on its command line.")
+        return
     st.code(text, language="bash", wrap_lines=True)
     notes = []
     if cmds.uploaded:
