@@ -29,7 +29,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from recsys.commands.options import parse_as_of
+from recsys.commands.options import add_tie_order, parse_as_of
 from recsys.data.types import DataError, Dataset
 
 MAX_BATCH = 10_000  # events per append at --speed max (and at most per append otherwise)
@@ -44,6 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="do not train a model for the base when none is stored")
     parser.add_argument("--epochs", type=int, default=None, metavar="N",
                         help="training epochs when a base model is trained (default: early stopping)")
+    add_tie_order(parser, model=False)
 
 
 def parse_speed(text: str) -> float:
@@ -188,7 +189,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     speed = parse_speed(args.speed)
     split = parse_as_of(args.split)
     assert split is not None
-    full = load(args.data, events=False)
+    full = load(args.data, tie_order=args.tie_order or "hash", events=False)
     before, after = split_source(full, split)
     base = write_base(full, before)
     model_dir = ensure_model(base, not args.no_train, args.epochs)
