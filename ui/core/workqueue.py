@@ -218,6 +218,15 @@ class WorkQueue:
             job.finished.wait(timeout)
         return job
 
+    def forget(self, key: str) -> bool:
+        """Drop the finished job of ``key`` (a waiting or running one is kept)."""
+        with self._cv:
+            job = self._jobs.get(key)
+            if job is None or not job.done:
+                return False
+            del self._jobs[key]
+            return True
+
     def status(self) -> Status:
         with self._cv:
             running = tuple((j.label, j.kind, j.fraction) for j in self._running)
@@ -321,3 +330,9 @@ def wait(key: str, timeout: float | None = None) -> Job | None:
 def status() -> Status:
     """Labels and progress of the running and waiting jobs (for the status view)."""
     return default_queue().status()
+
+
+def forget(key: str) -> bool:
+    """Drop the *finished* job of ``key`` so the next submit starts afresh (e.g. its
+    artifact was removed); a waiting or running job is kept. True when one was dropped."""
+    return default_queue().forget(key)
