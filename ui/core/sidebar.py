@@ -128,6 +128,24 @@ def _upload_sweeper() -> threading.Thread:
     return t
 
 
+@st.cache_resource(show_spinner=False)
+def startup_cleanup() -> int:
+    """Once per server process, before it writes anything: remove what a killed server or
+    command left behind — temporaries of dead writers under ``RECSYS_HOME`` (a half-written
+    artifact, embedding cache or serving shard; :func:`recsys.recovery.clean_leftovers`)
+    and the upload folders of server processes that no longer run. Returns the count."""
+    from recsys.paths import recsys_home
+    from recsys.recovery import clean_leftovers
+
+    n = 0
+    try:
+        n += len(clean_leftovers(recsys_home(), startup=True))
+        n += len(uploads.sweep_orphans(lambda sid: True))  # only other, dead servers' folders
+    except OSError:
+        pass
+    return n
+
+
 def _upload_housekeeping() -> None:
     """Every run: mark this session's upload folder as in use (its age is the session's
     idle time) and make sure the sweeper runs. A session whose uploaded files were swept
@@ -139,6 +157,7 @@ def _upload_housekeeping() -> None:
     elif isinstance(folder, uploads.SessionFolder) and state.data_source().startswith("upload:"):
         state.set_data_source(state.default_source())
         st.warning("The files uploaded in this session were removed while it was idle; upload them again.")
+    startup_cleanup()
     _upload_sweeper()
 
 
