@@ -112,11 +112,16 @@ def test_failed_job_reports_and_can_be_resubmitted():
     assert j2 is not j1  # a failed job is replaced, not joined
     q.wait("k", TIMEOUT)
     assert j2.error == "ZeroDivisionError: boom"  # the worker survives any exception
+    gone = Gate(fail=SystemExit(3))
+    gone.release.set()
+    j3 = q.submit("k", "K", gone)
+    q.wait("k", TIMEOUT)
+    assert j3.error == "SystemExit: 3"  # not even SystemExit takes the worker down
     good = Gate(result="ok")
     good.release.set()
-    j3 = q.submit("k", "K", good)
-    assert q.wait("k", TIMEOUT) is j3 and j3.result == "ok" and j3.error is None
-    assert q.started_count == 3
+    j4 = q.submit("k", "K", good)
+    assert q.wait("k", TIMEOUT) is j4 and j4.result == "ok" and j4.error is None
+    assert q.started_count == 4
 
 
 def test_threads_never_exceed_the_cores(monkeypatch):

@@ -286,7 +286,7 @@ class WorkQueue:
                 job.message = "done"
         except DataError as e:
             job.error = str(e) or type(e).__name__
-        except Exception as e:  # noqa: BLE001 - a worker must survive any job; the page shows the message
+        except BaseException as e:  # noqa: BLE001 - a worker survives any job (even SystemExit); the page shows it
             _log.exception("work queue job %r failed", job.label)
             job.error = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
         finally:
