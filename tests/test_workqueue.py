@@ -18,7 +18,7 @@ TIMEOUT = 30
 class Gate:
     """A job body that blocks until released, recording that it ran."""
 
-    def __init__(self, result: object = None, fail: Exception | None = None) -> None:
+    def __init__(self, result: object = None, fail: BaseException | None = None) -> None:
         self.entered = threading.Event()
         self.release = threading.Event()
         self.calls = 0
