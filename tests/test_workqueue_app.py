@@ -88,3 +88,22 @@ def test_two_sessions_join_one_training_and_other_work_shows_its_position(gate, 
     assert ablation is not None and ablation.done
     # one training ran for both sessions: training, then the pools and the ablation
     assert q.started_count - started == 3
+
+
+def test_a_failed_training_is_shown_once_and_tried_again_only_on_the_next_run(tmp_path, monkeypatch):
+    rows = ["user_id,item_id,timestamp"]
+    for u in range(30):  # two interactions per user: nothing to validate or test on
+        rows += [f"u{u},i{u % 7},{100 + u}", f"u{u},i{(u + 1) % 7},{200 + u}"]
+    data = tmp_path / "two_each"
+    data.mkdir()
+    (data / "interactions.csv").write_text("\n".join(rows) + "\n")
+    monkeypatch.setenv("RECSYS_DATA", str(data))
+    q = workqueue.default_queue()
+    started = q.started_count
+    at = open_page("pages/home.py")
+    assert not at.exception
+    assert any("Training failed: no user has 3 or more interactions" in e.value for e in at.error)
+    assert q.started_count == started + 1  # the failure did not start another training by itself
+    at.run()  # the analyst's next action: one more try, shown again
+    assert any("Training failed" in e.value for e in at.error)
+    assert q.started_count == started + 2

@@ -249,16 +249,18 @@ def train(ds: Dataset, out_dir: Path, progress: Callable[[float, str], None], ep
 def start_ablation(ds: Dataset, model_dir: Path, name: str | None = None) -> workqueue.Job | None:
     """Queue the no-text ablation of an app-trained artifact on the server's work queue
     (once per artifact per process; only when its evaluation lists it as pending). Returns
-    the job, or None when nothing is pending (or the queue is full: the next visit
-    queues it). ``name`` names the data in the job's label (no path or upload)."""
+    the job, or None when nothing is pending and none ran (or the queue is full: the next
+    visit queues it). ``name`` names the data in the job's label (no path or upload)."""
     from recsys.autotrain import pending
 
     key = ablation_key(model_dir)
     job = workqueue.get(key)
-    if job is not None and job.error is None:
-        return job
+    if job is not None and (not job.done or job.error is not None):
+        return job  # running or waiting; or failed: one try per artifact per process (the card says why)
     if not pending(model_dir):
-        return None
+        return job
+    if job is not None:  # it finished, yet the artifact lists it again: a retrained artifact
+        workqueue.forget(key)
 
     def work(progress: Callable[[float, str], None]) -> dict:
         from recsys.autotrain import train_ablation

@@ -118,6 +118,11 @@ def _train_here(ds: Dataset, out_dir: Path, min_count: int = 0) -> Scorer | None
     reruns with the model when the job has finished)."""
     key = loaders.train_key(out_dir)
     before = workqueue.get(key)
+    shown = queued.failure_shown_key(key)
+    if before is not None and before.error is not None and not st.session_state.get(shown):
+        st.session_state[shown] = True  # a failed training is shown once; the next run tries again
+        return _trained(ds, out_dir, before)
+    st.session_state.pop(shown, None)
     try:
         job = loaders.submit_training(ds, out_dir, queued.source_label(state.data_source()),
                                       min_count=min_count or None)
@@ -142,6 +147,8 @@ def _train_here(ds: Dataset, out_dir: Path, min_count: int = 0) -> Scorer | None
         if not queued.await_job(job):
             return None  # waiting behind other work: the position shows; the page reruns when done
     box.empty()
+    if job.error is not None:
+        st.session_state[shown] = True
     return _trained(ds, out_dir, job)
 
 

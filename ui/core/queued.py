@@ -118,22 +118,24 @@ def result(key: str, label: str, work: Callable[[workqueue.Progress], Any], *, k
     if job is not None and job.done:
         if job.error is None:
             return job.result
-        if not st.session_state.get(_seen_key(key)):  # show the failure once, then retry
-            st.session_state[_seen_key(key)] = True
+        if not st.session_state.get(failure_shown_key(key)):  # show the failure once, then retry
+            st.session_state[failure_shown_key(key)] = True
             st.error(f"{failed}: {_why(job.error)}")
             return None
-    st.session_state.pop(_seen_key(key), None)
+    st.session_state.pop(failure_shown_key(key), None)
     job = submit(key, label, work, kind=kind, threads=threads)
     if job is None or not await_job(job):
         return None
     if job.error is not None:
-        st.session_state[_seen_key(key)] = True
+        st.session_state[failure_shown_key(key)] = True
         st.error(f"{failed}: {_why(job.error)}")
         return None
     return job.result
 
 
-def _seen_key(key: str) -> str:
+def failure_shown_key(key: str) -> str:
+    """Session-state flag: this session was shown the failure of the job of ``key`` (the
+    next call submits it again instead of showing the same failure)."""
     return "rl.queue_failed." + key
 
 
