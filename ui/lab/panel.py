@@ -236,11 +236,24 @@ def _sweep_table(sweep_df: pd.DataFrame, key: str) -> None:
 def table_population_panel(ds: Dataset, model: Scorer, status: TableStatus, weights: Weights = Weights(),
                            key: str = "lab.pop") -> None:
     """The same view from the model's serving table: the λ-sweep (``sweep_from_table``,
-    one chunked pass at every point) and the current setting against the model's order
-    (``evaluate_population_from_table``), each cached per table and setting."""
+    one chunked pass at every point; a work-queue job per table) and the current setting
+    against the model's order (``evaluate_population_from_table``, cached per table and
+    setting: the slider's answer stays on the request path)."""
     w = weights
     ctx = _context(ds, model)
-    sweep_df = tables.sweep(status.key, ds, ctx)
+    path = status.key[0]
+
+    def work(progress: Any) -> pd.DataFrame:
+        from recsys.rerank.table import sweep_from_table
+
+        return sweep_from_table(path, ds, ctx, progress=progress)
+
+    # the λ-sweep reads and re-ranks every user of the table: a job on the server's queue
+    sweep_df = queued.result(f"table-sweep:{status.key}", f"trade-off curves for "
+                             f"{queued.source_label(state.data_source())} (serving table)", work,
+                             kind="sweep", failed="The trade-off curves failed")
+    if sweep_df is None:
+        return
     base = tables.evaluate(status.key, 0.0, 0.0, 0.0, ds, ctx)
     cur = base if w.is_zero else tables.evaluate(status.key, w.diversity, w.calibration, w.fairness, ds, ctx)
     serving_panel.table_caption(status, "Trade-off curves")
