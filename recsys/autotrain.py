@@ -108,10 +108,11 @@ def train_main(
 
     opts = {**APP_OVERRIDES, **overrides}
     max_epochs = int(epochs if epochs is not None else opts["max_epochs"])
-    result = train_model(ds, out_dir, seed=seed, epochs=epochs, ablation=False, baselines=True,
-                         progress=_stage_progress(progress, max_epochs), **opts)
-    _update_evaluation(Path(out_dir), lambda ev: {**ev, PENDING_KEY: [ABLATION_NAME]})
-    return result
+    # "pending" is written with the artifact (one atomic swap): a kill can never leave a
+    # stored model whose ablation is silently forgotten
+    return train_model(ds, out_dir, seed=seed, epochs=epochs, ablation=False, baselines=True,
+                       progress=_stage_progress(progress, max_epochs),
+                       evaluation_extra={PENDING_KEY: [ABLATION_NAME]}, **opts)
 
 
 def pending(model_dir: str | Path) -> list[str]:

@@ -25,7 +25,7 @@ import time
 from contextlib import ExitStack
 from dataclasses import fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, cast
+from typing import TYPE_CHECKING, Any, Callable, Mapping, cast
 
 import numpy as np
 
@@ -209,6 +209,7 @@ def train_model(
     negatives: int = DEFAULT_NEGATIVES,
     sampler: str = "uniform",
     parallel: RayPlan | None = None,
+    evaluation_extra: Mapping[str, Any] | None = None,
     **overrides: Any,
 ) -> dict[str, Any]:
     """Train the transformer (+ no-text ablation), evaluate, write the artifact to ``out_dir``.
@@ -221,6 +222,8 @@ def train_model(
     "epochs", "train_seconds", "threads", "device", "loss", "negatives", "sampler",
     "workers", "samples_per_s", "valid": {"ndcg@10", ...}, "test": {...}}``;
     ``"ablation"`` holds the same for the no-text model when trained.
+    ``evaluation_extra``: keys added to ``evaluation.json`` before the swap (e.g. the
+    app's ``"pending"``), so the artifact appears with them in one step.
     """
     from recsys.evaluation import PROTOCOL, evaluate_scorer, leave_one_out
     from recsys.text import item_embeddings
@@ -268,6 +271,7 @@ def train_model(
         "models": models,
         "valid": valids,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        **(evaluation_extra or {}),
     }
     new_items = _new_items(ds, split, config)
     out = Path(out_dir)

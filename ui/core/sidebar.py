@@ -13,7 +13,7 @@ from pathlib import Path
 import streamlit as st
 
 from recsys.data.types import DataError, Dataset
-from ui.core import loaders, policy, state, uploads
+from ui.core import loaders, policy, queued, state, uploads
 from ui.core.text import esc, md
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -128,6 +128,24 @@ def _upload_sweeper() -> threading.Thread:
     return t
 
 
+@st.cache_resource(show_spinner=False)
+def startup_cleanup() -> int:
+    """Once per server process, before it writes anything: remove what a killed server or
+    command left behind — temporaries of dead writers under ``RECSYS_HOME`` (a half-written
+    artifact, embedding cache or serving shard; :func:`recsys.recovery.clean_leftovers`)
+    and the upload folders of server processes that no longer run. Returns the count."""
+    from recsys.paths import recsys_home
+    from recsys.recovery import clean_leftovers
+
+    n = 0
+    try:
+        n += len(clean_leftovers(recsys_home(), startup=True))
+        n += len(uploads.sweep_orphans(lambda sid: True))  # only other, dead servers' folders
+    except OSError:
+        pass
+    return n
+
+
 def _upload_housekeeping() -> None:
     """Every run: mark this session's upload folder as in use (its age is the session's
     idle time) and make sure the sweeper runs. A session whose uploaded files were swept
@@ -139,6 +157,7 @@ def _upload_housekeeping() -> None:
     elif isinstance(folder, uploads.SessionFolder) and state.data_source().startswith("upload:"):
         state.set_data_source(state.default_source())
         st.warning("The files uploaded in this session were removed while it was idle; upload them again.")
+    startup_cleanup()
     _upload_sweeper()
 
 
@@ -254,6 +273,7 @@ def draw() -> PageContext | None:
     st.sidebar.slider("List length k", state.K_MIN, state.K_MAX, key=state.K, persist_state="session")
     for w in ds.warnings[:3]:
         st.sidebar.caption(f"Warning: {md(w)}")
+    queued.status_caption()  # "Server work: training demo (42%), 1 waiting" while the queue is busy
     ctx = PageContext(ds=ds, source=src, min_count=n, user=uid, k=state.k())
     st.session_state[state.CONTEXT] = ctx
     return ctx

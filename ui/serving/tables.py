@@ -5,7 +5,8 @@ model and data fingerprints): shared by all sessions of the process, so a second
 a new browser session on a warm cache — reads nothing again, and a rewritten table (new
 ``created``) is a new entry. Results are copies (``st.cache_data``) and never mutated.
 Arguments starting with ``_`` are not hashed: the dataset and the re-ranking context
-belong to the fingerprints in the key.
+belong to the fingerprints in the key. The table's λ-sweep is not here: it runs as a job
+on the server's work queue (``ui.lab.panel.table_population_panel``).
 """
 
 from __future__ import annotations
@@ -46,15 +47,6 @@ def item(key: TableKey, item_id: str, k: int, _ds: Dataset) -> TableItem:
     from ui.item.logic import item_from_table
 
     return item_from_table(_ds, _ds.item_index(item_id), exposure(key, k), audience(key, item_id, k), k)
-
-
-@st.cache_data(max_entries=4, show_spinner="Re-ranking every user of the serving table for the trade-off curves…")
-def sweep(key: TableKey, _ds: Dataset, _ctx: RerankContext) -> pd.DataFrame:
-    """The λ-sweep behind the trade-off curves over every evaluated user of the table
-    (``sweep_from_table``: every point in one chunked pass)."""
-    from recsys.rerank.table import sweep_from_table
-
-    return sweep_from_table(key[0], _ds, _ctx)
 
 
 @st.cache_data(max_entries=32, show_spinner="Re-ranking every user of the serving table…")

@@ -127,9 +127,37 @@ def artifact_fingerprint(model_dir: str | Path) -> str:
     return h.hexdigest()
 
 
+def _exchange(src: Path, dst: Path) -> bool:
+    """Swap two paths in one atomic step (Linux ``renameat2(RENAME_EXCHANGE)``); False
+    where the platform or the file system does not offer it."""
+    import ctypes
+    import ctypes.util
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        fn = libc.renameat2
+    except (OSError, AttributeError):  # no libc, or glibc < 2.28
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    fn.restype = ctypes.c_int
+    return fn(at_fdcwd, os.fsencode(str(src)), at_fdcwd, os.fsencode(str(dst)), rename_exchange) == 0
+
+
 def replace_dir(src: Path, dst: Path) -> None:
-    """Atomically-ish replace directory ``dst`` by ``src`` (same filesystem)."""
-    dst = Path(dst)
+    """Replace directory ``dst`` by ``src`` (same file system) so that at every instant
+    ``dst`` is either the complete old or the complete new directory: one atomic exchange
+    on Linux (``renameat2``), after which the old one (now at ``src``) is removed. Where
+    that is not available: ``dst`` is first renamed to ``dst.old<pid>`` — a kill between
+    the two renames leaves that complete old copy, which :func:`recsys.recovery.clean_leftovers`
+    puts back at the next start."""
+    src, dst = Path(src), Path(dst)
+    if dst.exists() and _exchange(src, dst):
+        shutil.rmtree(src, ignore_errors=True)
+        return
     old = dst.with_name(dst.name + f".old{os.getpid()}")
     if dst.exists():
         os.replace(dst, old)
