@@ -20,6 +20,9 @@ item found by title; after three adds it resets). Recorded:
   What-if studio's "Editing … a copy of user <id>; N items" line names the context's own
   user with exactly the item count its own edits produced (another session's edit would
   change the count or the user);
+- **first load**: before the scenarios one page load puts the data, the model and the
+  first explanation into the server's caches (``server_first_load_s``); each session's
+  ``--minutes`` start once its first page is open (``first_load``);
 - **resources**: the server process tree's RSS (peak and end; psutil), the system CPU %
   sampled every second (mean, p95, share of samples at ≥ 90 % = saturated), the server's
   and the browser's CPU.
@@ -50,7 +53,18 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _app import CHROMIUM, CHROMIUM_ARGS, NOT_RUNNING, REPO, Server, ensure_model, featured_users, percentile  # noqa: E402
+from _app import (  # noqa: E402
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    NOT_RUNNING,
+    REPO,
+    Server,
+    ensure_model,
+    featured_users,
+    launch_chromium,
+    percentile,
+    settled,
+)
 
 # sidebar label -> the page's title (st.title), the "main content is there" marker
 PAGES = [
@@ -232,7 +246,7 @@ async def _whatif_edit(page: Any, log: SessionLog, state: dict[str, int], title:
     await check("after the edit")
 
 
-async def _session(browser: Any, url: str, log: SessionLog, others: list[str], deadline: float, item_title: str,
+async def _session(browser: Any, url: str, log: SessionLog, others: list[str], minutes: float, item_title: str,
                    base: int) -> None:
     from playwright.async_api import Error as PlaywrightError
 
@@ -253,6 +267,7 @@ async def _session(browser: Any, url: str, log: SessionLog, others: list[str], d
 
     try:
         await open_home()
+        deadline = time.monotonic() + minutes * 60  # the clicking starts once the session is open
         current = "Home"
         while time.monotonic() < deadline:
             for name, title in PAGES:
@@ -315,9 +330,8 @@ def run_scenario(url: str, server_pid: int, users: list[str], titles: list[str],
     async def main() -> None:
         async with async_playwright() as p:
             browser = await p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-            deadline = time.monotonic() + minutes * 60
             await asyncio.gather(*(
-                _session(browser, url, log, [u for u in users if u != log.user], deadline, titles[i], bases[i])
+                _session(browser, url, log, [u for u in users if u != log.user], minutes, titles[i], bases[i])
                 for i, log in enumerate(logs)))
             await browser.close()
 
@@ -327,6 +341,23 @@ def run_scenario(url: str, server_pid: int, users: list[str], titles: list[str],
     wall = time.perf_counter() - t0
     res = sampler.stop()
     return _report(logs, wall, res)
+
+
+def _first_load(url: str, user: str) -> float:
+    """One page load (Home, then Recommendations: data, model and the first explanation
+    in the server's caches) before the scenarios, so they measure the steady state."""
+    from playwright.sync_api import sync_playwright
+
+    t0 = time.perf_counter()
+    with sync_playwright() as p:
+        b = launch_chromium(p)
+        page = b.new_page()
+        for path in ("", "recommendations"):
+            page.goto(f"{url}/{path}?user={user}", timeout=STEP_TIMEOUT_MS)
+            time.sleep(0.5)
+            settled(page, STEP_TIMEOUT_MS / 1000)
+        b.close()
+    return round(time.perf_counter() - t0, 2)
 
 
 def _stats(xs: list[float]) -> dict[str, Any]:
@@ -425,6 +456,7 @@ def main() -> int:
     try:
         with Server(env, tmp / "streamlit.log") as srv:
             srv.wait_healthy()
+            out["server_first_load_s"] = _first_load(srv.url, users[0])  # data + model into the server's cache
             if args.sessions > 0:
                 print(f"{args.sessions} sessions for {args.minutes} min …", flush=True)
                 out["main"] = run_scenario(srv.url, srv.proc.pid, users[: args.sessions], titles, bases,
