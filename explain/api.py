@@ -17,6 +17,7 @@ from typing import Any, Sequence, TypeAlias, TypedDict, Unpack, overload
 
 import numpy as np
 
+from explain import jitcache
 from explain.cache import LRUCache
 from explain.counterfactual import DEFAULT_CF_BUDGET, counterfactual
 from explain.explanation import Attribution, Explanation
@@ -294,7 +295,10 @@ def explain_item(
 def warm_up() -> float:
     """Pay shap's one-time just-in-time compilation (numba) and lime/sklearn imports
     now, so the first real explanation is not slowed down. Returns elapsed ms; cheap
-    after the first call in a process."""
+    after the first call in a process, and after the first process on a machine: the
+    compiled code is kept in numba's on-disk cache under ``RECSYS_HOME``
+    (:mod:`explain.jitcache`)."""
+    jitcache.enable()  # imports shap (not timed here, as before)
     from lime.lime_base import LimeBase
     from shap.explainers import Exact, Permutation
     from shap.maskers import Independent

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from explain import jitcache
 from explain.explanation import Attribution, timed_attribution
 from explain.masked import MaskedScorer
 
@@ -80,6 +81,7 @@ def shap_values(
     f: MaskedScorer | GroupedScorer, *, budget: int = DEFAULT_SHAP_BUDGET, seed: int = 0
 ) -> tuple[np.ndarray, float, float, dict[str, Any]]:
     """(values (n,), base_value, value, params) of the masked scorer ``f``."""
+    jitcache.enable()  # shap's compiled helpers come from (and go to) the cache under RECSYS_HOME
     from shap.explainers import Exact, Permutation
     from shap.maskers import Independent
 

