@@ -209,6 +209,7 @@ def train_model(
     negatives: int = DEFAULT_NEGATIVES,
     sampler: str = "uniform",
     parallel: RayPlan | None = None,
+    manifest_extra: dict[str, Any] | None = None,
     **overrides: Any,
 ) -> dict[str, Any]:
     """Train the transformer (+ no-text ablation), evaluate, write the artifact to ``out_dir``.
@@ -220,10 +221,13 @@ def train_model(
     ``parallel.address`` unless Ray is already running). Returns ``{"model_dir",
     "epochs", "train_seconds", "threads", "device", "loss", "negatives", "sampler",
     "workers", "samples_per_s", "valid": {"ndcg@10", ...}, "test": {...}}``;
-    ``"ablation"`` holds the same for the no-text model when trained.
+    ``"ablation"`` holds the same for the no-text model when trained. The manifest
+    records the event-log prefix ``ds`` includes (``"event_log"``, :mod:`recsys.updates`),
+    the newest training event's time and ``manifest_extra``.
     """
     from recsys.evaluation import PROTOCOL, evaluate_scorer, leave_one_out
     from recsys.text import item_embeddings
+    from recsys.updates import log_record
 
     t_start = time.perf_counter()
     if min_count is not None:
@@ -278,7 +282,9 @@ def train_model(
              "train_threads": threads,  # results depend on it (recsys/runtime.py)
              "train_users": int(sum(1 for s in split.train if len(s))),
              "history": model.log.history[-50:], "new_items": new_items,
-             **facts, "samples_per_s": round(model.log.samples_per_s, 1)}
+             **facts, "samples_per_s": round(model.log.samples_per_s, 1),
+             "event_log": log_record(ds), "trained_newest_event": int(ds.timestamp.max()),
+             **(manifest_extra or {})}
     _store(out, ds, model, {"valid": accuracy(valid), "test": accuracy(test)}, extra, evaluation, abl)
     if progress:
         progress(1.0, f"done: test NDCG@10 {test['ndcg@10']:.4f}")

@@ -157,9 +157,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     lines = [f"user {h.user} ({len(h)} history items" + (", edited" if edited else "") + ")"]
     lines += [f"{it['rank']:3d}. {it['title']}  [{it['item_id']}]  {it['score']:.3f}" for it in items]
     if getattr(args, "compare", False):
-        from recsys.paths import default_model_dir
+        from recsys.updates import resolve_model_dir
 
-        extra, text = compare(ds, model, Path(args.model) if args.model else default_model_dir(ds), h, args.k)
+        extra, text = compare(ds, model, Path(args.model) if args.model else resolve_model_dir(ds), h, args.k)
         result.update(extra)
         result["elapsed_ms"] = round(1000 * (time.perf_counter() - t0), 1)
         lines += ["", text]
