@@ -27,21 +27,28 @@ item_panel.item_card(ds, i)
 w = state.weights()
 TABS = ["Who gets it", "Similar items", "Exposure"]
 mode, table = serving_panel.population_mode(ds, model, "This item's audience and exposure")
+top = st.container()  # the exposure tiles (or the progress of scoring every user)
+tab_who, tab_sim, tab_exp = st.tabs(TABS)
+with tab_sim:  # drawn first: it needs no population work
+    item_panel.similar_tab(ds, loaders.item_embeddings(ds.content_key, ds, model), i)
 if mode == "live":
-    base, after = recs.population_lists(ds, model, k, w)
-    item_panel.exposure_tiles(ds, i, base, after, k, w.any)
-    tab_who, tab_sim, tab_exp = st.tabs(TABS)
-    with tab_who:
-        item_panel.who_gets_tab(ds, i, iid, base, after, k)
-    with tab_exp:
-        st.plotly_chart(item_charts.exposure_chart(ds, i, base, after, k), key="item.exposure")
-        st.plotly_chart(item_charts.category_exposure_chart(ds, i, base, after), key="item.catexp")
+    with top:
+        lists = recs.population_lists(ds, model, k, w)  # None while queued/running (progress shown)
+    if lists is None:
+        for tab in (tab_who, tab_exp):
+            tab.caption("Shown once every user has been scored (progress above).")
+    else:
+        base, after = lists
+        with top:
+            item_panel.exposure_tiles(ds, i, base, after, k, w.any)
+        with tab_who:
+            item_panel.who_gets_tab(ds, i, iid, base, after, k)
+        with tab_exp:
+            st.plotly_chart(item_charts.exposure_chart(ds, i, base, after, k), key="item.exposure")
+            st.plotly_chart(item_charts.category_exposure_chart(ds, i, base, after), key="item.catexp")
 else:
     view = item_panel.table_population(ds, i, k, table, w.any) if mode == "table" else None
-    tab_who, tab_sim, tab_exp = st.tabs(TABS)
     with tab_who:
         item_panel.table_who_gets_tab(ds, iid, view, k)
     with tab_exp:
         item_panel.table_exposure_tab(view, k)
-with tab_sim:
-    item_panel.similar_tab(ds, loaders.item_embeddings(ds.content_key, ds, model), i)

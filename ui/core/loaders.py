@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -25,7 +24,7 @@ from recsys.data.types import DataError, Dataset
 from recsys.models.base import Scorer
 from recsys.models.transformer import artifact
 from recsys.updates import resolve_model_dir
-from ui.core import policy, state
+from ui.core import policy, state, workqueue
 from ui.serving import logic as serving_logic
 
 #: The default first-start limit (``RECSYS_FIRST_START_LIMIT`` overrides it; see :func:`first_start_limit`).
@@ -201,98 +200,85 @@ def load_model(model_dir: str, fingerprint: str, _ds: Dataset) -> Scorer:
     return model
 
 
-@st.cache_resource
-def _train_locks() -> dict[str, threading.Lock]:
-    return {}
+def train_key(out_dir: Path) -> str:
+    """The work-queue key of the first-start training into ``out_dir``: one training per
+    artifact directory per server, whichever sessions ask for it."""
+    return "train:" + str(Path(out_dir).resolve())
 
 
-_locks_guard = threading.Lock()
+def ablation_key(model_dir: Path) -> str:
+    return "ablation:" + str(Path(model_dir).resolve())
 
 
-def train_lock(fingerprint: str) -> threading.Lock:
-    """One training run per dataset per process, whichever session starts it."""
-    with _locks_guard:
-        locks = _train_locks()
-        return locks.setdefault(fingerprint, threading.Lock())
+def submit_training(ds: Dataset, out_dir: Path, name: str, *, epochs: int | None = None,
+                    min_count: int | None = None) -> workqueue.Job:
+    """Queue (or join) the first-start training of ``ds`` into ``out_dir`` on the server's
+    work queue (:mod:`ui.core.workqueue`; raises QueueFull). ``name`` names the data in the
+    job's label, which every session sees: no path or upload (``queued.source_label``)."""
+    key = train_key(out_dir)
+    old = workqueue.get(key)
+    if old is not None and old.done and old.error is None and not _has_artifact(out_dir):
+        workqueue.forget(key)  # trained once, but the artifact is gone (or broken: retrain)
+
+    def work(progress: Callable[[float, str], None]) -> dict:
+        return train(ds, out_dir, progress, epochs=epochs, min_count=min_count, name=name)
+
+    return workqueue.submit(key, f"training the model for {name}", work, kind="train")
+
+
+def training_job(out_dir: Path) -> workqueue.Job | None:
+    """The server's training job for ``out_dir`` (waiting, running or finished), if any."""
+    return workqueue.get(train_key(out_dir))
 
 
 def train(ds: Dataset, out_dir: Path, progress: Callable[[float, str], None], epochs: int | None = None,
-          min_count: int | None = None) -> dict:
-    """Train and store the main model for ``ds`` (blocking; serialised per dataset) with
-    the app's first-start schedule (:mod:`recsys.autotrain`), on the idle cores. The
-    no-text ablation follows in the background (:func:`start_ablation`). ``min_count``:
-    the N-core filter ``ds`` was loaded with (recorded in the manifest)."""
+          min_count: int | None = None, name: str | None = None) -> dict:
+    """Train and store the main model for ``ds`` (blocking) with the app's first-start
+    schedule (:mod:`recsys.autotrain`) — the body of the queue's training job, run on its
+    worker thread with the queue's thread budget. The no-text ablation is queued after it
+    (:func:`start_ablation`). ``min_count``: the N-core filter ``ds`` was loaded with
+    (recorded in the manifest)."""
     from recsys.autotrain import train_main
-    from recsys.runtime import torch_threads, training_threads
 
-    with train_lock(ds.fingerprint):
-        if _has_artifact(out_dir):  # another session finished it meanwhile
-            return {}
-        out_dir.parent.mkdir(parents=True, exist_ok=True)
-        with torch_threads(training_threads()):
-            result = train_main(ds, out_dir, seed=0, progress=progress, epochs=epochs, min_count=min_count)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    result = train_main(ds, out_dir, seed=0, progress=progress, epochs=epochs, min_count=min_count)
     read_manifest.clear()
     read_evaluation.clear()
-    start_ablation(ds, out_dir)
+    start_ablation(ds, out_dir, name)
     return result
 
 
-@dataclass
-class BackgroundJob:
-    """Status of a background training job (read by pages; written by its thread only)."""
-
-    fraction: float = 0.0
-    message: str = "starting"
-    done: bool = False
-    error: str | None = None
-
-
-@st.cache_resource
-def _background_jobs() -> dict[str, BackgroundJob]:
-    return {}
-
-
-def start_ablation(ds: Dataset, model_dir: Path) -> BackgroundJob | None:
-    """Train the no-text ablation of an app-trained artifact in a background thread
-    (once per artifact per process; only when its evaluation lists it as pending).
-    Returns the job, or None when nothing is pending."""
+def start_ablation(ds: Dataset, model_dir: Path, name: str | None = None) -> workqueue.Job | None:
+    """Queue the no-text ablation of an app-trained artifact on the server's work queue
+    (once per artifact per process; only when its evaluation lists it as pending). Returns
+    the job, or None when nothing is pending (or the queue is full: the next visit
+    queues it). ``name`` names the data in the job's label (no path or upload)."""
     from recsys.autotrain import pending
 
-    key = str(Path(model_dir).resolve())
-    with _locks_guard:
-        jobs = _background_jobs()
-        job = jobs.get(key)
-        if job is not None:
-            return job
-        if not pending(model_dir):
-            return None
-        job = jobs[key] = BackgroundJob()
+    key = ablation_key(model_dir)
+    job = workqueue.get(key)
+    if job is not None and job.error is None:
+        return job
+    if not pending(model_dir):
+        return None
 
-    def work() -> None:
+    def work(progress: Callable[[float, str], None]) -> dict:
         from recsys.autotrain import train_ablation
-        from recsys.runtime import set_threads
-
-        set_threads(1)  # leave the other core(s) to the analysts using the app meanwhile
-
-        def progress(f: float, msg: str) -> None:
-            job.fraction, job.message = f, msg
 
         try:
-            with train_lock(ds.fingerprint):
-                train_ablation(ds, model_dir, progress=progress)
-        except (DataError, OSError, ValueError, RuntimeError) as e:
-            job.error = str(e)
+            return train_ablation(ds, model_dir, progress=progress)
         finally:
-            job.done = True
             read_evaluation.clear()
 
-    threading.Thread(target=work, name="reclens-ablation", daemon=True).start()
-    return job
+    try:
+        return workqueue.submit(key, f"training the no-text ablation for {name or 'a dataset'}", work, kind="ablation")
+    except DataError:  # QueueFull: pending stays in evaluation.json, the next visit queues it
+        return None
 
 
-def ablation_job(model_dir: Path) -> BackgroundJob | None:
-    """The background ablation job of this artifact in this process, if any."""
-    return _background_jobs().get(str(Path(model_dir).resolve()))
+def ablation_job(model_dir: Path) -> workqueue.Job | None:
+    """The ablation job of this artifact on the server's queue, if any."""
+    return workqueue.get(ablation_key(model_dir))
 
 
 # ---- embeddings -------------------------------------------------------------------------

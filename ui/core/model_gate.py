@@ -13,7 +13,7 @@ import streamlit as st
 
 from recsys.data.types import DataError, Dataset
 from recsys.models.base import Scorer
-from ui.core import loaders, policy, state
+from ui.core import loaders, policy, queued, state, workqueue
 from ui.core.components import empty_state, header
 from ui.core.sidebar import PageContext, context
 from ui.core.text import esc
@@ -31,6 +31,9 @@ def model_gate(ds: Dataset, *, train_if_missing: bool = True) -> Scorer | None:
     demo = policy.demo_mode()
     if loc.note and not demo:  # the note names the --model path
         st.caption(loc.note)
+    running = loaders.training_job(loc.path)
+    if running is not None and not running.done and not loc.explicit:  # e.g. a retraining: follow it
+        return _train_here(ds, loc.path, state.min_count())
     if loc.exists:
         model, retrain = _stored_model(ds, loc, big, demo)
         if model is not None or not retrain:
@@ -70,7 +73,8 @@ def _stored_model(ds: Dataset, loc: loaders.ModelLocation, big: bool, demo: bool
     except ImportError as e:
         st.warning(f"The recommender is not available in this build ({esc(e)}).")
         return None, False
-    loaders.start_ablation(ds, loc.path)  # resumes an app-trained artifact's pending ablation
+    # resumes an app-trained artifact's pending ablation
+    loaders.start_ablation(ds, loc.path, queued.source_label(state.data_source()))
     return model, False
 
 
@@ -104,10 +108,27 @@ def _rare_items_hint(ds: Dataset, n: int = 5, *, command: bool = False) -> None:
         )
 
 
+MINE = "rl.queue_trainings"  # the training keys this session submitted (not joined)
+
+
 def _train_here(ds: Dataset, out_dir: Path, min_count: int = 0) -> Scorer | None:
-    lock = loaders.train_lock(ds.fingerprint)
-    if lock.locked():
-        st.info("Another session is training the model for this dataset — this page continues when it is done.")
+    """First-start training on the server's work queue: this session submits it — or
+    joins the one another session started for the same data — and follows its progress
+    (:func:`ui.core.queued.await_job`; behind other work it shows its position and the page
+    reruns with the model when the job has finished)."""
+    key = loaders.train_key(out_dir)
+    before = workqueue.get(key)
+    try:
+        job = loaders.submit_training(ds, out_dir, queued.source_label(state.data_source()),
+                                      min_count=min_count or None)
+    except DataError as e:  # the queue is full (or misconfigured)
+        st.warning(f"Training not started: {esc(e)}", icon=":material/hourglass_top:")
+        return None
+    mine: set = st.session_state.setdefault(MINE, set())
+    if before is None or before.done:
+        mine.add(key)
+    if job.done:
+        return _trained(ds, out_dir, job)
     box = st.empty()
     with box.container():
         st.caption(
@@ -115,23 +136,22 @@ def _train_here(ds: Dataset, out_dir: Path, min_count: int = 0) -> Scorer | None
             "next time). The app opens as soon as the model is stored; the no-text ablation shown on the "
             "Evaluation page trains in the background afterwards."
         )
-        bar = st.progress(0.0, text="Preparing to train the recommender for this dataset…")
-
-    def progress(fraction: float, message: str) -> None:
-        f = float(min(1.0, max(0.0, fraction)))
-        bar.progress(f, text=message[:200])
-
-    try:
-        loaders.train(ds, out_dir, progress, min_count=min_count or None)
-    except DataError as e:
-        box.empty()
-        st.error(f"Training failed: {_why(e)}")
-        return None
-    except ImportError as e:
-        box.empty()
-        st.warning(f"Training is not available in this build ({esc(e)}).")
-        return None
+        if key not in mine:
+            st.info("Another session started training the model for this dataset — following its progress; "
+                    "this page continues when it is done.", icon=":material/group:")
+        if not queued.await_job(job):
+            return None  # waiting behind other work: the position shows; the page reruns when done
     box.empty()
+    return _trained(ds, out_dir, job)
+
+
+def _trained(ds: Dataset, out_dir: Path, job: workqueue.Job) -> Scorer | None:
+    if job.error is not None:
+        if job.error.startswith(("ImportError", "ModuleNotFoundError")):
+            st.warning(f"Training is not available in this build ({esc(job.error)}).")
+        else:
+            st.error(f"Training failed: {_why(DataError(job.error))}")
+        return None
     try:
         return loaders.load_model(str(out_dir), ds.content_key, ds)
     except DataError as e:

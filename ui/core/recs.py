@@ -4,6 +4,8 @@ Cached objects are shared across sessions and only read."""
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -62,23 +64,25 @@ def rec_frame(ds: Dataset, res: RerankResult) -> pd.DataFrame:
     )
 
 
-@st.cache_resource(max_entries=2, show_spinner="Scoring every user once (cached afterwards)…")
-def population_pools(fingerprint: str, mkey: str, _ds: Dataset, _model: Scorer,
-                     n_candidates: int = 100) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+Pools = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def _score_pools(ds: Dataset, model: Scorer, ctx: RerankContext, n_candidates: int,
+                 progress: Callable[[float, str], None]) -> Pools:
     """Every user's current candidate pool (full history, seen items excluded):
     (cand_items (U, N), cand_scores (U, N), hist_dist (U, C)) — read-only arrays."""
-    ds = _ds
-    ctx = context_for(ds, _model)
     seqs = [np.asarray(s, dtype=np.int64) for s in ds.sequences()]
     off = ds.user_offsets
     tss = [ds.timestamp[off[u] : off[u + 1]] for u in range(ds.n_users)]
     items_parts, score_parts = [], []
     for start in range(0, ds.n_users, 256):
         hb, tb = seqs[start : start + 256], tss[start : start + 256]
-        s = np.asarray(_model.score(hb, tb), dtype=np.float64)
+        s = np.asarray(model.score(hb, tb), dtype=np.float64)
         c, v = _select_candidates(s, hb, n_candidates)
         items_parts.append(c)
         score_parts.append(v)
+        done = min(start + 256, ds.n_users)
+        progress(done / max(ds.n_users, 1), f"scoring users {done:,}/{ds.n_users:,}")
     cand = np.concatenate(items_parts)
     vals = np.concatenate(score_parts)
     dist = ctx.history_distribution(seqs)
@@ -87,16 +91,37 @@ def population_pools(fingerprint: str, mkey: str, _ds: Dataset, _model: Scorer,
     return cand, vals, dist
 
 
-def population_lists(ds: Dataset, model: Scorer, k: int, weights: Weights) -> tuple[np.ndarray, np.ndarray]:
-    """Every user's (model top-k list, re-ranked top-k list), each (U, k) with -1 padding."""
+def population_pools(ds: Dataset, model: Scorer, n_candidates: int = 100) -> Pools | None:
+    """Every user's candidate pool, scored once per data + model on the server's work
+    queue (:mod:`ui.core.queued`); None while it is queued or running (the page shows its
+    progress and reruns when it is done)."""
+    from ui.core import queued, state
+
+    ctx = context_for(ds, model)
+
+    def work(progress: Callable[[float, str], None]) -> Pools:
+        return _score_pools(ds, model, ctx, n_candidates, progress)
+
+    return queued.result(f"pools:{ds.content_key}:{model_key(model)}:{n_candidates}",
+                         f"scoring every user of {queued.source_label(state.data_source())}", work,
+                         kind="sweep", failed="Scoring every user failed")
+
+
+def population_lists(ds: Dataset, model: Scorer, k: int, weights: Weights) -> tuple[np.ndarray, np.ndarray] | None:
+    """Every user's (model top-k list, re-ranked top-k list), each (U, k) with -1 padding;
+    None while the population is being scored (:func:`population_pools`)."""
+    pools = population_pools(ds, model)
+    if pools is None:
+        return None
     return _population_lists(ds.content_key, model_key(model), k, weights.diversity, weights.calibration,
-                             weights.fairness, ds, model)
+                             weights.fairness, ds, model, pools)
 
 
 @st.cache_data(max_entries=16, show_spinner="Re-ranking every user…")
 def _population_lists(fingerprint: str, mkey: str, k: int, div: float, cal: float, fair: float,
-                      _ds: Dataset, _model: Scorer) -> tuple[np.ndarray, np.ndarray]:
-    cand, vals, dist = population_pools(fingerprint, mkey, _ds, _model)
+                      _ds: Dataset, _model: Scorer, _pools: Pools) -> tuple[np.ndarray, np.ndarray]:
+    """Re-ranking the scored pools at one setting (numpy only: stays on the request path)."""
+    cand, vals, dist = _pools
     base = np.array(cand[:, :k], copy=True)
     w = Weights(div, cal, fair)
     if not w.any:

@@ -13,7 +13,7 @@ from pathlib import Path
 import streamlit as st
 
 from recsys.data.types import DataError, Dataset
-from ui.core import loaders, policy, state, uploads
+from ui.core import loaders, policy, queued, state, uploads
 from ui.core.text import esc, md
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -254,6 +254,7 @@ def draw() -> PageContext | None:
     st.sidebar.slider("List length k", state.K_MIN, state.K_MAX, key=state.K, persist_state="session")
     for w in ds.warnings[:3]:
         st.sidebar.caption(f"Warning: {md(w)}")
+    queued.status_caption()  # "Server work: training demo (42%), 1 waiting" while the queue is busy
     ctx = PageContext(ds=ds, source=src, min_count=n, user=uid, k=state.k())
     st.session_state[state.CONTEXT] = ctx
     return ctx

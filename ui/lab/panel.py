@@ -9,7 +9,9 @@ and the population trade-offs. Charts come from :mod:`ui.lab.charts`; the engine
   miscalibration) with the current setting marked, coverage / Gini / NDCG deltas and
   NDCG@10 per user group. The curves are read from ``rerank_sweep.json`` beside the
   model when an earlier session stored them there; otherwise they are computed on request
-  (one click) and stored there for next time.
+  (one click) on the server's work queue (:mod:`ui.core.queued`) and stored there for
+  next time. Scoring every user is a queue job too; re-ranking the scored population at
+  the sliders' setting stays on the request path (numpy only).
 * :func:`table_population_panel` — the same curves from the model's serving table
   (precomputed with ``python -m recsys precompute``), used whenever one matches.
 """
@@ -25,7 +27,7 @@ from recsys.data.types import Dataset
 from recsys.models.base import Scorer, model_key
 from recsys.rerank import RerankContext, RerankResult, Weights
 from recsys.rerank.population import Population
-from ui.core import components, policy, recs, state
+from ui.core import components, policy, queued, recs, state
 from ui.lab import charts as charts_lab
 from ui.serving import panel as serving_panel
 from ui.serving import tables
@@ -77,24 +79,38 @@ def _context(ds: Dataset, model: Scorer) -> RerankContext:
     return recs.context_for(ds, model)
 
 
-@st.cache_resource(max_entries=2, show_spinner="Scoring every evaluated user once (cached afterwards)…")
-def _population(fingerprint: str, mkey: str, _ds: Dataset, _model: Scorer) -> Population:
+def _population(ds: Dataset, model: Scorer) -> Population | None:
+    """Every evaluated user's candidate pool, scored once per data + model on the server's
+    work queue (None while it is queued or running: the page shows its progress)."""
     from recsys.rerank import prepare_population
 
-    return prepare_population(_ds, _model, _context(_ds, _model))
+    ctx = _context(ds, model)
+
+    def work(progress: Any) -> Population:
+        return prepare_population(ds, model, ctx, progress=progress)
+
+    return queued.result(f"population:{ds.content_key}:{model_key(model)}",
+                         f"scoring every user of {queued.source_label(state.data_source())}", work,
+                         kind="sweep", failed="Scoring every user failed")
 
 
-@st.cache_resource(max_entries=2, show_spinner="Re-ranking every user at 10 settings for the trade-off curves…")
-def _sweep(fingerprint: str, mkey: str, model_dir: str | None, _ds: Dataset, _model: Scorer) -> pd.DataFrame:
+def _sweep(ds: Dataset, model: Scorer, pop: Population, model_dir: str | None) -> pd.DataFrame | None:
+    """The λ-sweep on the server's work queue, stored beside the model for next time."""
     from recsys.rerank import save_sweep, sweep
 
-    df = sweep(_context(_ds, _model), _population(fingerprint, mkey, _ds, _model))
-    if model_dir:
-        try:
-            save_sweep(df, model_dir, {"model_key": mkey, "fingerprint": fingerprint})
-        except OSError:
-            pass  # read-only model directory: the in-process cache still holds it
-    return df
+    ctx, mkey, fp = _context(ds, model), model_key(model), ds.content_key
+
+    def work(progress: Any) -> pd.DataFrame:
+        df = sweep(ctx, pop, progress=progress)
+        if model_dir:
+            try:
+                save_sweep(df, model_dir, {"model_key": mkey, "fingerprint": fp})
+            except OSError:
+                pass  # read-only model directory: the queue's finished job still holds it
+        return df
+
+    return queued.result(f"sweep:{fp}:{mkey}", f"trade-off curves for {queued.source_label(state.data_source())}",
+                         work, kind="sweep", failed="The trade-off curves failed")
 
 
 @st.cache_data(max_entries=8, ttl=300, show_spinner=False)
@@ -119,11 +135,12 @@ def _stored_sweep(model_dir: str | None, mkey: str, fingerprint: str) -> pd.Data
 
 @st.cache_data(max_entries=32, show_spinner="Re-ranking every user…")
 def _evaluate(fingerprint: str, mkey: str, div: float, cal: float, fair: float, _ds: Dataset,
-              _model: Scorer) -> dict:
+              _model: Scorer, _pop: Population) -> dict:
+    """One weight setting over the scored population: vectorised re-ranking (numpy, no
+    model calls), the interactive answer to a slider — so it stays on the request path."""
     from recsys.rerank import evaluate_population
 
-    pop = _population(fingerprint, mkey, _ds, _model)
-    return evaluate_population(_context(_ds, _model), pop, Weights(div, cal, fair), 10)
+    return evaluate_population(_context(_ds, _model), _pop, Weights(div, cal, fair), 10)
 
 
 def _model_dir(ds: Dataset) -> str | None:
@@ -173,10 +190,15 @@ def population_panel(ds: Dataset, model: Scorer, k: int = 10, weights: Weights =
         )
         st.button("Compute population trade-offs", key=f"{key}.btn", type="primary", on_click=_set_flag, args=(go_key,))
         return
+    pop = _population(ds, model)
+    if pop is None:
+        return  # queued or running: its progress is shown, the page reruns when it is done
     if sweep_df is None:
-        sweep_df = _sweep(fp, mkey, mdir, ds, model)
-    base = _evaluate(fp, mkey, 0.0, 0.0, 0.0, ds, model)
-    cur = _evaluate(fp, mkey, w.diversity, w.calibration, w.fairness, ds, model)
+        sweep_df = _sweep(ds, model, pop, mdir)
+        if sweep_df is None:
+            return
+    base = _evaluate(fp, mkey, 0.0, 0.0, 0.0, ds, model, pop)
+    cur = _evaluate(fp, mkey, w.diversity, w.calibration, w.fairness, ds, model, pop)
     st.caption(
         f"NDCG@10 on the leave-one-out test split over every evaluated user; the star is the current "
         f"setting (diversity {w.diversity:g}, calibration {w.calibration:g}, fairness {w.fairness:g})."

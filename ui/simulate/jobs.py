@@ -1,22 +1,22 @@
-"""The Long-term lab's job registry: simulations run in background threads, one at a
-time per server process, and their results are kept per (data, model, settings).
+"""The Long-term lab's simulations on the server's work queue (:mod:`ui.core.workqueue`):
+one queue per server process, so a simulation waits its turn behind a training or
+another session's simulation (with a visible position) instead of competing for the
+cores, and its result is kept per (data, model, settings).
 
-Module-level state (not per session): every session that asks for the same settings on
-the same data and model joins the same job and reads the same (deterministic) result; a
-session never sees another's settings, it only finds a job by its own key. At most
-:data:`MAX_KEPT` finished jobs are kept (oldest dropped first).
+Every session that asks for the same settings on the same data and model joins the same
+job and reads the same (deterministic) result; a session never sees another's
+settings, it only finds a job by its own key. Finished runs are kept as long as the
+queue keeps finished jobs (``workqueue.KEEP_DONE``, oldest dropped first).
 """
 
 from __future__ import annotations
 
 import threading
-import time
-from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from recsys.data.types import DataError
 from recsys.simulate import SimulationResult, simulate
+from ui.core import workqueue
 from ui.simulate.logic import RunSpec
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -24,81 +24,108 @@ if TYPE_CHECKING:  # pragma: no cover
     from recsys.models.base import Scorer
     from recsys.rerank import RerankContext
 
-MAX_KEPT = 6
+KIND = "simulation"
 
 
-@dataclass
+@dataclass(eq=False)
 class SimJob:
-    """Status of one run (written by its thread only; read by pages)."""
+    """A run's view of its queue job (status written by the queue's worker only)."""
 
     spec: RunSpec
-    fraction: float = 0.0
-    message: str = "queued"
-    done: bool = False
-    error: str | None = None
-    results: dict[str, SimulationResult] = field(default_factory=dict)
-    started: float = field(default_factory=time.time)
-    finished: threading.Event = field(default_factory=threading.Event)
+    job: workqueue.Job
+
+    @property
+    def fraction(self) -> float:
+        return self.job.fraction
+
+    @property
+    def message(self) -> str:
+        return self.job.message
+
+    @property
+    def done(self) -> bool:
+        return self.job.done
+
+    @property
+    def error(self) -> str | None:
+        return self.job.error
+
+    @property
+    def results(self) -> dict[str, SimulationResult]:
+        got = self.job.result
+        return got if isinstance(got, dict) else {}
+
+    @property
+    def finished(self) -> threading.Event:
+        return self.job.finished
+
+    @property
+    def started(self) -> float:
+        return self.job.started or self.job.submitted
+
+    def position(self) -> int:
+        return self.job.position()
 
 
-_RUN_LOCK = threading.Lock()  # one simulation at a time per server
-_GUARD = threading.Lock()  # guards _JOBS
-_JOBS: OrderedDict[str, SimJob] = OrderedDict()
+_GUARD = threading.Lock()  # guards _VIEWS
+_VIEWS: dict[str, SimJob] = {}
+
+
+def queue_key(spec: RunSpec) -> str:
+    return "simulate:" + spec.key()
+
+
+def _view(spec: RunSpec, job: workqueue.Job | None) -> SimJob | None:
+    if job is None:
+        return None
+    key = queue_key(spec)
+    with _GUARD:
+        view = _VIEWS.get(key)
+        if view is None or view.job is not job:
+            view = _VIEWS[key] = SimJob(spec, job)
+        for k in [k for k, v in _VIEWS.items() if workqueue.get(k) is not v.job]:
+            _VIEWS.pop(k, None)  # the queue dropped that run
+        return view
 
 
 def get(spec: RunSpec) -> SimJob | None:
-    with _GUARD:
-        return _JOBS.get(spec.key())
+    return _view(spec, workqueue.get(queue_key(spec)))
 
 
 def busy() -> bool:
-    """True while some simulation (of any session) is running."""
-    return _RUN_LOCK.locked()
+    """True while some simulation (of any session) is running or waiting on the queue."""
+    return any(kind == KIND for _, kind, _ in workqueue.status().running) or any(
+        kind == KIND for _, kind in workqueue.status().waiting)
 
 
-def _evict() -> None:
-    done = [k for k, j in _JOBS.items() if j.done]
-    while len(_JOBS) > MAX_KEPT and done:
-        _JOBS.pop(done.pop(0), None)
+def label(spec: RunSpec, source: str) -> str:
+    """The job's label in the queue's status (every session sees it): no user, no path."""
+    return f"simulating {spec.users} users × {spec.rounds} rounds on {source}"
 
 
-def start(spec: RunSpec, ds: Dataset, model: Scorer, ctx: RerankContext) -> SimJob:
-    """The job of ``spec``: the existing one (running or finished without error), else a
-    new one started in a background thread."""
-    with _GUARD:
-        job = _JOBS.get(spec.key())
-        if job is not None and job.error is None:
-            return job
-        job = _JOBS[spec.key()] = SimJob(spec)
-        _evict()
+def start(spec: RunSpec, ds: Dataset, model: Scorer, ctx: RerankContext, source: str = "this dataset") -> SimJob:
+    """The job of ``spec``: the existing one (waiting, running or finished without error),
+    else a new one queued on the server's work queue (raises QueueFull when it is full).
+    ``source`` names the data in the job's label (no path or upload)."""
 
-    def work() -> None:
-        try:
-            if _RUN_LOCK.locked():
-                job.message = "waiting for another simulation on this server to finish"
-            with _RUN_LOCK:
-                configs = spec.configs()
-                n = len(configs)
-                for j, (label, cfg) in enumerate(configs.items()):
-                    def progress(f: float, msg: str, j: int = j, label: str = label) -> None:
-                        job.fraction = (j + min(max(f, 0.0), 1.0)) / n
-                        job.message = f"{label}: {msg}" if n > 1 else msg
+    def work(progress: workqueue.Progress) -> dict[str, SimulationResult]:
+        configs = spec.configs()
+        n = len(configs)
+        results: dict[str, SimulationResult] = {}
+        for j, (name, cfg) in enumerate(configs.items()):
+            def step(f: float, msg: str, j: int = j, name: str = name) -> None:
+                progress((j + min(max(f, 0.0), 1.0)) / n, f"{name}: {msg}" if n > 1 else msg)
 
-                    job.results[label] = simulate(ds, model, cfg, ctx=ctx, progress=progress)
-                job.fraction, job.message = 1.0, "done"
-        except (DataError, ValueError, RuntimeError, MemoryError) as e:
-            job.error = str(e) or type(e).__name__
-        finally:
-            job.done = True
-            job.finished.set()
+            results[name] = simulate(ds, model, cfg, ctx=ctx, progress=step)
+        progress(1.0, "done")
+        return results
 
-    threading.Thread(target=work, name="reclens-simulate", daemon=True).start()
-    return job
+    job = workqueue.submit(queue_key(spec), label(spec, source), work, kind=KIND)
+    view = _view(spec, job)
+    assert view is not None
+    return view
 
 
 def wait(spec: RunSpec, timeout: float | None = None) -> SimJob | None:
     """Block until the job of ``spec`` is finished (tests, scripts); None when unknown."""
-    job = get(spec)
-    if job is not None:
-        job.finished.wait(timeout)
-    return job
+    return _view(spec, workqueue.wait(queue_key(spec), timeout))

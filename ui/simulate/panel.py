@@ -1,7 +1,7 @@
 """Long-term lab page (streamlit): settings, a background run with a progress bar, the
 per-metric curves with the reference policies, small multiples over weight settings,
 "what changed for this user", and CSV / case-file export. The engine is
-:mod:`recsys.simulate`; runs go through :mod:`ui.simulate.jobs`."""
+:mod:`recsys.simulate`; runs go through :mod:`ui.simulate.jobs` (the server's work queue)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import datetime as _dt
 import pandas as pd
 import streamlit as st
 
-from recsys.data.types import Dataset
+from recsys.data.types import DataError, Dataset
 from recsys.models.base import Scorer, model_key
 from recsys.simulate import POLICIES, SimulationResult
-from ui.core import components, loaders, recs, state
+from ui.core import components, loaders, queued, recs, state
 from ui.core.text import esc, md
 from ui.lab import panel as lab_panel
 from ui.report.logic import Section, render_case_file, safe_name
@@ -64,7 +64,7 @@ def _progress(spec: logic.RunSpec) -> None:
     if job is None:
         return
     if not job.done:
-        st.progress(job.fraction, text=job.message[:200])
+        st.progress(job.fraction, text=queued.waiting_text(job.job))
         return
     st.rerun()  # the whole page shows the finished run
 
@@ -155,8 +155,11 @@ def page(ds: Dataset, model: Scorer, user: str, k: int) -> None:
         return
     spec = settings_form(ds, model, k)
     if spec is not None:
-        jobs.start(spec, ds, model, recs.context_for(ds, model))
-        st.session_state[LAST_SPEC] = spec
+        try:
+            jobs.start(spec, ds, model, recs.context_for(ds, model), queued.source_label(state.data_source()))
+            st.session_state[LAST_SPEC] = spec
+        except DataError as e:  # the server's work queue is full
+            st.warning(f"Not started: {esc(e)}", icon=":material/hourglass_top:")
     spec = st.session_state.get(LAST_SPEC)
     if spec is None or spec.data_key != ds.content_key or spec.model_key != model_key(model):
         components.empty_state("No simulation yet", "Pick the policies and weights above and press "
@@ -167,8 +170,9 @@ def page(ds: Dataset, model: Scorer, user: str, k: int) -> None:
         components.empty_state("No simulation yet", "Press Run simulation to start.")
         return
     if not job.done:
-        if jobs.busy() and job.fraction == 0:
-            st.caption("Simulations run one at a time on this server.")
+        if job.position() > 0:
+            st.caption("Heavy work (training, simulations, population sweeps) runs one job at a time on this "
+                       "server; this run starts when the jobs ahead of it have finished.")
         _progress(spec)
         return
     if job.error:
