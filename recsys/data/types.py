@@ -95,8 +95,7 @@ class LogInfo:
     it); ``last_timestamp``: the newest logged event's time (None when empty);
     ``new_users`` / ``new_items``: ids the base data does not have; ``key``: changes
     whenever the log's content changes (also across ``ingest --reset``);
-    ``base_events``: interactions of the base data; ``generation``: the log's
-    generation (changes on every reset).
+    ``base_events``: interactions of the base data; ``generation``: new on every reset.
     """
 
     events: int
@@ -106,9 +105,7 @@ class LogInfo:
     new_items: int
     key: str
     base_events: int
-    # the log's generation (new on every reset): with ``position`` it names a prefix of the
-    # log exactly, which is what a model updated on base + log records (recsys.updates)
-    generation: str = ""
+    generation: str = ""  # with ``position``: names a log prefix exactly (recsys.updates)
 
     def as_json(self) -> dict[str, Any]:
         return {"events": self.events, "position": self.position, "last_timestamp": self.last_timestamp,
