@@ -110,6 +110,10 @@ def test_update_is_keyed_on_the_log_prefix_and_reset_falls_back(home, capsys, mo
     _ingest(capsys, monkeypatch, 3, offset=12)
     ds2 = load(SRC)
     assert resolve_model_dir(ds2) == upd and staleness(ds2, man).since_training == 3
+    code, out, err = _run(capsys, ["recommend", "--data", SRC, "--user", base.user_ids[0], "--json"])
+    assert code == 0, err
+    stale = json.loads(out.strip().splitlines()[-1])["staleness"]
+    assert stale["events_since_training"] == 3 and stale["trained_log_events"] == 12 and stale["log_events"] == 15
     code, out, err = _run(capsys, ["evaluate", "--data", SRC, "--prequential", "--json"])
     assert code == 0, err
     again = json.loads(out.strip().splitlines()[-1])
