@@ -185,3 +185,22 @@ def test_model_card_shows_staleness_and_updates_in_the_background(home, capsys, 
     captions = " ".join(c.value for c in at.caption)
     assert "Updated after 15 logged events" in captions and "Before the update the previous model scored" in captions
     assert not [b for b in at.button if b.key == panel.UPDATE_BUTTON]
+
+
+def test_card_texts_say_what_the_figures_are():
+    from recsys.updates import Staleness
+    from ui.freshness import logic
+
+    s = Staleness(log_events=1200, trained_events=200, newest_event=893286638, trained_newest=None,
+                  new_users=3, new_items=0)
+    tiles = logic.staleness_tiles(s)
+    assert [t[:2] for t in tiles] == [("Events since training", "1,000"), ("Newest event", "1998-04-22 23:10 UTC"),
+                                      ("Event log", "1,200 events")]
+    assert "200 of the 1,200" in tiles[0][2] and "3 new users" in tiles[2][2]
+    assert logic.delta({"ndcg@10": 0.12}, {"ndcg@10": 0.1}, "ndcg@10") == "+0.0200"
+    assert logic.delta(None, {"ndcg@10": 0.1}, "ndcg@10") is None and logic.figure(None, "ndcg@10") == "—"
+    rec = {"events": 2000, "epochs": 3, "before": {"events": 500, "ndcg@10": 0.1, "hr@10": 0.2}}
+    assert logic.before_text(rec) == ("Updated after 2,000 logged events (3 epochs of continued training). Before "
+                                      "the update the previous model scored NDCG@10 0.1000 · HR@10 0.2000 on the "
+                                      "500 newest events it had not seen.")
+    assert logic.cli_line("ml-100k", "/m") == "python -m recsys train --data ml-100k --init-from /m --epochs 3 --no-ablation"
