@@ -90,12 +90,28 @@ def trained_position(manifest: dict[str, Any], ds: Dataset) -> int:
     return n
 
 
-def _usable_update(d: Path, ds: Dataset) -> int | None:
-    """The log position of the update in ``d`` when ``ds`` can load it, else None."""
-    from recsys.models.transformer.artifact import item_ids_hash
+_MEMO: dict[tuple[str, int, str], int | None] = {}  # (dir, manifest mtime, content key) -> position
 
+
+def _usable_update(d: Path, ds: Dataset) -> int | None:
+    """The log position of the update in ``d`` when ``ds`` can load it, else None
+    (remembered per manifest version and data content: pages resolve on every run)."""
     if not _has_artifact(d):
         return None
+    try:
+        key = (str(d), (d / "manifest.json").stat().st_mtime_ns, ds.content_key)
+    except OSError:
+        return None
+    if key not in _MEMO:
+        if len(_MEMO) > 256:
+            _MEMO.clear()
+        _MEMO[key] = _check_update(d, ds)
+    return _MEMO[key]
+
+
+def _check_update(d: Path, ds: Dataset) -> int | None:
+    from recsys.models.transformer.artifact import item_ids_hash
+
     man = _manifest(d)
     rec = man.get(MANIFEST_KEY)
     if man.get("dataset_fingerprint") != ds.fingerprint or not isinstance(rec, dict):
