@@ -204,3 +204,21 @@ def test_card_texts_say_what_the_figures_are():
                                       "the update the previous model scored NDCG@10 0.1000 · HR@10 0.2000 on the "
                                       "500 newest events it had not seen.")
     assert logic.cli_line("ml-100k", "/m") == "python -m recsys train --data ml-100k --init-from /m --epochs 3 --no-ablation"
+
+
+def test_prune_keeps_the_newest_updates_and_the_protected_ones(home):
+    import os
+
+    from recsys.updates import prune, updates_root
+
+    ds = load(SRC)
+    root = updates_root(ds)
+    dirs = []
+    for k in range(5):
+        d = root / f"gen-{k:010d}"
+        d.mkdir(parents=True)
+        os.utime(d, (1_000_000 + k, 1_000_000 + k))
+        dirs.append(d)
+    removed = prune(ds, keep={dirs[0]}, limit=2)
+    assert sorted(removed) == dirs[1:3]
+    assert [d.is_dir() for d in dirs] == [True, False, False, True, True]
