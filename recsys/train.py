@@ -208,12 +208,14 @@ def train_model(
     loss: str = "auto",
     negatives: int = DEFAULT_NEGATIVES,
     sampler: str = "uniform",
-    parallel: RayPlan | None = None,
     manifest_extra: dict[str, Any] | None = None,
+    parallel: RayPlan | None = None,
     **overrides: Any,
 ) -> dict[str, Any]:
     """Train the transformer (+ no-text ablation), evaluate, write the artifact to ``out_dir``.
 
+    The manifest records the event-log prefix ``ds`` includes (``"event_log"``,
+    :mod:`recsys.updates`), the newest training event's time and ``manifest_extra``.
     An existing artifact in ``out_dir`` is replaced atomically (built in a temporary
     sibling directory, then swapped in). ``device``: ``"auto"``, ``"cpu"`` or ``"cuda"``;
     ``loss``/``negatives``/``sampler``: :func:`~recsys.models.transformer.loss.choose_loss`;
@@ -221,9 +223,7 @@ def train_model(
     ``parallel.address`` unless Ray is already running). Returns ``{"model_dir",
     "epochs", "train_seconds", "threads", "device", "loss", "negatives", "sampler",
     "workers", "samples_per_s", "valid": {"ndcg@10", ...}, "test": {...}}``;
-    ``"ablation"`` holds the same for the no-text model when trained. The manifest
-    records the event-log prefix ``ds`` includes (``"event_log"``, :mod:`recsys.updates`),
-    the newest training event's time and ``manifest_extra``.
+    ``"ablation"`` holds the same for the no-text model when trained.
     """
     from recsys.evaluation import PROTOCOL, evaluate_scorer, leave_one_out
     from recsys.text import item_embeddings
