@@ -208,12 +208,15 @@ def train_model(
     loss: str = "auto",
     negatives: int = DEFAULT_NEGATIVES,
     sampler: str = "uniform",
+    manifest_extra: dict[str, Any] | None = None,
     parallel: RayPlan | None = None,
     evaluation_extra: Mapping[str, Any] | None = None,
     **overrides: Any,
 ) -> dict[str, Any]:
     """Train the transformer (+ no-text ablation), evaluate, write the artifact to ``out_dir``.
 
+    The manifest records the event-log prefix ``ds`` includes (``"event_log"``,
+    :mod:`recsys.updates`), the newest training event's time and ``manifest_extra``.
     An existing artifact in ``out_dir`` is replaced atomically (built in a temporary
     sibling directory, then swapped in). ``device``: ``"auto"``, ``"cpu"`` or ``"cuda"``;
     ``loss``/``negatives``/``sampler``: :func:`~recsys.models.transformer.loss.choose_loss`;
@@ -227,6 +230,7 @@ def train_model(
     """
     from recsys.evaluation import PROTOCOL, evaluate_scorer, leave_one_out
     from recsys.text import item_embeddings
+    from recsys.updates import log_record
 
     t_start = time.perf_counter()
     if min_count is not None:
@@ -282,7 +286,9 @@ def train_model(
              "train_threads": threads,  # results depend on it (recsys/runtime.py)
              "train_users": int(sum(1 for s in split.train if len(s))),
              "history": model.log.history[-50:], "new_items": new_items,
-             **facts, "samples_per_s": round(model.log.samples_per_s, 1)}
+             **facts, "samples_per_s": round(model.log.samples_per_s, 1),
+             "event_log": log_record(ds), "trained_newest_event": int(ds.timestamp.max()),
+             **(manifest_extra or {})}
     _store(out, ds, model, {"valid": accuracy(valid), "test": accuracy(test)}, extra, evaluation, abl)
     if progress:
         progress(1.0, f"done: test NDCG@10 {test['ndcg@10']:.4f}")

@@ -59,9 +59,9 @@ def _ms(f: Callable[[], Any]) -> float:
 def load_scorer(ds: Dataset, model_dir: str | None) -> tuple[Any, str]:
     """(scorer, description): the transformer artifact, or an EASE baseline when no
     model directory was given and the default one does not exist."""
-    from recsys.paths import default_model_dir
+    from recsys.updates import resolve_model_dir
 
-    d = Path(model_dir) if model_dir else default_model_dir(ds)
+    d = Path(model_dir) if model_dir else resolve_model_dir(ds)
     if d.is_dir():
         return load_model(ds, str(d)), f"transformer ({d})"
     if model_dir:

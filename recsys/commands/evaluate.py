@@ -13,6 +13,9 @@ Every model reports the mean over seeds of each metric, plus ``<metric>_std``
 interactions (default: the ``--model`` artifact's order, else hash); the JSON reports it
 (``tie_order``, also in ``protocol``) with ``tied_test_share``, the share of evaluated
 users whose test item shares its timestamp with the item before it.
+
+``evaluate --prequential [--window N] [--last F]`` evaluates on the event stream
+instead (:mod:`recsys.commands.evaluate_prequential`).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from typing import Any, Callable, cast
 
 import numpy as np
 
+from recsys.commands import evaluate_prequential as prequential
 from recsys.commands.options import add_min_count, resolve_min_count, resolve_tie_order
 from recsys.data.types import DataError, Dataset
 from recsys.evaluation import PROTOCOL, Split, baseline_scorers, evaluate_scorer, leave_one_out
@@ -47,6 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-ild", action="store_true", help="skip ILD@10 (avoids encoding item texts when not cached)"
     )
+    prequential.add_arguments(parser)
 
 
 def _say(msg: str) -> None:
@@ -213,6 +218,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from recsys.data import load
 
     _check_args(args)
+    prequential.check_args(args)
+    if args.prequential:
+        return prequential.run(args)
     t_start = time.perf_counter()
     min_count = resolve_min_count(args)
     ds = load(args.data, min_count=min_count, tie_order=resolve_tie_order(args))

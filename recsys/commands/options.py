@@ -110,12 +110,13 @@ def load_data(args: argparse.Namespace) -> Dataset:
 
 def load_model(ds: Dataset, model_dir: str | None) -> TransformerRecommender:
     """The transformer artifact for ``ds``: ``--model DIR``, else the data's default
-    model directory (``recsys.paths.default_model_dir``). DataError when it is missing
+    model (``recsys.updates.resolve_model_dir``: the newest update on its event log, else
+    the base model). DataError when it is missing
     or was trained on other data."""
     from recsys.models.transformer import TransformerRecommender
-    from recsys.paths import default_model_dir
+    from recsys.updates import resolve_model_dir
 
-    d = Path(model_dir) if model_dir else default_model_dir(ds)
+    d = Path(model_dir) if model_dir else resolve_model_dir(ds)
     if not d.is_dir():
         if model_dir:
             raise DataError(f"no trained model at {d}: model directory not found")

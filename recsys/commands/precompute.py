@@ -108,12 +108,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     _check(args)
     ds = load_data(args)
     from recsys import serving
-    from recsys.paths import default_model_dir
     from recsys.precompute.runner import run as run_job
     from recsys.precompute.scoring import GroupScorer
 
     model = load_model(ds, args.model)  # checks the artifact against the data before any worker starts
-    model_dir = Path(args.model) if args.model else default_model_dir(ds)
+    from recsys.updates import resolve_model_dir
+
+    model_dir = Path(args.model) if args.model else resolve_model_dir(ds)
     job = Job(
         source=local_source(args.data), model_dir=str(model_dir.resolve()), n_users=ds.n_users,
         model_fingerprint=serving.model_fingerprint(model_dir), data_fingerprint=ds.fingerprint,

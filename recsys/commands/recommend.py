@@ -18,6 +18,9 @@ the leave-one-out split: ``{"item_id", "title", "rank_in": {model: rank or null}
 without it, whatever ``--history``/``--as-of`` say; else null) and ``"compare_fit"``. The
 baselines are fitted as ``evaluate`` fits them, on every interaction before each user's
 test item. Without ``--json`` a side-by-side table.
+
+When the data includes an event log, ``"staleness"`` says how far it has moved past the
+model (``events_since_training``, ``log_events``, ``newest_event``, …; :mod:`recsys.updates`).
 """
 
 from __future__ import annotations
@@ -154,12 +157,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         **rerank_out,
         "elapsed_ms": round(1000 * (time.perf_counter() - t0), 1),
     }
+    if ds.log is not None:  # how far the event log has moved past the model (recsys.updates)
+        from recsys.updates import staleness
+
+        result["staleness"] = staleness(ds, getattr(model, "manifest", None) or {}).as_json()
     lines = [f"user {h.user} ({len(h)} history items" + (", edited" if edited else "") + ")"]
     lines += [f"{it['rank']:3d}. {it['title']}  [{it['item_id']}]  {it['score']:.3f}" for it in items]
     if getattr(args, "compare", False):
-        from recsys.paths import default_model_dir
+        from recsys.updates import resolve_model_dir
 
-        extra, text = compare(ds, model, Path(args.model) if args.model else default_model_dir(ds), h, args.k)
+        extra, text = compare(ds, model, Path(args.model) if args.model else resolve_model_dir(ds), h, args.k)
         result.update(extra)
         result["elapsed_ms"] = round(1000 * (time.perf_counter() - t0), 1)
         lines += ["", text]

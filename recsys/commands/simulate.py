@@ -106,9 +106,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         raise DataError(f"--fair-group: unknown category {group.category!r}")
     model_dir = None
     if scorer is not None and cfg.retrain_every:
-        from recsys.paths import default_model_dir
+        from recsys.updates import resolve_model_dir
 
-        model_dir = Path(args.model) if args.model else default_model_dir(ds)
+        model_dir = Path(args.model) if args.model else resolve_model_dir(ds)
     progress, close = progress_bar(not (args.json or args.no_progress))
     try:
         res = simulate(ds, scorer, cfg, progress=progress, model_dir=model_dir)

@@ -25,7 +25,6 @@ from recsys.commands.options import add_tie_order, resolve_tie_order
 from recsys.data import load
 from recsys.data.types import DataError
 from recsys.models.transformer.loss import DEFAULT_NEGATIVES, LOSSES, SAMPLED_ABOVE_ITEMS, SAMPLERS
-from recsys.paths import default_model_dir
 from recsys.runtime import DEVICES
 
 NEW_ITEM_MODES = ("bury", "text")
@@ -50,7 +49,8 @@ def new_item_options(mode: str, offset: float) -> dict[str, Any]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default=None, metavar="DIR",
-                        help="artifact directory (default: $RECSYS_HOME/models/<data fingerprint>)")
+                        help="artifact directory (default: $RECSYS_HOME/models/<data fingerprint>, or, when the "
+                             "data's event log holds events, the update directory of that log prefix)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--epochs", type=int, default=None, metavar="N",
                         help="maximum epochs (early stopping on validation NDCG@10 still applies)")
@@ -140,7 +140,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         resolve_device(args.device)
     threads = plan.threads if plan is not None else args.threads or training_threads()
     ds = load(args.data, min_count=args.min_count, tie_order=resolve_tie_order(args))
-    out = args.out or str(default_model_dir(ds))
+    from recsys.updates import model_out_dir
+
+    out = args.out or str(model_out_dir(ds))  # base + log: the update directory of this log prefix
     progress, close = progress_bar(not args.no_progress)
     set_threads(threads)
     try:

@@ -1,7 +1,8 @@
 """Merging an event log's contents into a loaded dataset (:mod:`recsys.data.events`).
 
-Base users and items keep their indices; new ones are appended after them (sorted
-among themselves), titled by the logged items rows (else the unfiltered source's
+Base users and items keep their indices; new ones are appended after them (new users
+sorted among themselves, new items in order of first appearance in the log, so the
+item indices of a shorter log are a prefix of a longer one's), titled by the logged items rows (else the unfiltered source's
 catalogue, else their id, with a warning) and given the logged users rows'
 attributes. Interactions are re-ordered by the protocol order; the fingerprint stays
 the base data's and ``Dataset.log`` describes the log.
@@ -45,7 +46,9 @@ def merge(ds: Dataset, contents: LogContents, catalogue: Dataset | None = None) 
     users = ev["user_id"].to_numpy(dtype=object)
     items = ev["item_id"].to_numpy(dtype=object)
     new_users = sorted_ids([x for x in pd.unique(users).tolist() if not ds.has_user(x)])
-    new_items = sorted_ids([x for x in pd.unique(items).tolist() if not ds.has_item(x)])
+    # new items in order of first appearance in the log: a longer log keeps every index of
+    # a shorter one, so a model updated on a prefix of the log still matches (recsys.updates)
+    new_items = tuple(str(x) for x in pd.unique(items).tolist() if not ds.has_item(x))
     user_ids = tuple(ds.user_ids) + new_users
     item_ids = tuple(ds.item_ids) + new_items
     uindex = {**ds._uindex, **{x: ds.n_users + k for k, x in enumerate(new_users)}}
@@ -92,7 +95,8 @@ def merge(ds: Dataset, contents: LogContents, catalogue: Dataset | None = None) 
     st = contents.state
     info = LogInfo(events=st.events, position=st.events, last_timestamp=st.last_timestamp,
                    new_users=len(new_users), new_items=len(new_items),
-                   key=hashlib.sha256(st.key.encode()).hexdigest()[:16], base_events=ds.n_interactions)
+                   key=hashlib.sha256(st.key.encode()).hexdigest()[:16], base_events=ds.n_interactions,
+                   generation=st.generation)
     return dataclasses.replace(
         ds, user_ids=user_ids, item_ids=item_ids, user=_ro(u), item=_ro(i), timestamp=_ro(t),
         rating=None if r is None else _ro(r),

@@ -95,7 +95,7 @@ class LogInfo:
     it); ``last_timestamp``: the newest logged event's time (None when empty);
     ``new_users`` / ``new_items``: ids the base data does not have; ``key``: changes
     whenever the log's content changes (also across ``ingest --reset``);
-    ``base_events``: interactions of the base data.
+    ``base_events``: interactions of the base data; ``generation``: new on every reset.
     """
 
     events: int
@@ -105,6 +105,7 @@ class LogInfo:
     new_items: int
     key: str
     base_events: int
+    generation: str = ""  # with ``position``: names a log prefix exactly (recsys.updates)
 
     def as_json(self) -> dict[str, Any]:
         return {"events": self.events, "position": self.position, "last_timestamp": self.last_timestamp,

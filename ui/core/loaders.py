@@ -23,7 +23,7 @@ import streamlit as st
 from recsys.data.types import DataError, Dataset
 from recsys.models.base import Scorer
 from recsys.models.transformer import artifact
-from recsys.paths import default_model_dir
+from recsys.updates import resolve_model_dir
 from ui.core import policy, state, workqueue
 from ui.serving import logic as serving_logic
 
@@ -127,7 +127,9 @@ class ModelLocation:
 
 def locate_model(ds: Dataset) -> ModelLocation:
     """Where the model for ``ds`` lives: ``--model``/``RECSYS_MODEL`` if it was trained
-    on this very dataset, else ``RECSYS_HOME/models/<fingerprint[:16]>``."""
+    on this very dataset, else :func:`recsys.updates.resolve_model_dir` (the newest
+    update on the data's event log, else ``RECSYS_HOME/models/<fingerprint[:16]>``;
+    where a first-start training of ``ds`` writes when there is none)."""
     note = None
     explicit = state.startup_arg("model")
     if explicit:
@@ -140,7 +142,7 @@ def locate_model(ds: Dataset) -> ModelLocation:
             note = f"`--model {explicit}` is not a RecLens artifact (no manifest.json/model.safetensors)."
         else:
             note = f"`--model {explicit}` was trained on different data; using this dataset's own model."
-    d = default_model_dir(ds)
+    d = resolve_model_dir(ds)
     return ModelLocation(d, _has_artifact(d), False, note)
 
 

@@ -1,5 +1,5 @@
-"""Model card panels (streamlit): the Home page's model card, the background-training
-note and the Evaluation page's tables. Tables and charts come from :mod:`ui.model_card.logic`."""
+"""Model card panels (streamlit): the Home page's model card (with its freshness section,
+:mod:`ui.freshness`), the background-training note and the Evaluation page's tables. Tables and charts come from :mod:`ui.model_card.logic`."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import streamlit as st
 from recsys.data.types import Dataset
 from ui.core import components, loaders, policy, state
 from ui.core.text import md
+from ui.freshness import panel as fresh_panel
 from ui.model_card import logic
 from ui.serving import panel as serving_panel
 from ui.serving.logic import TableStatus
@@ -38,6 +39,8 @@ def model_card(ds: Dataset) -> None:
     loc = loaders.locate_model(ds)
     man = loaders.read_manifest(str(loc.path))
     ev = loaders.read_evaluation(str(loc.path))
+    if loc.exists:
+        fresh_panel.freshness_section(ds, loc.path, loaders.load_model(str(loc.path), ds.content_key, ds))
     left, right = st.columns([2, 3])
     with left:
         st.subheader("Training facts")
