@@ -22,7 +22,8 @@ process's gradient of the batch (up to rounding).
 
 from __future__ import annotations
 
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Protocol, Sequence
 
 import numpy as np
 import torch
@@ -93,3 +94,111 @@ def window_targets(ends: np.ndarray, max_len: int) -> np.ndarray:
     ends = np.asarray(ends, dtype=np.int64)
     start = np.maximum(ends - max_len, 0)
     return ends - start - (start > 0)
+
+
+# ---- each process holds a shard of the users -------------------------------------------
+SHARD_PURPOSE = "train-shard"
+
+
+def user_owners(user_ids: Sequence[str], world: int) -> np.ndarray:
+    """(n_users,) int32: the process that holds each user's data — a stable hash of the
+    user id (blake2b, :func:`recsys.seeds.user_seed`) modulo ``world``. The same in every
+    process and Python version, and a user keeps its shard when other users are added."""
+    from recsys.seeds import user_seed
+
+    if world < 1:
+        raise ValueError(f"world must be at least 1, not {world}")
+    return np.fromiter((user_seed(0, u, SHARD_PURPOSE) % world for u in user_ids), dtype=np.int32,
+                       count=len(user_ids))
+
+
+@dataclass(frozen=True, eq=False)
+class UserShard:
+    """One process's share of a data-parallel run's training data, and the few global
+    facts every process needs to draw the same windows and batches as one process.
+
+    Global (the same in every shard, O(users + items)): ``lengths`` — training-sequence
+    length of every user; ``counts`` — training interactions per item; ``gap_counts`` —
+    training gap-bucket counts (None without timestamps). Held here (O(held
+    interactions)): ``users`` (ascending user indices), their sequences as CSR
+    (``offsets``, ``items``, ``timestamps``), and the evaluated ones among them
+    (``valid_users``, with ``valid_target``) for validation."""
+
+    rank: int
+    world: int
+    lengths: np.ndarray
+    counts: np.ndarray
+    gap_counts: np.ndarray | None
+    users: np.ndarray
+    offsets: np.ndarray
+    items: np.ndarray
+    timestamps: np.ndarray
+    valid_users: np.ndarray
+    valid_target: np.ndarray
+
+    @property
+    def n_users(self) -> int:
+        return int(self.lengths.shape[0])
+
+    def held(self) -> np.ndarray:
+        """(n_users,) bool: the users this shard holds."""
+        mask = np.zeros(self.n_users, dtype=bool)
+        mask[self.users] = True
+        return mask
+
+    def sequences(self) -> tuple[Rows, Rows]:
+        """(training sequences, their timestamps), indexable by global user index (held users only)."""
+        pos = np.full(self.n_users, -1, dtype=np.int64)
+        pos[self.users] = np.arange(self.users.shape[0])
+        return Rows(pos, self.offsets, self.items), Rows(pos, self.offsets, self.timestamps)
+
+    def valid(self) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray]:
+        """(histories, timestamps, targets) of the held evaluated users, as ``Split.inputs("valid")``."""
+        seqs, tss = self.sequences()
+        users = self.valid_users.tolist()
+        return [seqs[u] for u in users], [tss[u] for u in users], self.valid_target
+
+
+class Rows:
+    """Per-user rows of a CSR array, looked up by global user index (a held user's only)."""
+
+    def __init__(self, pos: np.ndarray, offsets: np.ndarray, values: np.ndarray):
+        self.pos, self.offsets, self.values = pos, offsets, values
+
+    def __getitem__(self, user: int) -> np.ndarray:
+        j = int(self.pos[user])
+        if j < 0:
+            raise KeyError(f"user {user} is not held by this process")
+        return self.values[self.offsets[j] : self.offsets[j + 1]]
+
+
+def user_shards(
+    train: Sequence[np.ndarray],
+    train_ts: Sequence[np.ndarray],
+    eval_users: np.ndarray,
+    valid_target: np.ndarray,
+    owners: np.ndarray,
+    world: int,
+    n_items: int,
+    gap_counts: np.ndarray | None,
+) -> list[UserShard]:
+    """Cut a leave-one-out split's training data into ``world`` shards by ``owners``
+    (:func:`user_owners`); every user with training data is in exactly one shard."""
+    lengths = np.fromiter((len(s) for s in train), dtype=np.int64, count=len(train))
+    counts = np.bincount(np.concatenate([np.asarray(s, dtype=np.int64) for s in train]) if len(train)
+                         else np.zeros(0, np.int64), minlength=n_items)[:n_items].astype(np.int64)
+    eval_users = np.asarray(eval_users, dtype=np.int64)
+    valid_target = np.asarray(valid_target, dtype=np.int64)
+    out = []
+    for r in range(world):
+        users = np.flatnonzero((owners == r) & (lengths > 0)).astype(np.int64)
+        offsets = np.zeros(users.shape[0] + 1, dtype=np.int64)
+        np.cumsum(lengths[users], out=offsets[1:])
+        items = np.concatenate([np.asarray(train[u], dtype=np.int64) for u in users.tolist()]) if users.size \
+            else np.zeros(0, np.int64)
+        ts = np.concatenate([np.asarray(train_ts[u], dtype=np.int64) for u in users.tolist()]) if users.size \
+            else np.zeros(0, np.int64)
+        keep = owners[eval_users] == r
+        out.append(UserShard(r, world, lengths, counts, gap_counts, users, offsets, items, ts,
+                             eval_users[keep], valid_target[keep]))
+    return out
