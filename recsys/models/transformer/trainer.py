@@ -41,8 +41,17 @@ from recsys.evaluation.metrics import ndcg_of_ranks, rank_of_targets
 from recsys.models.transformer.config import TransformerConfig
 from recsys.models.transformer.loss import LossSpec
 from recsys.models.transformer.net import encode_batch
-from recsys.models.transformer.parallel import LocalSync, Sync, UserShard, shard, window_targets
+from recsys.models.transformer.parallel import (
+    LocalSync,
+    Sync,
+    UserShard,
+    check_cover,
+    held_rows,
+    shard,
+    window_targets,
+)
 from recsys.models.transformer.sampled import SampledSoftmax
+from recsys.models.transformer.windows import length_batches, training_windows
 
 if TYPE_CHECKING:  # pragma: no cover
     from recsys.models.transformer.recommender import TransformerRecommender
@@ -71,42 +80,6 @@ class TrainLog:
     def samples_per_s(self) -> float:
         """Training target positions per second of training time, over all epochs."""
         return self.samples / self.step_seconds if self.step_seconds > 0 else 0.0
-
-
-def training_windows(lengths: np.ndarray, max_len: int, mode: str, gen: torch.Generator) -> list[tuple[int, int]]:
-    """Training windows ``(user, end)``: the items ``seq[max(0, end - max_len):end]``.
-
-    ``"last"``: one window per user ending at the last item. ``"windows"``: histories
-    longer than ``max_len`` also contribute earlier windows ending at
-    ``n - shift - k * max_len`` (``shift`` random in ``[1, max_len]``, fresh each epoch), so
-    every item is a target once or twice per epoch and window borders move between epochs.
-    """
-    out: list[tuple[int, int]] = []
-    for u, n in enumerate(lengths.tolist()):
-        if n < 1:
-            continue
-        out.append((u, n))
-        if mode == "windows" and n > max_len:
-            shift = 1 + int(torch.randint(max_len, (1,), generator=gen))
-            end = n - shift
-            while end >= 1:
-                out.append((u, end))
-                end -= max_len
-    return out
-
-
-def length_batches(users: np.ndarray, lengths: np.ndarray, batch_size: int, gen: torch.Generator) -> list[np.ndarray]:
-    """Random batches of users with similar sequence lengths (little padding): shuffle,
-    sort windows of 8 batches by length, cut into batches, shuffle the batches."""
-    perm = users[torch.randperm(len(users), generator=gen).numpy()]
-    window = batch_size * 8
-    batches: list[np.ndarray] = []
-    for a in range(0, len(perm), window):
-        w = perm[a : a + window]
-        w = w[np.argsort(lengths[w], kind="stable")]
-        batches.extend(w[b : b + batch_size] for b in range(0, len(w), batch_size))
-    order = torch.randperm(len(batches), generator=gen).numpy()
-    return [batches[k] for k in order]
 
 
 def lr_scale(cfg: TransformerConfig, step: int, steps_per_epoch: int, max_epochs: int) -> float:
@@ -207,16 +180,7 @@ class Trainer:
         self.best, self.bad, self.decays, self.lr_mult = -1.0, 0, 0, 1.0
         self.log = TrainLog()
         if users is not None and self.world > 1:
-            self._check_shards(users)
-
-    def _check_shards(self, users: UserShard) -> None:
-        """Every user with training data is held by exactly one process (one all-reduce)."""
-        assert self.held is not None
-        cover = np.asarray(self.sync.all_sum(self.held.astype(np.float64).tolist()))
-        if not np.array_equal(cover, (self.lengths > 0).astype(np.float64)):
-            raise DataError("the data-parallel processes' user shards overlap or miss users")
-        per = [float(users.users.shape[0]) if r == self.rank else 0.0 for r in range(self.world)]
-        self.log.worker_users = [int(x) for x in self.sync.all_sum(per)]
+            self.log.worker_users = check_cover(self.sync, users)
 
     def _optimizer(self) -> tuple[list[nn.Parameter], torch.optim.AdamW]:
         """AdamW with weight decay on matrices only; fine-tuned text layers move slowly."""
@@ -278,7 +242,7 @@ class Trainer:
                 loss, n_tok = self._batch_loss(users[idx], ends[idx])
                 total += float(loss.detach()) * n_tok
             else:  # this process's share; its loss summed, scaled so the averaged gradient is the batch mean's
-                part, weight = shard(idx, self.rank, self.world) if mine is None else _held(idx, mine, spare)
+                part, weight = shard(idx, self.rank, self.world) if mine is None else held_rows(idx, mine, spare)
                 loss, n_tok = self._batch_loss(users[part], ends[part], "sum")
                 total += float(loss.detach()) if weight else 0.0
                 loss = loss * (self.world / int(targets[idx].sum()) if weight else 0.0)
@@ -419,15 +383,3 @@ class Trainer:
         if "valid_ndcg@10" in rec:
             msg += f", valid NDCG@10 {rec['valid_ndcg@10']:.4f} (best {self.best:.4f})"
         self.progress(epoch / self.max_epochs, msg)
-
-
-def _held(batch: np.ndarray, mine: np.ndarray, spare: np.ndarray | None) -> tuple[np.ndarray, bool]:
-    """(the windows of a global batch whose users this process holds, whether they carry
-    weight); a process holding none of them trains one of its own windows with weight 0,
-    so it still joins the gradient synchronisation (as :func:`~recsys.models.transformer.parallel.shard`)."""
-    part = batch[mine[batch]]
-    if len(part):
-        return part, True
-    if spare is None or not len(spare):
-        raise DataError("a data-parallel process holds no training window")
-    return spare, False
