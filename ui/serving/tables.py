@@ -48,19 +48,50 @@ def item(key: TableKey, item_id: str, k: int, _ds: Dataset) -> TableItem:
     return item_from_table(_ds, _ds.item_index(item_id), exposure(key, k), audience(key, item_id, k), k)
 
 
-@st.cache_data(max_entries=4, show_spinner="Re-ranking every user of the serving table for the trade-off curves…")
+@st.cache_data(max_entries=8, show_spinner=False)
+def stored_population(key: TableKey) -> dict | None:
+    """The population trade-offs ``precompute`` stored with the table
+    (:mod:`recsys.precompute.population`), or None when absent or of another job."""
+    from recsys.precompute import population
+
+    return population.read(key[0])
+
+
 def sweep(key: TableKey, _ds: Dataset, _ctx: RerankContext) -> pd.DataFrame:
-    """The λ-sweep behind the trade-off curves over every evaluated user of the table
-    (``sweep_from_table``: every point in one chunked pass)."""
+    """The λ-sweep behind the trade-off curves over every evaluated user of the table:
+    stored by ``precompute``, else computed (``sweep_from_table``, one chunked pass)."""
+    stored = stored_population(key)
+    if stored is not None:
+        from recsys.precompute import population
+
+        return population.sweep(stored)
+    return _sweep(key, _ds, _ctx)
+
+
+@st.cache_data(max_entries=4, show_spinner="Re-ranking every user of the serving table for the trade-off curves…")
+def _sweep(key: TableKey, _ds: Dataset, _ctx: RerankContext) -> pd.DataFrame:
     from recsys.rerank.table import sweep_from_table
 
     return sweep_from_table(key[0], _ds, _ctx)
 
 
-@st.cache_data(max_entries=32, show_spinner="Re-ranking every user of the serving table…")
 def evaluate(key: TableKey, div: float, cal: float, fair: float, _ds: Dataset, _ctx: RerankContext) -> dict:
     """``evaluate_population``'s dict at one setting (NDCG@10, list metrics, coverage,
-    Gini, NDCG@10 per user group) over every evaluated user of the table, in chunks."""
+    Gini, NDCG@10 per user group) over every evaluated user of the table: stored by
+    ``precompute`` for the sweep's settings (the model's own order among them), else
+    computed in chunks."""
+    stored = stored_population(key)
+    if stored is not None:
+        from recsys.precompute import population
+
+        res = population.result(stored, Weights(div, cal, fair))
+        if res is not None:
+            return res
+    return _evaluate(key, div, cal, fair, _ds, _ctx)
+
+
+@st.cache_data(max_entries=32, show_spinner="Re-ranking every user of the serving table…")
+def _evaluate(key: TableKey, div: float, cal: float, fair: float, _ds: Dataset, _ctx: RerankContext) -> dict:
     from recsys.rerank.table import evaluate_population_from_table
 
     return evaluate_population_from_table(key[0], _ds, _ctx, Weights(div, cal, fair))[0]
