@@ -4,18 +4,22 @@ The driver (:func:`fit_on_ray`) starts a ``ray.train.torch.TorchTrainer`` with N
 (``ScalingConfig(num_workers=N, use_gpu=<device is cuda>)``, process group gloo on CPU,
 nccl on GPU). Each worker (:func:`train_loop`):
 
-* loads the data itself from the same source string and options (``load(source,
-  min_count, tie_order)``) and checks its fingerprint against the driver's — on a
-  cluster the source must be reachable from every node (a shared path, the generated
-  demo). What travels through Ray is small: the options, the text embeddings (one
-  object-store copy) and the starting weights of continued training;
+* fetches only its own shard of the users from Ray's object store
+  (:func:`shard_refs`: the driver, which has loaded the data, cuts the leave-one-out
+  split by a stable hash of the user id and puts one
+  :class:`~recsys.models.transformer.parallel.UserShard` per worker — its users'
+  training sequences and validation rows, plus each user's sequence length and the item
+  counts every worker needs to draw the same batches). The item ids, the text
+  embeddings and the starting weights of continued training travel the same way; the
+  workers never read the data source, so on a cluster only the driver needs it;
 * trains the same :class:`~recsys.models.transformer.trainer.Trainer` as a single
   process, with its network wrapped by ``ray.train.torch.prepare_model``
   (``DistributedDataParallel``) and a :class:`~recsys.models.transformer.parallel.TorchSync`:
-  every global batch of ``batch_size`` windows is split across the workers (per-worker
-  batch = batch_size / N), so the learning rate of one process applies unchanged
-  (:mod:`recsys.models.transformer.parallel`). Validation is shared out too; rank 0's
-  early-stopping decision is broadcast so all workers stop together;
+  every global batch of ``batch_size`` windows is split across the workers by the owner
+  of each window's user (≈ batch_size / N rows each), so the learning rate of one process
+  applies unchanged (:mod:`recsys.models.transformer.parallel`). Each worker validates
+  its own users; rank 0's early-stopping decision is broadcast so all workers stop
+  together;
 * rank 0 writes the best state (safetensors) and the training log (JSON) into a
   directory and reports it as a ``ray.train.Checkpoint`` — no pickle. The driver reads
   it back into a :class:`TransformerRecommender`, which ``train_model`` evaluates and
@@ -96,7 +100,7 @@ LOG_FILE = "train_log.json"
 class RayPlan:
     """How to train data-parallel: ``workers`` processes with ``threads`` torch threads
     each, on a local Ray (``address`` None) or the cluster at ``address``; ``min_count``
-    is the N-core filter the workers apply when they load the data."""
+    records the N-core filter the driver applied (the workers receive filtered data)."""
 
     workers: int
     address: str | None = None
