@@ -115,6 +115,8 @@ def main() -> int:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--no-nav", action="store_true", help="only the page loads (no sidebar navigation, no slider)")
     ap.add_argument("--json", default=None, help="also write the results here")
+    ap.add_argument("--pages", nargs="+", default=None, metavar="NAME",
+                    help="only these pages, in this order (names as in the sidebar, e.g. Home 'Fairness lab')")
     ap.add_argument("--screenshots", default=None, help="directory for one PNG per page (e.g. docs/screenshots)")
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
@@ -146,7 +148,7 @@ def main() -> int:
         with sync_playwright() as p:
             b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
             page = b.new_page(viewport={"width": 1440, "height": 1000})
-            for name, path in PAGES.items():
+            for name, path in PAGES.items() if not args.pages else [(n, PAGES[n]) for n in args.pages]:
                 page.goto(f"{url}/{path}?user={user}")
                 first = _settle(page)
                 again = []

@@ -17,7 +17,8 @@ measured in the issue):
 - ``load`` — ``data --json`` on each written world: rows/s and peak memory;
 - ``train`` — ``train --no-ablation`` on a world (or ML-100K) with ``--workers 1``
   (1 thread) and ``--workers 2`` (Ray Train, 1 thread each): samples/s, validation
-  NDCG@10, wall time; ``--loss full|sampled`` for the softmax comparison;
+  NDCG@10, wall time, the peak RSS of each Ray Train worker process (``VmHWM``) and the
+  users each worker held; ``--loss full|sampled`` for the softmax comparison;
 - ``precompute`` — ``precompute`` with 1 and 2 workers: users/s, peak memory.
 
 A benchmark, not a test: run it on an otherwise idle machine and say so.
@@ -74,17 +75,36 @@ def _pss_kib(pid: int) -> int:
     return 0
 
 
-def tree_pss_mib(root: int) -> float:
+def tree_pids(root: int) -> list[int]:
     kids = _children()
-    todo, seen, total = [root], set(), 0
+    todo, seen = [root], []
     while todo:
         pid = todo.pop()
         if pid in seen:
             continue
-        seen.add(pid)
-        total += _pss_kib(pid)
+        seen.append(pid)
         todo.extend(kids.get(pid, []))
-    return total / 1024
+    return seen
+
+
+def tree_pss_mib(root: int) -> float:
+    return sum(_pss_kib(pid) for pid in tree_pids(root)) / 1024
+
+
+def _hwm(pid: int) -> tuple[int, str]:
+    """(peak RSS so far in KiB — the kernel's VmHWM —, the process title)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            hwm = next((int(line.split()[1]) for line in f if line.startswith("VmHWM:")), 0)
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            title = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+    except (OSError, StopIteration):
+        return 0, ""
+    return hwm, title
+
+
+#: Ray Train worker processes (their titles start ``ray::RayTrainWorker`` / ``ray::_RayTrainWorker``)
+TRAIN_WORKER = "RayTrainWorker"
 
 
 def run_measured(cmd: list[str], env: dict[str, str] | None = None, timeout: float | None = None) -> dict:
@@ -94,11 +114,17 @@ def run_measured(cmd: list[str], env: dict[str, str] | None = None, timeout: flo
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=full_env, cwd=REPO)
     peak = [0.0]
+    procs: dict[int, tuple[int, str]] = {}  # pid -> (peak RSS KiB, a title it had)
     done = threading.Event()
 
     def sample() -> None:
         while not done.is_set():
-            peak[0] = max(peak[0], tree_pss_mib(proc.pid))
+            pids = tree_pids(proc.pid)
+            peak[0] = max(peak[0], sum(_pss_kib(pid) for pid in pids) / 1024)
+            for pid in pids:
+                hwm, title = _hwm(pid)
+                old = procs.get(pid, (0, ""))
+                procs[pid] = (max(hwm, old[0]), title if TRAIN_WORKER in title or not old[1] else old[1])
             done.wait(0.2)
 
     th = threading.Thread(target=sample, daemon=True)
@@ -113,7 +139,9 @@ def run_measured(cmd: list[str], env: dict[str, str] | None = None, timeout: flo
         raise SystemExit(f"error: {' '.join(cmd)} exited {proc.returncode}")
     text = out.strip()
     result = json.loads(text[text.index("{"):]) if "{" in text else {}
-    return {"cmd": " ".join(cmd), "wall_s": round(wall, 2), "peak_pss_mib": round(peak[0], 1), "json": result}
+    workers = sorted(round(h / 1024, 1) for h, t in procs.values() if TRAIN_WORKER in t)
+    return {"cmd": " ".join(cmd), "wall_s": round(wall, 2), "peak_pss_mib": round(peak[0], 1), "json": result,
+            "worker_peak_rss_mib": workers}
 
 
 def cli(*args: str) -> list[str]:
@@ -173,7 +201,8 @@ def stage_train(a: argparse.Namespace) -> list[dict]:
                      "train_seconds": j.get("train_seconds"), "samples_per_s": j.get("samples_per_s"),
                      "valid_ndcg@10": (j.get("valid") or {}).get("ndcg@10"),
                      "test_ndcg@10": (j.get("test") or {}).get("ndcg@10"), "wall_s": r["wall_s"],
-                     "history": _history(out),
+                     "history": _history(out), "worker_users": j.get("worker_users"),
+                     "worker_peak_rss_mib": r["worker_peak_rss_mib"],
                      "peak_pss_mib": r["peak_pss_mib"], "seed": a.seed, "threads": a.threads, "model_dir": out, "cmd": r["cmd"]})
         print(json.dumps(rows[-1]), flush=True)
     return rows

@@ -86,13 +86,13 @@ def fit_transformer(
 ) -> TransformerRecommender:
     """Train one model on ``split`` (training part), early-stopped on its validation part,
     on ``device`` with ``loss`` (default: the full softmax); with ``parallel``, on Ray Train
-    workers that load ``ds`` from its source themselves (:mod:`recsys.train_ray`; a Ray
-    session must be running)."""
+    workers that each receive one shard of ``split``'s users (:mod:`recsys.train_ray`; a
+    Ray session must be running)."""
     if parallel is not None:
         from recsys.train_ray import fit_on_ray
 
         return fit_on_ray(ds, text_emb if config.use_text else None, config, parallel, seed=seed, epochs=epochs,
-                          loss=loss, device=device, init_from=init_from, progress=progress)
+                          loss=loss, device=device, init_from=init_from, progress=progress, split=split)
     model = TransformerRecommender(ds.item_ids, config, text_emb if config.use_text else None, seed=seed,
                                    device=device)
     if init_from is not None:
@@ -308,6 +308,8 @@ def train_model(
     }
     if new_items is not None:
         result["new_items"] = new_items
+    if model.log.worker_users:  # data-parallel: users held by each worker (disjoint shards)
+        result["worker_users"] = model.log.worker_users
     if abl is not None:
         result["ablation"] = abl[1]
     return result

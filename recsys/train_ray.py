@@ -4,18 +4,22 @@ The driver (:func:`fit_on_ray`) starts a ``ray.train.torch.TorchTrainer`` with N
 (``ScalingConfig(num_workers=N, use_gpu=<device is cuda>)``, process group gloo on CPU,
 nccl on GPU). Each worker (:func:`train_loop`):
 
-* loads the data itself from the same source string and options (``load(source,
-  min_count, tie_order)``) and checks its fingerprint against the driver's — on a
-  cluster the source must be reachable from every node (a shared path, the generated
-  demo). What travels through Ray is small: the options, the text embeddings (one
-  object-store copy) and the starting weights of continued training;
+* fetches only its own shard of the users from Ray's object store
+  (:func:`shard_refs`: the driver, which has loaded the data, cuts the leave-one-out
+  split by a stable hash of the user id and puts one
+  :class:`~recsys.models.transformer.parallel.UserShard` per worker — its users'
+  training sequences and validation rows, plus each user's sequence length and the item
+  counts every worker needs to draw the same batches). The item ids, the text
+  embeddings and the starting weights of continued training travel the same way; the
+  workers never read the data source, so on a cluster only the driver needs it;
 * trains the same :class:`~recsys.models.transformer.trainer.Trainer` as a single
   process, with its network wrapped by ``ray.train.torch.prepare_model``
   (``DistributedDataParallel``) and a :class:`~recsys.models.transformer.parallel.TorchSync`:
-  every global batch of ``batch_size`` windows is split across the workers (per-worker
-  batch = batch_size / N), so the learning rate of one process applies unchanged
-  (:mod:`recsys.models.transformer.parallel`). Validation is shared out too; rank 0's
-  early-stopping decision is broadcast so all workers stop together;
+  every global batch of ``batch_size`` windows is split across the workers by the owner
+  of each window's user (≈ batch_size / N rows each), so the learning rate of one process
+  applies unchanged (:mod:`recsys.models.transformer.parallel`). Each worker validates
+  its own users; rank 0's early-stopping decision is broadcast so all workers stop
+  together;
 * rank 0 writes the best state (safetensors) and the training log (JSON) into a
   directory and reports it as a ``ray.train.Checkpoint`` — no pickle. The driver reads
   it back into a :class:`TransformerRecommender`, which ``train_model`` evaluates and
@@ -46,6 +50,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from recsys.data.types import DataError, Dataset
+from recsys.evaluation.split import Split
 from recsys.models.transformer import TrainLog, TransformerConfig, TransformerRecommender
 from recsys.models.transformer.loss import LossSpec
 
@@ -95,7 +100,7 @@ LOG_FILE = "train_log.json"
 class RayPlan:
     """How to train data-parallel: ``workers`` processes with ``threads`` torch threads
     each, on a local Ray (``address`` None) or the cluster at ``address``; ``min_count``
-    is the N-core filter the workers apply when they load the data."""
+    records the N-core filter the driver applied (the workers receive filtered data)."""
 
     workers: int
     address: str | None = None
@@ -178,20 +183,22 @@ def fit_on_ray(
     device: str = "cpu",
     init_from: TransformerRecommender | None = None,
     progress: Progress | None = None,
+    split: Split | None = None,
 ) -> TransformerRecommender:
-    """Train like ``TransformerRecommender.fit`` on the leave-one-out split of ``ds``,
-    with ``plan.workers`` Ray Train workers; returns the best model (on this machine's
-    CPU, or its GPU when ``device`` is cuda and it has one). Needs a running Ray
-    (:func:`ray_session`)."""
+    """Train like ``TransformerRecommender.fit`` on ``split`` (default: the leave-one-out
+    split of ``ds``), with ``plan.workers`` Ray Train workers, each holding one shard of
+    the users (:func:`shard_refs`); returns the best model (on this machine's CPU, or its
+    GPU when ``device`` is cuda and it has one). Needs a running Ray (:func:`ray_session`)."""
     ray = require_ray()
     from ray.train import RunConfig, ScalingConfig
     from ray.train.torch import TorchConfig, TorchTrainer
 
     if config.use_text and config.finetune_text_layers > 0:
         raise DataError("--finetune-text-layers does not run with --workers (train it in one process)")
-    if not ds.source.startswith("demo") and not Path(ds.source).exists():  # fail before Ray Train starts
-        raise DataError(f"--workers: the workers load the data from its source, and {ds.source!r} is not a "
-                        "file or directory (data built in memory trains in one process)")
+    from recsys.evaluation import leave_one_out
+
+    split = split if split is not None else leave_one_out(ds)
+    shards, gaps = shard_refs(ray, ds, split, config, plan.workers)
     init = None
     if init_from is not None:
         start = TransformerRecommender(ds.item_ids, config, text_emb, seed=seed)
@@ -201,8 +208,7 @@ def fit_on_ray(
 
     updates = Queue(actor_options={"num_cpus": 0}) if progress is not None else None
     loop_config = {
-        "source": ds.source, "min_count": plan.min_count, "tie_order": ds.tie_order, "fingerprint": ds.fingerprint,
-        "model": asdict(config), "seed": int(seed), "epochs": epochs, "loss": asdict(loss or LossSpec()),
+        "shards": shards, "item_ids": ray.put(tuple(ds.item_ids)), "model": asdict(config), "seed": int(seed), "epochs": epochs, "loss": asdict(loss or LossSpec()),
         "threads": plan.threads, "text": ray.put(text_emb) if config.use_text else None, "init": init,
         "progress": updates,
     }
@@ -221,9 +227,32 @@ def fit_on_ray(
         if result.checkpoint is None:
             raise DataError("Ray Train finished without a checkpoint from rank 0")
         with result.checkpoint.as_directory() as d:
-            return _model_from(Path(d), ds, config, text_emb, seed, device)
+            model = _model_from(Path(d), ds, config, text_emb, seed, device)
+        model.gap_counts = gaps  # recorded in the manifest, as one process records them
+        return model
     finally:
         shutil.rmtree(storage if own_storage else os.path.join(storage, name), ignore_errors=True)
+
+
+def shard_refs(ray: Any, ds: Dataset, split: Split, config: TransformerConfig,
+               workers: int) -> tuple[list[Any], np.ndarray | None]:
+    """The training data cut into ``workers`` shards of users (a stable hash of the user
+    id, :func:`~recsys.models.transformer.parallel.user_owners`), each put into Ray's
+    object store once: worker ``r`` fetches only shard ``r`` (its users' sequences, plus
+    the global lengths and item counts every worker needs to draw the same batches).
+    Also returns the training gap-bucket counts (None without timestamps)."""
+    from recsys.models.transformer.parallel import user_owners, user_shards
+    from recsys.models.transformer.recommender import training_gap_counts
+
+    owners = user_owners(ds.user_ids, workers)
+    gaps = training_gap_counts(split.train_ts) if config.use_time else None
+    parts = user_shards(split.train, split.train_ts, split.eval_users, split.valid_target, owners, workers,
+                        ds.n_items, gaps)
+    empty = [p.rank for p in parts if p.users.size == 0]
+    if empty:
+        raise DataError(f"--workers {workers}: worker(s) {', '.join(map(str, empty))} would hold no user "
+                        f"({ds.n_users} users); use fewer workers")
+    return [ray.put(p) for p in parts], gaps
 
 
 def _storage() -> tuple[str, bool]:
@@ -307,35 +336,30 @@ def train_loop(cfg: dict[str, Any]) -> None:
     import ray.train.torch
     import torch
 
-    from recsys.data import load
-    from recsys.evaluation import leave_one_out
-    from recsys.models.transformer.parallel import TorchSync
+    from recsys.models.transformer.parallel import TorchSync, UserShard
     from recsys.runtime import set_threads
 
     set_threads(int(cfg["threads"]))  # in the thread that trains: torch's setting is per thread
-    ds = load(cfg["source"], min_count=cfg["min_count"], tie_order=cfg["tie_order"])
-    if ds.fingerprint != cfg["fingerprint"]:
-        raise DataError(f"a Ray worker loaded other data from {cfg['source']} (fingerprint "
-                        f"{ds.fingerprint[:12]}, the driver's {str(cfg['fingerprint'])[:12]}); every node must "
-                        "read the same source")
-    split = leave_one_out(ds)
     device = ray.train.torch.get_device()
+    sync = TorchSync(device)
+    users: UserShard = ray.get(cfg["shards"][sync.rank])  # this worker's users only
+    if (users.rank, users.world) != (sync.rank, sync.world):
+        raise DataError(f"Ray worker {sync.rank} of {sync.world} got shard {users.rank} of {users.world}")
     te: np.ndarray | None = ray.get(cfg["text"]) if cfg["text"] is not None else None
-    model = TransformerRecommender(ds.item_ids, TransformerConfig(**cfg["model"]), te, seed=cfg["seed"],
-                                   device=device)
+    model = TransformerRecommender(ray.get(cfg["item_ids"]), TransformerConfig(**cfg["model"]), te,
+                                   seed=cfg["seed"], device=device)
     if cfg["init"] is not None:
         init: dict[str, Any] = ray.get(cfg["init"])
         model.net.load_state_dict({k: torch.from_numpy(np.asarray(v)) for k, v in init.items()})
-    sync = TorchSync(device)
     updates = cfg["progress"] if sync.rank == 0 else None
 
     def wrap(net: torch.nn.Module) -> torch.nn.Module:
         # buffers (text vectors, counts) are equal everywhere: do not re-send them every step
         return ray.train.torch.prepare_model(net, parallel_strategy_kwargs={"forward_sync_buffers": False})
 
-    log = model.fit(split.train, split.train_ts, split.inputs("valid"), epochs=cfg["epochs"],
+    log = model.fit([], None, users.valid(), epochs=cfg["epochs"],
                     progress=(lambda f, m: updates.put_nowait((f, m))) if updates is not None else None,
-                    loss=LossSpec(**cfg["loss"]), sync=sync, wrap=wrap)
+                    loss=LossSpec(**cfg["loss"]), sync=sync, wrap=wrap, users=users)
     metrics = {"epochs": log.epochs, "best_epoch": log.best_epoch, "samples_per_s": log.samples_per_s}
     if sync.rank != 0:
         ray.train.report(metrics)

@@ -197,6 +197,40 @@ def test_lab_curves_read_the_table(monkeypatch, home_with_table):
     assert ndcg == f"{fair:.4f}"  # the current setting is a point of the sweep: the same number
 
 
+def test_lab_reads_the_stored_trade_offs_and_computes_them_when_absent(monkeypatch, home_with_table):
+    import pandas as pd
+
+    import recsys.rerank.table
+    from recsys.precompute import population
+
+    _no_population_work(monkeypatch)
+    stored = population.read(home_with_table / "serving")
+    assert stored is not None  # written by the precompute command
+    _edit_manifest(home_with_table, created="2026-03-01T00:00:00+00:00")  # a table no other test cached
+    live = {"sweep": recsys.rerank.table.sweep_from_table,
+            "evaluate": recsys.rerank.table.evaluate_population_from_table}
+
+    def no_rerank(*a, **k):
+        raise AssertionError("re-ranked the table")
+
+    monkeypatch.setattr(recsys.rerank.table, "sweep_from_table", no_rerank)
+    monkeypatch.setattr(recsys.rerank.table, "evaluate_population_from_table", no_rerank)
+    at = open_page("pages/fairness_lab.py", fair="0.25")
+    assert_clean(at)
+    shown = at.dataframe[-1].value
+    pd.testing.assert_frame_equal(shown, population.sweep(stored).drop(columns="seconds"))
+    tiles = {m.label: m.value for m in at.metric}
+    # without the stored file the page computes the same numbers from the table
+    population.population_path(home_with_table / "serving").unlink()
+    _edit_manifest(home_with_table, created="2026-03-02T00:00:00+00:00")
+    monkeypatch.setattr(recsys.rerank.table, "sweep_from_table", live["sweep"])
+    monkeypatch.setattr(recsys.rerank.table, "evaluate_population_from_table", live["evaluate"])
+    again = open_page("pages/fairness_lab.py", fair="0.25")
+    assert_clean(again)
+    pd.testing.assert_frame_equal(again.dataframe[-1].value, shown)
+    assert {m.label: m.value for m in again.metric} == tiles
+
+
 def test_evaluation_reads_the_table(monkeypatch, home_with_table):
     from recsys.evaluation.metrics import accuracy_metrics
 

@@ -280,6 +280,43 @@ def test_exposure_and_evaluation_from_table(world, fresh):
         exposure_from_table(path, k=0)
 
 
+def test_stored_population_equals_the_live_computation(world, fresh, tmp_path):
+    from recsys.precompute import population
+    from recsys.rerank import Weights, build_context
+    from recsys.rerank.table import evaluate_population_from_table, sweep_from_table
+
+    ds, model, _ = world
+    path = tmp_path / "serving"
+    shutil.copytree(fresh[0], path)
+    ctx = population.context_for(ds, model)
+    assert np.array_equal(ctx.emb, build_context(ds, emb=model.text_emb).emb)  # the app's context
+    job = _job(world)
+    logged: list[str] = []
+    entry = population.store(job, path, ds, model, logged.append)
+    assert entry["file"] == population.POPULATION_FILE and not entry["kept"]
+    stored = population.read(path)  # checked against the table's manifest
+    assert stored is not None
+    live = sweep_from_table(path, ds, ctx, users_per_chunk=11)
+    got = population.sweep(stored)
+    pd.testing.assert_frame_equal(got.drop(columns="seconds"), live.drop(columns="seconds"))
+    for w in (Weights(), Weights(diversity=0.25), Weights(fairness=0.75)):
+        want = evaluate_population_from_table(path, ds, ctx, w)[0]
+        res = population.result(stored, w)
+        assert res is not None
+        res.pop("_seconds"), want.pop("_seconds")
+        assert res == want
+    assert population.result(stored, Weights(diversity=0.1, fairness=0.2)) is None  # not a sweep point
+    # resumable: the same job keeps it; another model's summary is not this table's
+    assert population.store(job, path, ds, model, logged.append)["kept"]
+    f = population.population_path(path)
+    f.write_text(f.read_text().replace(job.model_fingerprint, "0" * 64))
+    assert population.read(path) is None
+    assert not population.store(job, path, ds, model, logged.append)["kept"]  # recomputed
+    assert population.read(path) is not None
+    f.write_text("{not json")
+    assert population.read(path) is None  # damaged: ignored, never a crash
+
+
 # ---- the command --------------------------------------------------------------------------
 def test_command_json_contract_and_serving_info(world, capsys):
     ds, _, d = world
@@ -291,9 +328,16 @@ def test_command_json_contract_and_serving_info(world, capsys):
     info = serving.read_info(d)
     assert info is not None and info.pool == 30 and info.users == ds.n_users and info.log_position == 0
     assert serving.mismatch(info, serving.model_fingerprint(d), ds.fingerprint) is None
+    assert out["population_s"] > 0  # the Fairness lab's trade-offs, stored with the table
+    man = serving.read_manifest(serving.serving_path(d))
+    assert man is not None and man["population"]["file"] == "_population.json"
+    from recsys.precompute import population
+
+    assert population.read(serving.serving_path(d)) is not None
     again = _cli_json(capsys, ["precompute", "--data", SOURCE, "--model", str(d), "--pool", "30",
                                "--shard-users", "64", "--json"])
     assert again["shards_kept"] == 3 and again["scored_users"] == 0 and again["users_per_s"] is None
+    assert again["population_s"] is None  # kept, like the shards
 
 
 def _closed_port() -> int:

@@ -3,6 +3,7 @@ data-parallel training on Ray Train (--workers), whose artifact is the ordinary 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 
@@ -166,6 +167,55 @@ def test_a_sampled_step_has_finite_gradients_everywhere(sampler, extra):
     assert model.net.item_emb.weight.grad.abs().sum() > 0
 
 
+def test_user_shards_are_disjoint_and_hold_exactly_their_users_data():
+    from recsys.data import load
+    from recsys.models.transformer.parallel import user_owners, user_shards
+
+    ds = load("demo-small")
+    split = leave_one_out(ds)
+    owners = user_owners(ds.user_ids, 3)
+    assert np.array_equal(owners, user_owners(ds.user_ids, 3))  # stable (blake2b, not hash())
+    assert np.array_equal(owners[5:], user_owners(ds.user_ids[5:], 3))  # a user's shard ignores the others
+    parts = user_shards(split.train, split.train_ts, split.eval_users, split.valid_target, owners, 3,
+                        ds.n_items, None)
+    held = [set(p.users.tolist()) for p in parts]
+    assert all(held) and not (held[0] & held[1] or held[0] & held[2] or held[1] & held[2])
+    assert set().union(*held) == {u for u, s in enumerate(split.train) if len(s)}
+    counts = np.bincount(np.concatenate(split.train), minlength=ds.n_items)
+    for p in parts:
+        assert np.array_equal(p.counts, counts) and p.lengths.tolist() == [len(s) for s in split.train]
+        seqs, tss = p.sequences()
+        for u in p.users.tolist():
+            assert np.array_equal(seqs[u], split.train[u]) and np.array_equal(tss[u], split.train_ts[u])
+        other = next(u for u in range(ds.n_users) if u not in held[p.rank])
+        with pytest.raises(KeyError):
+            seqs[other]  # another worker's user is not here
+        hist, _, tgt = p.valid()
+        assert set(p.valid_users.tolist()) <= held[p.rank] and len(hist) == len(tgt) == len(p.valid_users)
+    assert sorted(np.concatenate([p.valid_users for p in parts]).tolist()) == split.eval_users.tolist()
+
+
+def test_one_shard_of_every_user_trains_exactly_what_the_whole_log_does():
+    from recsys.models.transformer.parallel import user_shards
+
+    ds = chain_world()
+    split = leave_one_out(ds)
+    from recsys.models.transformer.recommender import training_gap_counts
+
+    (whole,) = user_shards(split.train, split.train_ts, split.eval_users, split.valid_target,
+                           np.zeros(ds.n_users, dtype=np.int32), 1, ds.n_items, training_gap_counts(split.train_ts))
+    cfg = TransformerConfig(use_text=False, use_time=True, **{**SMALL, "max_epochs": 3})
+    a = TransformerRecommender(ds.item_ids, cfg, seed=3)
+    b = TransformerRecommender(ds.item_ids, cfg, seed=3)
+    log_a = a.fit(split.train, split.train_ts, split.inputs("valid"), epochs=3)
+    log_b = b.fit([], None, whole.valid(), epochs=3, users=whole)
+    assert [h["loss"] for h in log_b.history] == [h["loss"] for h in log_a.history]
+    assert [h["valid_ndcg@10"] for h in log_b.history] == [h["valid_ndcg@10"] for h in log_a.history]
+    assert np.array_equal(a.gap_counts, b.gap_counts)
+    for (k, va), vb in zip(a.net.state_dict().items(), b.net.state_dict().values()):
+        assert torch.equal(va, vb), k
+
+
 def test_shard_splits_every_batch_and_never_leaves_a_worker_idle():
     batch = np.arange(7)
     parts = [shard(batch, r, 3) for r in range(3)]
@@ -241,7 +291,8 @@ def one_and_two_workers(ray_local, tmp_path_factory):
     from recsys.data import load
     from recsys.train_ray import RayPlan
 
-    ds = load("demo-small")
+    # a source no worker could load: the workers get their users' data from the driver
+    ds = dataclasses.replace(load("demo-small"), source="built in memory")
     root = tmp_path_factory.mktemp("ray")
     kw = dict(seed=0, epochs=2, ablation=False, baselines=False, device="cpu", loss="full",
               d_model=32, n_layers=1, n_heads=1, max_len=30, batch_size=32, eval_every=1, min_epochs=1, **NO_NOISE)
@@ -282,12 +333,14 @@ def test_ray_progress_reaches_the_driver(one_and_two_workers):
     assert fr == sorted(fr)
 
 
-def test_data_built_in_memory_fails_before_ray_train_starts(ray_local, tmp_path):
-    from recsys.train_ray import RayPlan
-
-    with pytest.raises(DataError, match="not a file or directory"):
-        train_model(chain_world(), tmp_path / "m", epochs=1, ablation=False, baselines=False, device="cpu",
-                    parallel=RayPlan(workers=2))
+def test_each_worker_holds_its_own_users_and_together_all(one_and_two_workers):
+    ds, _, one, two, _ = one_and_two_workers
+    split = leave_one_out(ds)
+    n_train = sum(1 for s in split.train if len(s))
+    # every worker checked (one all-reduce) that each training user is held exactly once
+    assert len(two["worker_users"]) == 2 and sum(two["worker_users"]) == n_train
+    assert min(two["worker_users"]) > 0.3 * n_train  # a hash split: roughly half each
+    assert "worker_users" not in one
 
 
 def test_a_local_ray_too_small_for_the_workers_is_refused(ray_local, tmp_path):

@@ -13,19 +13,27 @@ does not depend on chunking).
 Resumable per shard (a fixed block of ``--shard-users`` user indices): a rerun keeps
 every shard written for the same model, data and options and computes only the rest.
 
+Once every shard is in, the Fairness lab's population trade-offs (the λ-sweep and the
+metrics of each of its settings over every evaluated user) are computed from the table in
+chunks and stored beside it as ``_population.json`` (:mod:`recsys.precompute.population`;
+kept by a rerun of the same job; ``--no-population`` skips it and the app computes them on
+its first visit instead).
+
 ``--workers 1`` without ``--address`` scores in this process (no Ray); more workers,
 ``--ray`` or ``--address`` run a Ray Data actor pool (local Ray: ``num_cpus=N``, object
 store capped at 512 MiB). Both give the same table. Progress goes to stderr; the JSON
 ends with ``users`` (in the table), ``rows``, ``path``, ``users_per_s`` (users scored by
 this run per second of wall time, start-up included; null when every shard was kept)
 and ``workers``; before them ``first_result_s`` (start-up: Ray and the actors' loading,
-until the first scored rows), ``seconds``, ``scored_users``, ``shards``/``shards_kept``.
+until the first scored rows), ``seconds`` (scoring and writing), ``population_s`` (the
+stored trade-offs; null when kept or skipped), ``scored_users``, ``shards``/``shards_kept``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -64,6 +72,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"users per Ray batch (rounded to whole scoring groups; default {DEFAULT_BATCH_USERS})")
     parser.add_argument("--shard-users", type=int, default=DEFAULT_SHARD_USERS, metavar="N",
                         help=f"users per shard, the unit of resumption (default {DEFAULT_SHARD_USERS})")
+    parser.add_argument("--no-population", action="store_true",
+                        help="do not store the population trade-offs (the Fairness lab's λ-sweep) with the "
+                             "table; the app then computes them on the first visit")
     add_min_count(parser)
 
 
@@ -80,6 +91,10 @@ def shap_json(ds: Dataset, model: Any, history: History, item: int, *, seed: int
              "position": int(a.positions[j])} for j in a.order()]
     return json.dumps({"value": float(a.value), "base_value": float(a.base_value), "seed": seed,
                        "budget": budget, "attributions": rows}, separators=(",", ":"))
+
+
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
 
 
 def _check(args: argparse.Namespace) -> None:
@@ -128,15 +143,23 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if not in_process:
         del model  # the workers load their own
     path = serving.serving_path(model_dir)
+
+    def population() -> dict[str, Any]:  # once every shard is in: the Fairness lab's trade-offs
+        from recsys.precompute.population import store
+
+        return store(job, path, ds, scorer.model if scorer is not None else load_model(ds, args.model), _log)
+
     res = run_job(job, path, workers=args.workers, use_ray=args.ray, address=args.address,
                   batch_groups=max(1, args.batch_users // job.group_users), explainer=explainer, scorer=scorer,
-                  py_modules=_py_modules() if args.address else None)
+                  py_modules=_py_modules() if args.address else None,
+                  population=None if args.no_population else population)
     rate = res.scored_users / res.seconds if res.scored_users else None
     out: dict[str, Any] = {
         "engine": res.engine, "shards": res.shards, "shards_kept": res.shards_kept,
         "scored_users": res.scored_users, "seconds": round(res.seconds, 3),
         "first_result_s": None if res.first_result_seconds is None else round(res.first_result_seconds, 3),
         "total_seconds": round(time.perf_counter() - t0, 3), "pool": job.pool, "explain_top": job.explain_top,
+        "population_s": None if not res.population or res.population.get("kept") else res.population.get("seconds"),
         "model_fingerprint": job.model_fingerprint, "data_fingerprint": job.data_fingerprint,
         "users": res.users, "rows": res.rows, "path": str(path),
         "users_per_s": None if rate is None else round(rate, 1), "workers": args.workers,

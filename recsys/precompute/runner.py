@@ -51,6 +51,7 @@ class RunResult:
     seconds: float
     engine: str
     first_result_seconds: float | None = None  # start-up: run start to the first scored rows
+    population: dict[str, Any] | None = None  # the stored trade-offs (population.store's entry)
 
 
 # ---- writing ---------------------------------------------------------------------------
@@ -220,8 +221,12 @@ def _table_rows(path: Path, n_shards: int) -> int:
 
 def run(job: Job, path: Path, *, workers: int = 1, use_ray: bool = False, address: str | None = None,
         batch_groups: int = 4, explainer: Callable[..., str] | None = None,
-        scorer: GroupScorer | None = None, py_modules: list[str] | None = None, log: Log = _stderr) -> RunResult:
+        scorer: GroupScorer | None = None, py_modules: list[str] | None = None, log: Log = _stderr,
+        population: Callable[[], dict[str, Any]] | None = None) -> RunResult:
     """Compute the missing shards of ``job`` into ``path`` and write the manifest.
+    ``population`` runs once every shard is in, before the manifest (the stored
+    trade-offs, :func:`recsys.precompute.population.store`); its dict goes into the
+    manifest as ``population``.
 
     ``workers`` > 1, ``use_ray`` or ``address`` score on Ray (``batch_groups`` groups per
     Ray batch), else in this process (``scorer``: an already loaded one). ``explainer``
@@ -246,7 +251,8 @@ def run(job: Job, path: Path, *, workers: int = 1, use_ray: bool = False, addres
         writer.add(table)
     writer.check_complete()
     rows = _table_rows(path, job.n_shards)
-    seconds = time.perf_counter() - t0
+    seconds = time.perf_counter() - t0  # scoring and writing (users_per_s); the trade-offs come after
+    pop = population() if population is not None else None
     info = serving.ServingInfo(
         path=path, users=job.n_users, rows=rows, pool=job.pool, explain_top=job.explain_top, workers=workers,
         model_fingerprint=job.model_fingerprint, data_fingerprint=job.data_fingerprint,
@@ -258,7 +264,8 @@ def run(job: Job, path: Path, *, workers: int = 1, use_ray: bool = False, addres
         "eval_dir": serving.EVAL_DIR, "explain_seed": job.explain_seed if job.explain_top else None,
         "explain_budget": job.explain_budget if job.explain_top else None, "source": job.source,
         "min_count": job.min_count, "tie_order": job.tie_order, "engine": engine, "seconds": round(seconds, 3),
+        "population": pop,
     })
     return RunResult(users=job.n_users, rows=rows, scored_users=writer.users, shards=job.n_shards,
                      shards_kept=job.n_shards - len(todo), seconds=seconds, engine=engine,
-                     first_result_seconds=first)
+                     first_result_seconds=first, population=pop)

@@ -206,26 +206,40 @@ def sweep_from_table(
     """The λ-sweep of :func:`~recsys.rerank.population.sweep` (same columns and rows: term,
     weight, ndcg@k, ild, long_tail_share, miscalibration, avg_popularity, coverage, gini,
     group_share, seconds) from the serving table, every setting in one chunked pass."""
+    distinct = sweep_settings(terms, weights)
+    results = evaluate_population_from_table(path, ds, ctx, distinct, k, group, n_candidates=n_candidates,
+                                             users_per_chunk=users_per_chunk, progress=progress)
+    return sweep_frame(terms, weights, distinct, results)
+
+
+def sweep_settings(terms: Sequence[str] = SWEEP_TERMS, weights: Sequence[float] = SWEEP_WEIGHTS) -> list[Weights]:
+    """The distinct weight settings of a λ-sweep (one per term and weight, the other
+    weights 0; the all-zero setting once, as the in-memory sweep reuses it)."""
     for term in terms:
         if term not in SWEEP_TERMS:
             raise DataError(f"unknown re-ranking term {term!r} (known: {', '.join(SWEEP_TERMS)})")
-    grid = [(term, float(w), Weights(**{term: float(w)})) for term in terms for w in weights]
     distinct: list[Weights] = []
-    slot: list[int] = []
-    for _, _, wts in grid:  # the zero setting is computed once, as the in-memory sweep reuses it
-        key = Weights() if wts.is_zero else wts
-        if key not in distinct:
-            distinct.append(key)
-        slot.append(distinct.index(key))
-    results = evaluate_population_from_table(path, ds, ctx, distinct, k, group, n_candidates=n_candidates,
-                                             users_per_chunk=users_per_chunk, progress=progress)
+    for term in terms:
+        for w in weights:
+            wts = Weights(**{term: float(w)})
+            key = Weights() if wts.is_zero else wts
+            if key not in distinct:
+                distinct.append(key)
+    return distinct
+
+
+def sweep_frame(terms: Sequence[str], weights: Sequence[float], settings: Sequence[Weights],
+                results: Sequence[dict]) -> pd.DataFrame:
+    """The λ-sweep DataFrame from the population results of :func:`sweep_settings`."""
     rows = []
-    for (term, w, _), j in zip(grid, slot):
-        res = results[j]
-        row = {"term": term, "weight": w}
-        row.update({m: v for m, v in res.items() if isinstance(v, float) and not m.startswith("_")})
-        row["seconds"] = res["_seconds"]
-        rows.append(row)
+    for term in terms:
+        for w in weights:
+            wts = Weights(**{term: float(w)})
+            res = results[list(settings).index(Weights() if wts.is_zero else wts)]
+            row = {"term": term, "weight": float(w)}
+            row.update({m: v for m, v in res.items() if isinstance(v, float) and not m.startswith("_")})
+            row["seconds"] = res["_seconds"]
+            rows.append(row)
     return pd.DataFrame(rows)
 
 

@@ -248,10 +248,13 @@ def table_population_panel(ds: Dataset, model: Scorer, status: TableStatus, weig
 
         return sweep_from_table(path, ds, ctx, progress=progress)
 
-    # the λ-sweep reads and re-ranks every user of the table: a job on the server's queue
-    sweep_df = queued.result(f"table-sweep:{status.key}", f"trade-off curves for "
-                             f"{queued.source_label(state.data_source())} (serving table)", work,
-                             kind="sweep", failed="The trade-off curves failed")
+    # stored by precompute beside the table; else the λ-sweep reads and re-ranks every
+    # user of the table: a job on the server's queue
+    sweep_df = tables.stored_sweep(status.key)
+    if sweep_df is None:
+        sweep_df = queued.result(f"table-sweep:{status.key}", f"trade-off curves for "
+                                 f"{queued.source_label(state.data_source())} (serving table)", work,
+                                 kind="sweep", failed="The trade-off curves failed")
     if sweep_df is None:
         return
     base = tables.evaluate(status.key, 0.0, 0.0, 0.0, ds, ctx)

@@ -5,7 +5,8 @@ model and data fingerprints): shared by all sessions of the process, so a second
 a new browser session on a warm cache — reads nothing again, and a rewritten table (new
 ``created``) is a new entry. Results are copies (``st.cache_data``) and never mutated.
 Arguments starting with ``_`` are not hashed: the dataset and the re-ranking context
-belong to the fingerprints in the key. The table's λ-sweep is not here: it runs as a job
+belong to the fingerprints in the key. The table's λ-sweep is read from the trade-offs
+``precompute`` stored beside it (:func:`stored_sweep`); when absent it runs as a job
 on the server's work queue (``ui.lab.panel.table_population_panel``).
 """
 
@@ -49,10 +50,43 @@ def item(key: TableKey, item_id: str, k: int, _ds: Dataset) -> TableItem:
     return item_from_table(_ds, _ds.item_index(item_id), exposure(key, k), audience(key, item_id, k), k)
 
 
-@st.cache_data(max_entries=32, show_spinner="Re-ranking every user of the serving table…")
+@st.cache_data(max_entries=8, show_spinner=False)
+def stored_population(key: TableKey) -> dict | None:
+    """The population trade-offs ``precompute`` stored with the table
+    (:mod:`recsys.precompute.population`), or None when absent or of another job."""
+    from recsys.precompute import population
+
+    return population.read(key[0])
+
+
+def stored_sweep(key: TableKey) -> pd.DataFrame | None:
+    """The λ-sweep ``precompute`` stored with the table, or None (then the page computes
+    it as a work-queue job: ``ui.lab.panel.table_population_panel``)."""
+    stored = stored_population(key)
+    if stored is None:
+        return None
+    from recsys.precompute import population
+
+    return population.sweep(stored)
+
+
 def evaluate(key: TableKey, div: float, cal: float, fair: float, _ds: Dataset, _ctx: RerankContext) -> dict:
     """``evaluate_population``'s dict at one setting (NDCG@10, list metrics, coverage,
-    Gini, NDCG@10 per user group) over every evaluated user of the table, in chunks."""
+    Gini, NDCG@10 per user group) over every evaluated user of the table: stored by
+    ``precompute`` for the sweep's settings (the model's own order among them), else
+    computed in chunks."""
+    stored = stored_population(key)
+    if stored is not None:
+        from recsys.precompute import population
+
+        res = population.result(stored, Weights(div, cal, fair))
+        if res is not None:
+            return res
+    return _evaluate(key, div, cal, fair, _ds, _ctx)
+
+
+@st.cache_data(max_entries=32, show_spinner="Re-ranking every user of the serving table…")
+def _evaluate(key: TableKey, div: float, cal: float, fair: float, _ds: Dataset, _ctx: RerankContext) -> dict:
     from recsys.rerank.table import evaluate_population_from_table
 
     return evaluate_population_from_table(key[0], _ds, _ctx, Weights(div, cal, fair))[0]

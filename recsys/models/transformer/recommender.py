@@ -29,7 +29,7 @@ from recsys.models.transformer.artifact import (
 from recsys.models.transformer.config import TransformerConfig
 from recsys.models.transformer.loss import LossSpec
 from recsys.models.transformer.net import N_GAP_BUCKETS, SeqRecNet, encode_batch, gap_buckets
-from recsys.models.transformer.parallel import Sync
+from recsys.models.transformer.parallel import Sync, UserShard
 from recsys.models.transformer.trainer import Newcomers, Progress, Trainer, TrainLog, ValidData
 
 SHAPE_KEYS = ("d_model", "n_layers", "n_heads", "max_len")  # must match to continue training
@@ -196,6 +196,7 @@ class TransformerRecommender:
         loss: LossSpec | None = None,
         sync: Sync | None = None,
         wrap: Callable[[nn.Module], nn.Module] | None = None,
+        users: UserShard | None = None,
     ) -> TrainLog:
         """Train on per-user sequences (oldest first); early-stop on ``valid`` NDCG@10.
 
@@ -203,11 +204,15 @@ class TransformerRecommender:
         validation data is given). Keeps the best validation state. The model is
         unsaved afterwards (its manifest is cleared). ``loss`` picks the full (default)
         or sampled softmax; ``sync`` and ``wrap`` make this process one of several
-        data-parallel ones (:class:`~recsys.models.transformer.trainer.Trainer`).
+        data-parallel ones (:class:`~recsys.models.transformer.trainer.Trainer`); ``users``: this
+        process holds only a shard of the users (``train``/``train_ts`` are then ignored).
         """
-        self.gap_counts = training_gap_counts(train_ts) if self.config.use_time else None
+        if not self.config.use_time:
+            self.gap_counts = None
+        else:
+            self.gap_counts = users.gap_counts if users is not None else training_gap_counts(train_ts)
         trainer = Trainer(self, train, train_ts, valid, epochs=epochs, progress=progress,
-                          text_finetuner=text_finetuner, loss=loss, sync=sync, wrap=wrap)
+                          text_finetuner=text_finetuner, loss=loss, sync=sync, wrap=wrap, users=users)
         self.manifest = {}
         self.log = trainer.run()
         self.newcomers = trainer.newcomers

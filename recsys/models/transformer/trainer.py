@@ -41,8 +41,17 @@ from recsys.evaluation.metrics import ndcg_of_ranks, rank_of_targets
 from recsys.models.transformer.config import TransformerConfig
 from recsys.models.transformer.loss import LossSpec
 from recsys.models.transformer.net import encode_batch
-from recsys.models.transformer.parallel import LocalSync, Sync, shard, window_targets
+from recsys.models.transformer.parallel import (
+    LocalSync,
+    Sync,
+    UserShard,
+    check_cover,
+    held_rows,
+    shard,
+    window_targets,
+)
 from recsys.models.transformer.sampled import SampledSoftmax
+from recsys.models.transformer.windows import length_batches, training_windows
 
 if TYPE_CHECKING:  # pragma: no cover
     from recsys.models.transformer.recommender import TransformerRecommender
@@ -65,47 +74,12 @@ class TrainLog:
     history: list[dict[str, float]] = field(default_factory=list)
     samples: int = 0  # target positions trained on (all processes together)
     step_seconds: float = 0.0  # time in training epochs (no validation)
+    worker_users: list[int] = field(default_factory=list)  # users held per process (data-parallel shards)
 
     @property
     def samples_per_s(self) -> float:
         """Training target positions per second of training time, over all epochs."""
         return self.samples / self.step_seconds if self.step_seconds > 0 else 0.0
-
-
-def training_windows(lengths: np.ndarray, max_len: int, mode: str, gen: torch.Generator) -> list[tuple[int, int]]:
-    """Training windows ``(user, end)``: the items ``seq[max(0, end - max_len):end]``.
-
-    ``"last"``: one window per user ending at the last item. ``"windows"``: histories
-    longer than ``max_len`` also contribute earlier windows ending at
-    ``n - shift - k * max_len`` (``shift`` random in ``[1, max_len]``, fresh each epoch), so
-    every item is a target once or twice per epoch and window borders move between epochs.
-    """
-    out: list[tuple[int, int]] = []
-    for u, n in enumerate(lengths.tolist()):
-        if n < 1:
-            continue
-        out.append((u, n))
-        if mode == "windows" and n > max_len:
-            shift = 1 + int(torch.randint(max_len, (1,), generator=gen))
-            end = n - shift
-            while end >= 1:
-                out.append((u, end))
-                end -= max_len
-    return out
-
-
-def length_batches(users: np.ndarray, lengths: np.ndarray, batch_size: int, gen: torch.Generator) -> list[np.ndarray]:
-    """Random batches of users with similar sequence lengths (little padding): shuffle,
-    sort windows of 8 batches by length, cut into batches, shuffle the batches."""
-    perm = users[torch.randperm(len(users), generator=gen).numpy()]
-    window = batch_size * 8
-    batches: list[np.ndarray] = []
-    for a in range(0, len(perm), window):
-        w = perm[a : a + window]
-        w = w[np.argsort(lengths[w], kind="stable")]
-        batches.extend(w[b : b + batch_size] for b in range(0, len(w), batch_size))
-    order = torch.randperm(len(batches), generator=gen).numpy()
-    return [batches[k] for k in order]
 
 
 def lr_scale(cfg: TransformerConfig, step: int, steps_per_epoch: int, max_epochs: int) -> float:
@@ -156,6 +130,7 @@ class Trainer:
         loss: LossSpec | None = None,
         sync: Sync | None = None,
         wrap: Callable[[nn.Module], nn.Module] | None = None,
+        users: UserShard | None = None,
     ):
         cfg = self.cfg = model.config
         self.max_epochs = int(epochs if epochs is not None else cfg.max_epochs)
@@ -164,10 +139,20 @@ class Trainer:
         cfg.check()
         self.model, self.net = model, model.net
         self.valid, self.progress, self.finetuner = valid, progress, text_finetuner
-        self.seqs = [np.asarray(s, dtype=np.int64) for s in train]
-        self.tss = [None if t is None else np.asarray(t, dtype=np.int64)
-                    for t in (train_ts if train_ts is not None else [None] * len(self.seqs))]
-        self.lengths = np.array([len(s) for s in self.seqs], dtype=np.int64)
+        self.users = users  # data-parallel with a shard of the users: only theirs are here
+        self.held: np.ndarray | None = None
+        if users is not None:  # train / train_ts are ignored: the shard holds this process's sequences
+            self.seqs, self.tss = users.sequences()
+            self.lengths = users.lengths
+            self.held = users.held()
+            counts = users.counts
+        else:
+            seqs = [np.asarray(s, dtype=np.int64) for s in train]
+            counts = np.bincount(np.concatenate(seqs), minlength=model.n_items)[: model.n_items]
+            self.seqs = seqs
+            self.tss = [None if t is None else np.asarray(t, dtype=np.int64)
+                        for t in (train_ts if train_ts is not None else [None] * len(self.seqs))]
+            self.lengths = np.array([len(s) for s in self.seqs], dtype=np.int64)
         if not (self.lengths >= 1).any():
             raise DataError("no training sequences")
         self.sync = sync or LocalSync()
@@ -179,7 +164,6 @@ class Trainer:
         torch.manual_seed(model.seed + 7919 * self.rank)
         self.gen = torch.Generator().manual_seed(model.seed)
         self.noise = self.gen if self.world == 1 else torch.Generator().manual_seed(model.seed + 7919 * self.rank)
-        counts = np.bincount(np.concatenate(self.seqs), minlength=model.n_items)[: model.n_items]
         if self.net.text_proj is not None and self.net.item_count is not None:
             self.net.item_count.copy_(torch.from_numpy(counts.astype(np.float32)))
         self.newcomers = (Newcomers.of(counts, model.device)
@@ -195,6 +179,8 @@ class Trainer:
         self.best_state = copy.deepcopy(self.net.state_dict())
         self.best, self.bad, self.decays, self.lr_mult = -1.0, 0, 0, 1.0
         self.log = TrainLog()
+        if users is not None and self.world > 1:
+            self.log.worker_users = check_cover(self.sync, users)
 
     def _optimizer(self) -> tuple[list[nn.Parameter], torch.optim.AdamW]:
         """AdamW with weight decay on matrices only; fine-tuned text layers move slowly."""
@@ -249,12 +235,14 @@ class Trainer:
             self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lambda step: lr_scale(cfg, step, n, top))
         targets = window_targets(ends, cfg.max_len)
         total, count = 0.0, 0
+        mine = self.held[users] if self.held is not None and self.world > 1 else None  # windows of the users held here
+        spare = np.flatnonzero(mine)[:1] if mine is not None else None
         for idx in batches:
             if self.world == 1:
                 loss, n_tok = self._batch_loss(users[idx], ends[idx])
                 total += float(loss.detach()) * n_tok
             else:  # this process's share; its loss summed, scaled so the averaged gradient is the batch mean's
-                part, weight = shard(idx, self.rank, self.world)
+                part, weight = shard(idx, self.rank, self.world) if mine is None else held_rows(idx, mine, spare)
                 loss, n_tok = self._batch_loss(users[part], ends[part], "sum")
                 total += float(loss.detach()) if weight else 0.0
                 loss = loss * (self.world / int(targets[idx].sum()) if weight else 0.0)
@@ -366,7 +354,8 @@ class Trainer:
         the sums are combined, so every process gets the same score."""
         if self.world == 1:
             return self.valid_ndcg(histories, timestamps, targets)
-        idx = range(self.rank, len(histories), self.world)
+        # with a shard of the users, the validation data given is this process's own
+        idx = range(len(histories)) if self.users is not None else range(self.rank, len(histories), self.world)
         part = self.valid_ndcg([histories[i] for i in idx], None if timestamps is None else [timestamps[i] for i in idx],
                                np.asarray(targets)[list(idx)])
         total, n = self.sync.all_sum([part * len(idx), float(len(idx))])
