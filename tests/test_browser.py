@@ -36,6 +36,7 @@ PAGE_URLS = {
     "what_if_studio": "whatif_studio",
     "item_view": "item_view",
     "evaluation": "evaluation",
+    "live": "live",
 }
 EVIL_TITLE = "<script>window.__pwned=1</script><b>Bold</b> & Co"
 EVIL_CAT = "<img src=x onerror=\"window.__pwned=2\">Cat"
@@ -250,7 +251,7 @@ def test_sidebar_pages_keep_the_user(server, page):
     nav.last.wait_for(timeout=30_000)
     names = [t.strip().split("\n")[-1] for t in nav.all_inner_texts()]  # after the icon's ligature
     assert names == ["Home", "User explorer", "Recommendations", "Fairness lab", "Long-term lab",
-                     "What-if studio", "Item view", "Evaluation"]  # one link per page, the old paths are hidden
+                     "What-if studio", "Item view", "Evaluation", "Live"]  # one link per page, the old paths are hidden
     nav.filter(has_text="Fairness lab").first.click()
     page.wait_for_url(re.compile(r"/fairness_lab\?"), timeout=30_000)
     settle(page)
