@@ -99,10 +99,12 @@ def _newest(s: LiveState, log_dir: str, tail: logic.Tail) -> pd.DataFrame:
     return df
 
 
-def _follow(s: LiveState, ds: Dataset, model: Scorer, tail: logic.Tail, who: str, k: int, stream: bool) -> logic.Follow:
+def _follow(s: LiveState, ds: Dataset, model: Scorer, tail: logic.Tail, who: str, k: int) -> logic.Follow:
+    """The followed user's state, started from the log position this view saw last (so
+    their events since then count as new), re-scored when their history grew."""
     f = s.follow
     if f is None or f.user != who or f.k != k:
-        f = s.follow = logic.start(model, ds, tail, who, k, since=s.seen if stream else None)
+        f = s.follow = logic.start(model, ds, tail, who, k, since=s.seen)
         s.timeline = None
     logic.advance(f, model, ds, tail)
     return f
@@ -158,7 +160,7 @@ def _tick(ds: Dataset, model: Scorer, user: str, k: int, src: str, log_dir: str,
     who = user
     if stream and len(newest):
         who = str(newest["user_id"].iloc[0])
-    f = _follow(s, ds, model, tail, who, k, stream)
+    f = _follow(s, ds, model, tail, who, k)
     s.seen = tail.end
     m[3].metric("Following", f.user, help="the user of the newest event" if stream else "the sidebar's user")
     if compact:
