@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
-from ui.core.model_gate import model_page
+import streamlit as st
+
+from ui.core import components, sidebar
+from ui.core.model_gate import model_gate
 from ui.live import panel as live_panel
 
-mp = model_page(":material/sensors: Live")
-live_panel.live_page(mp.ctx, mp.model)
+ctx = sidebar.context()
+components.header(":material/sensors: Live", ctx)
+live_panel.replays_panel(ctx.source, ctx.ds)  # before the model: a replayed source offers its replay
+model = model_gate(ctx.ds, train_if_missing=False)
+if model is None:
+    st.stop()
+live_panel.live_page(ctx, model)

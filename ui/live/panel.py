@@ -210,7 +210,6 @@ def live_page(ctx: PageContext, model: Scorer) -> None:
                        "followed user's list on each new event of theirs. Off: the page stays idle.")
     with c2:
         mode = st.radio("Follow", MODES, key=MODE, horizontal=True, disabled=not on)
-    replays_panel(ctx.source, ctx.ds)
     if not on:
         n = ctx.ds.log.events if ctx.ds.log is not None else 0
         st.info(f"Live mode is off. This source's event log holds {n:,} event(s)"
