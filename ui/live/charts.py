@@ -23,6 +23,6 @@ def effect_figure(ch: Change, height: int = 260) -> go.Figure | None:
         marker_color=[POSITIVE if e >= 0 else NEGATIVE for _, e in rows],
         hovertemplate="%{y}<br>Δ log-prob %{x:+.3f}<extra></extra>",
     ))
-    fig.update_xaxes(title_text="effect of the new event on the item (Δ log-probability)", zeroline=True)
+    fig.update_xaxes(title_text="effect of the newest event on the item (Δ log-probability)", zeroline=True)
     fig.update_yaxes(automargin=True)
     return style(fig, height=height)

@@ -111,7 +111,7 @@ def events_table(ds: Dataset, events: pd.DataFrame) -> pd.DataFrame:
         "when": pd.to_datetime(events["timestamp"].to_numpy(dtype=np.int64), unit="s", utc=True),
         "user": events["user_id"].astype(str).to_numpy(),
         "item": titles,
-        "rating": events["rating"].to_numpy(dtype=np.float64),
+        "rating": [f"{r:g}" if np.isfinite(r) else "" for r in events["rating"].to_numpy(dtype=np.float64)],
     })
 
 
@@ -277,7 +277,15 @@ def attribute(model: Scorer, ds: Dataset, h: History, new: list[Event], moves: l
     the items not in the history with the full history minus the same without the
     event — explain's masked scorer, one batched forward pass."""
     moved = [m for m in moves if m.kind != "same" and ds.has_item(m.item_id)]
-    moved.sort(key=lambda m: (m.kind not in ("new", "out"), -abs((m.before or 0) - (m.after or 0))))
+
+    def order(m: Move) -> tuple[int, int]:  # entrants from the top, then exits, then the largest moves
+        if m.kind == "new":
+            return 0, m.after or 0
+        if m.kind == "out":
+            return 1, m.before or 0
+        return 2, -abs((m.before or 0) - (m.after or 0))
+
+    moved.sort(key=order)
     moved = moved[:MAX_ATTRIBUTED_ITEMS]
     if not moved or len(h) == 0:
         return moves
@@ -308,7 +316,7 @@ def moves_table(f: Follow, ch: Change) -> pd.DataFrame:
     for m in ch.moves:
         eff = "" if not m.effect else ", ".join(f"{e:+.2f}" for e in m.effect)
         rows.append({"rank": m.after if m.after is not None else None, "move": m.label,
-                     "was": m.before, "title": m.title, "effect of the new event (Δ log-prob)": eff})
+                     "was": m.before, "title": m.title, "effect of each new event (Δ log-prob)": eff})
     df = pd.DataFrame(rows)
     df["rank"] = df["rank"].astype("Int64")
     df["was"] = df["was"].astype("Int64")

@@ -147,7 +147,7 @@ def _tick(ds: Dataset, model: Scorer, user: str, k: int, src: str, log_dir: str,
     s.ticks += 1
     m = st.columns(4)
     m[0].metric("Events in the log", f"{tail.end:,}")
-    m[1].metric("Newest event", _when(tail.last_timestamp))
+    m[1].metric("Newest event", _when(tail.last_timestamp)[:16], help=f"{_when(tail.last_timestamp)} UTC")
     m[2].metric("New since the page loaded", f"{len(tail.events):,}")
     if tail.end == 0:
         s.seen = 0
