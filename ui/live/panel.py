@@ -16,6 +16,7 @@ one-second target with room for a loaded machine; polling costs one ``stat`` per
 
 from __future__ import annotations
 
+import json
 import shlex
 from datetime import datetime, timezone
 
@@ -56,7 +57,7 @@ def feed_commands(ds: Dataset, src: str, user: str, item: str | None) -> str:
     data = _data_arg(src)
     last = int(ds.timestamp.max()) if ds.n_interactions else 0
     item = item or (ds.item_ids[int(np.argmax(ds.item_popularity))] if ds.n_items else "ITEM")
-    line = f'{{"user_id": "{user}", "item_id": "{item}", "timestamp": {last + 3600}}}'
+    line = json.dumps({"user_id": user, "item_id": item, "timestamp": last + 3600})
     split = _when(int(np.quantile(ds.timestamp, 0.9)) if ds.n_interactions else None)[:10]
     return (
         "# one event for this user, as a JSON line on standard input\n"
