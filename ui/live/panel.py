@@ -154,8 +154,8 @@ def _tick(ds: Dataset, model: Scorer, user: str, k: int, src: str, log_dir: str,
         s.seen = 0
         empty_state("No events yet", "Live mode is on and watching this source's event log. Feed it from a "
                     "terminal with one of the commands below; new events appear here within a second.")
-        st.code(feed_commands(ds, src, user, s.follow.items[0] if s.follow and s.follow.items else None),
-                language="bash")
+        f = _follow(s, ds, model, tail, user, k)  # its top item makes the example move the list
+        st.code(feed_commands(ds, src, user, f.items[0] if f.items else None), language="bash")
         return
     newest = _newest(s, log_dir, tail)
     who = user
