@@ -6,7 +6,8 @@ second: it polls the event log's tail (one ``stat`` when nothing was appended; o
 new segments otherwise, :func:`ui.live.logic.poll`), re-scores the followed user's list
 when they have a new event, and shows the rank moves against the previous list with the
 new event's leave-one-out effect on the items that moved. A second fragment redraws the
-user's growing interest timeline every two seconds. Everything a view remembers (the
+plotly part every two seconds — the effect bars and the user's growing interest timeline —
+so the half-second tick sends only tables and text. Everything a view remembers (the
 tail, the previous list) lives in this session's state (:mod:`ui.live.session`).
 
 Why 0.5 s: an event becomes visible after at most one poll interval plus the scoring
@@ -111,7 +112,7 @@ def _follow(s: LiveState, ds: Dataset, model: Scorer, tail: logic.Tail, who: str
     return f
 
 
-def _list_block(ds: Dataset, f: logic.Follow, compact: bool) -> None:
+def _list_block(ds: Dataset, f: logic.Follow) -> None:
     ch = f.last
     st.markdown(f"**Top {f.k} for user {md(f.user)}** · list #{f.revision}")
     if ch is None:
@@ -126,10 +127,6 @@ def _list_block(ds: Dataset, f: logic.Follow, compact: bool) -> None:
     st.caption(f"{logic.moved_count(ch)} rank move(s) caused by {len(ch.events)} new event(s): {cause}. "
                f"Re-scored in {ch.score_ms:.0f} ms; the new event's effect (its leave-one-out change of each "
                f"moved item's log-probability) in {ch.attribution_ms:.0f} ms.")
-    if not compact:
-        fig = charts.effect_figure(ch)
-        if fig is not None:
-            st.plotly_chart(fig, width="stretch", key="live.effect")
 
 
 def _tick(ds: Dataset, model: Scorer, user: str, k: int, src: str, log_dir: str, view: str, stream: bool,
@@ -165,7 +162,7 @@ def _tick(ds: Dataset, model: Scorer, user: str, k: int, src: str, log_dir: str,
     s.seen = tail.end
     m[3].metric("Following", f.user, help="the user of the newest event" if stream else "the sidebar's user")
     if compact:
-        _list_block(ds, f, compact)
+        _list_block(ds, f)
         mine = pd.DataFrame(newest[newest["user_id"].astype(str).to_numpy() == f.user])
         if len(mine):
             st.markdown("**This user's newest events**")
@@ -173,18 +170,24 @@ def _tick(ds: Dataset, model: Scorer, user: str, k: int, src: str, log_dir: str,
         return
     left, right = st.columns([3, 2])
     with left:
-        _list_block(ds, f, compact)
+        _list_block(ds, f)
     with right:
         st.markdown("**Newest events**")
         st.table(logic.events_table(ds, newest).set_index("#"))
 
 
-def _timeline_tick(ds: Dataset, view: str) -> None:
-    """The followed user's interest timeline, recomputed when their history grew."""
+def _slow_tick(ds: Dataset, view: str, compact: bool) -> None:
+    """The plotly part, every 2 s (off the 0.5 s path of the list): the latest change's
+    effect bars (not in the compact panel) and the followed user's interest timeline,
+    recomputed when their history grew."""
     s = live_state(view)
     f, tail = s.follow, s.tail
     if f is None or tail is None:
         return
+    if not compact and f.last is not None:
+        fig = charts.effect_figure(f.last)
+        if fig is not None:
+            st.plotly_chart(fig, width="stretch", key=f"{view}.effect")
     key = (f.user, f.revision, ds.content_key)
     if s.timeline is None or s.timeline[0] != key:
         h, _ = logic.live_history(ds, tail, f.user)
@@ -223,7 +226,7 @@ def live_page(ctx: PageContext, model: Scorer) -> None:
     log_dir = _log_dir(ctx)
     st.fragment(run_every=logic.RUN_EVERY_S)(_tick)(ctx.ds, model, ctx.user, ctx.k, ctx.source, log_dir, "page",
                                                     stream, False)
-    st.fragment(run_every=logic.TIMELINE_EVERY_S)(_timeline_tick)(ctx.ds, "page")
+    st.fragment(run_every=logic.TIMELINE_EVERY_S)(_slow_tick)(ctx.ds, "page", False)
 
 
 def live_panel(ctx: PageContext, model: Scorer) -> None:
@@ -236,4 +239,4 @@ def live_panel(ctx: PageContext, model: Scorer) -> None:
         return
     st.fragment(run_every=logic.RUN_EVERY_S)(_tick)(ctx.ds, model, ctx.user, ctx.k, ctx.source, _log_dir(ctx),
                                                     "explorer", False, True)
-    st.fragment(run_every=logic.TIMELINE_EVERY_S)(_timeline_tick)(ctx.ds, "explorer")
+    st.fragment(run_every=logic.TIMELINE_EVERY_S)(_slow_tick)(ctx.ds, "explorer", True)
