@@ -7,6 +7,7 @@ import streamlit as st
 from ui.core import components, sidebar, state
 from ui.core.model_gate import model_gate
 from ui.data import panel as data_panel
+from ui.live import panel as live_panel
 from ui.timeline import panel as timeline_panel
 
 ctx = sidebar.context()
@@ -27,6 +28,9 @@ with tab_tl:
 if st.toggle("Show population drift (who changed taste recently, which categories gain and lose)",
              key=state.DRIFT_TOGGLE):
     timeline_panel.population_drift_panel(ds, key="ue.drift")
+
+if model is not None:
+    live_panel.live_panel(ctx, model)
 
 st.divider()
 c1, c2, c3 = st.columns(3)

@@ -16,6 +16,7 @@ PAGES = [
     "pages/whatif_studio.py",
     "pages/item_view.py",
     "pages/evaluation.py",
+    "pages/live.py",
 ]
 
 

@@ -36,6 +36,7 @@ PAGE_URLS = {
     "what_if_studio": "whatif_studio",
     "item_view": "item_view",
     "evaluation": "evaluation",
+    "live": "live",
 }
 EVIL_TITLE = "<script>window.__pwned=1</script><b>Bold</b> & Co"
 EVIL_CAT = "<img src=x onerror=\"window.__pwned=2\">Cat"
@@ -250,7 +251,7 @@ def test_sidebar_pages_keep_the_user(server, page):
     nav.last.wait_for(timeout=30_000)
     names = [t.strip().split("\n")[-1] for t in nav.all_inner_texts()]  # after the icon's ligature
     assert names == ["Home", "User explorer", "Recommendations", "Fairness lab", "Long-term lab",
-                     "What-if studio", "Item view", "Evaluation"]  # one link per page, the old paths are hidden
+                     "What-if studio", "Item view", "Evaluation", "Live"]  # one link per page, the old paths are hidden
     nav.filter(has_text="Fairness lab").first.click()
     page.wait_for_url(re.compile(r"/fairness_lab\?"), timeout=30_000)
     settle(page)
@@ -502,3 +503,58 @@ def test_demo_mode_needs_the_token_and_refuses_server_paths(demo_server, page):
     assert_no_exception(page)
     page.get_by_text(REFUSED[:60]).wait_for(timeout=30_000)
     assert "passwd" not in page.inner_text("body")
+
+
+@pytest.fixture(scope="module")
+def live_server(server):
+    """A server of its own for the live view: its RECSYS_HOME shares the first server's
+    models and caches but keeps its own event logs (the other tests see no events)."""
+    root = server["root"]
+    home = root / "live-home"
+    home.mkdir(exist_ok=True)
+    for sub in ("models", "cache"):
+        if (root / "home" / sub).is_dir() and not (home / sub).exists():
+            (home / sub).symlink_to(root / "home" / sub)
+    env = dict(os.environ, RECSYS_HOME=str(home), RECSYS_DATA=WORLD)
+    for var in ("RECSYS_MODEL", "RECSYS_DATA_ROOTS"):
+        env.pop(var, None)
+    for s in _serve(root, env):
+        yield {**s, "home": home}
+
+
+def _ingest(home: Path, *rows: dict) -> None:
+    """``python -m recsys ingest`` in a subprocess, as an analyst's second terminal would."""
+    lines = "".join(json.dumps(r) + "\n" for r in rows)
+    out = subprocess.run([sys.executable, "-m", "recsys", "ingest", "--data", WORLD, "--events", "-"], input=lines,
+                         text=True, capture_output=True, cwd=REPO, env=dict(os.environ, RECSYS_HOME=str(home)),
+                         timeout=300)
+    assert out.returncode == 0, out.stderr
+
+
+def test_live_page_shows_the_new_list_without_a_reload(live_server, page):
+    """Issue 21: live mode on, an ingest in another process, the list changes in place."""
+    from recsys.data import load
+
+    ds = load(WORLD, events=False)
+    user = _featured_user()
+    last = int(ds.timestamp.max())
+    page.goto(f"{live_server['url']}/live?user={user}")
+    settle(page)
+    assert_no_exception(page)
+    page.get_by_text("Live mode is off").wait_for(timeout=30_000)
+    page.locator('[data-testid="stCheckbox"]', has_text="Live mode").click()
+    page.get_by_text("No events yet").wait_for(timeout=30_000)
+    _ingest(live_server["home"], {"user_id": "someone-else", "item_id": ds.item_ids[0], "timestamp": last + 5})
+    page.get_by_text("Waiting for a new event of this user").wait_for(timeout=30_000)
+    table = page.locator('[data-testid="stTable"]').first
+    before = table.inner_text()
+    top = table.locator("tbody tr").first.locator("td").last.inner_text().strip()
+    url = page.url
+    page.evaluate("() => { window.__sameDocument = 1; }")  # a reload would drop it
+    _ingest(live_server["home"], {"user_id": user, "item_id": ds.item_ids[ds.titles.index(top)],
+                                  "timestamp": last + 60})
+    page.get_by_text("caused by 1 new event(s)", exact=False).wait_for(timeout=30_000)
+    after = page.locator('[data-testid="stTable"]').first.inner_text()
+    assert after != before and "out" in after  # the consumed top item left the list
+    assert page.url == url and page.evaluate("() => window.__sameDocument") == 1  # no reload, no navigation
+    assert_no_exception(page)

@@ -10,7 +10,8 @@ The events before it become a base data directory of their own,
 then the events from ``DATE`` on are appended to it in time order, the real gaps
 between them divided by ``--speed`` (``60x``: an hour of history per minute; ``max``:
 no waiting, for tests). The same source and date always give the same base
-(fingerprint) and the same log content. JSON: ``{"base_fingerprint", "replayed",
+(fingerprint) and the same log content; ``replay.json`` in the base records the origin
+source (the app offers the replay on that source's Live page). JSON: ``{"base_fingerprint", "replayed",
 "elapsed_s"}`` plus ``base_source``, ``base_events``, ``model_dir``, ``split``, ``speed``.
 """
 
@@ -184,6 +185,7 @@ def feed(
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from recsys.data import load
     from recsys.data.events import EventLog
+    from recsys.data.replays import write_mark
 
     t0 = time.perf_counter()
     speed = parse_speed(args.speed)
@@ -192,10 +194,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     full = load(args.data, tie_order=args.tie_order or "hash", events=False)
     before, after = split_source(full, split)
     base = write_base(full, before)
+    events = _events(full, after)
     model_dir = ensure_model(base, not args.no_train, args.epochs)
     log = EventLog.of(base)
     log.reset()
-    events = _events(full, after)
+    # after the model: the app offers the replay once it can open it without training
+    write_mark(Path(base.source), args.data, split, base.n_interactions, len(events))
     span = int(events["timestamp"].iloc[-1] - events["timestamp"].iloc[0])
     print(f"replay base: --data {Path(base.source)} ({base.n_interactions:,} events before the split); "
           f"replaying {len(events):,} events spanning {span / 86400:.1f} days"

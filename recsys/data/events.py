@@ -47,8 +47,8 @@ LOCK_FILE = ".lock"
 FORMAT = "reclens-event-log"
 VERSION = 1
 COMPACT_AT = 64  # segments; an append beyond this rewrites the log as one segment
-__all__ = ["Batch", "EventLog", "LogContents", "LogState", "include_log", "log_dir", "logs_stamp", "merge",
-           "read_batch", "read_items", "read_users"]
+__all__ = ["Batch", "EventLog", "LogContents", "LogState", "include_log", "log_dir", "log_stamp", "logs_stamp",
+           "merge", "read_batch", "read_items", "read_users"]
 
 
 def log_dir(base_fingerprint: str) -> Path:
@@ -71,6 +71,17 @@ def logs_stamp() -> str:
         return ""
 
 
+def log_stamp(directory: str | Path) -> str:
+    """Changes whenever the log in ``directory`` changes (every append, compaction or
+    reset renames a new ``log.json`` into place: a new inode, time and size); "" when
+    there is no log. One ``stat`` call: a cheap key for a cache of one source's data."""
+    try:
+        st = (Path(directory) / LOG_FILE).stat()
+    except OSError:
+        return ""
+    return f"{st.st_ino}:{st.st_mtime_ns}:{st.st_size}"
+
+
 # ---- the log -----------------------------------------------------------------------------------
 
 
@@ -86,6 +97,14 @@ class LogState:
     @property
     def key(self) -> str:
         return f"{self.generation[:12]}-{self.events}"
+
+    def info_key(self, position: int | None = None) -> str:
+        """``Dataset.log.key`` of a dataset that includes the first ``position`` events
+        of this generation of the log (default: all of them)."""
+        import hashlib
+
+        events = self.events if position is None else int(position)
+        return hashlib.sha256(f"{self.generation[:12]}-{events}".encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -231,6 +250,32 @@ class EventLog:
             st = self._state()
             events, items, users = self._read_segments(st)
         return LogContents(st, events, items, users)
+
+    def read_since(self, position: int) -> tuple[LogState, pd.DataFrame]:
+        """The log's state and its events after the first ``position`` (log order),
+        reading only the segments that hold them — the cheap tail a live view polls.
+        Positions count events since the log was last emptied (``state.generation``
+        tells a reset apart: the caller compares it); a compacted log holds the same
+        events in the same order, so positions stay valid across compaction."""
+        import pyarrow.parquet as pq
+
+        if not self.exists():
+            return self._state(), _empty_events()
+        with self._locked(False):
+            st = self._state()
+            frames, start = [], 0
+            for s in st.segments:
+                end = start + int(s["events"])
+                if end > position:
+                    f = self.dir / str(s["file"])
+                    try:
+                        df = pq.read_table(f).to_pandas()
+                    except Exception as e:  # a missing or damaged segment
+                        raise DataError(f"damaged event log segment: {type(e).__name__}: {e}", file=str(f)) from None
+                    frames.append(df.iloc[max(0, position - start):])
+                start = end
+        events = pd.concat(frames, ignore_index=True) if frames else _empty_events()
+        return st, events
 
     def _read_segments(self, st: LogState) -> tuple[pd.DataFrame, pd.DataFrame | None, pd.DataFrame | None]:
         import pyarrow.parquet as pq

@@ -11,7 +11,6 @@ the base data's and ``Dataset.log`` describes the log.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -95,7 +94,7 @@ def merge(ds: Dataset, contents: LogContents, catalogue: Dataset | None = None) 
     st = contents.state
     info = LogInfo(events=st.events, position=st.events, last_timestamp=st.last_timestamp,
                    new_users=len(new_users), new_items=len(new_items),
-                   key=hashlib.sha256(st.key.encode()).hexdigest()[:16], base_events=ds.n_interactions,
+                   key=st.info_key(), base_events=ds.n_interactions,
                    generation=st.generation)
     return dataclasses.replace(
         ds, user_ids=user_ids, item_ids=item_ids, user=_ro(u), item=_ro(i), timestamp=_ro(t),

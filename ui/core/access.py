@@ -12,7 +12,10 @@ allowlist (:func:`check_source`):
   ``--model`` / ``RECSYS_MODEL``);
 * the session's own uploads (a path inside the session's own upload folder);
 * paths under the data roots ``RECSYS_DATA_ROOTS`` (colon-separated folders; none by
-  default), compared after resolving symlinks and ``..``.
+  default), compared after resolving symlinks and ``..``;
+* a ``replay`` base under ``$RECSYS_HOME/replay`` whose origin (its ``replay.json``,
+  :mod:`recsys.data.replays`) the session may open — the events before a date of a
+  source it may open anyway.
 
 Anything else gets :data:`REFUSED` — one message, the same for a path that exists, does
 not exist, is a file or a folder, so a visitor learns nothing about the server's files.
@@ -99,7 +102,7 @@ def spec_interactions(src: str) -> int:
 
 
 def check_source(src: str, *, startup: str, roots: Sequence[Path], upload_dir: str | None,
-                 max_interactions: int) -> str | None:
+                 max_interactions: int, _depth: int = 0) -> str | None:
     """None when a browser session may open ``src``, else the message to show.
 
     ``startup``: the server's start-up source; ``roots``: :func:`data_roots`;
@@ -134,6 +137,18 @@ def check_source(src: str, *, startup: str, roots: Sequence[Path], upload_dir: s
     except (OSError, RuntimeError, ValueError):  # symlink loops, NUL bytes: refused like the rest
         return REFUSED
     if any(_inside(path, r) for r in roots):
+        return None
+    return _replay_of_allowed(src, startup, roots, upload_dir, max_interactions, _depth)
+
+
+def _replay_of_allowed(src: str, startup: str, roots: Sequence[Path], upload_dir: str | None,
+                       max_interactions: int, depth: int) -> str | None:
+    """None when ``src`` is a replay base whose origin this session may open, else REFUSED."""
+    from recsys.data.replays import origin_of
+
+    origin = origin_of(src) if depth < 3 else None
+    if origin is not None and check_source(origin, startup=startup, roots=roots, upload_dir=upload_dir,
+                                           max_interactions=max_interactions, _depth=depth + 1) is None:
         return None
     return REFUSED
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -23,6 +24,7 @@ import streamlit as st
 from recsys.data.types import DataError, Dataset
 from recsys.models.base import Scorer
 from recsys.models.transformer import artifact
+from recsys.paths import recsys_home
 from recsys.updates import resolve_model_dir
 from ui.core import policy, state, workqueue
 from ui.serving import logic as serving_logic
@@ -35,22 +37,61 @@ UPLOAD_SUFFIXES = (".csv", ".parquet", ".data", ".item", ".user", ".genre", ".tx
 # ---- datasets -------------------------------------------------------------------------
 def load_dataset(src: str, min_count: int | None = None, tie_order: str = "hash") -> Dataset:
     """``recsys.data.load(src, min_count, tie_order)`` once per source, filter and tie
-    order per process (raises DataError) — and again whenever an event log changed
-    (``ingest``/``replay``: :func:`recsys.data.events.logs_stamp`). The N-core filter and
-    the tie order are the CLI's ``--min-count`` and ``--tie-order``, so a model trained
-    with them matches (same fingerprint)."""
-    from recsys.data.events import logs_stamp
+    order per process (raises DataError), with the source's event log (``ingest``,
+    ``replay``). The N-core filter and the tie order are the CLI's ``--min-count`` and
+    ``--tie-order``, so a model trained with them matches (same fingerprint).
 
-    return _load_dataset(src, min_count, tie_order, logs_stamp())
+    The cache remembers each source's log directory (its base fingerprint is known after
+    the first load) and checks only that log's stamp on every call (one ``stat``): an
+    ingest into another source's log reloads nothing, and a change to this one re-merges
+    the log into the source as first read (no parsing of the source again)."""
+    from recsys.data.events import include_log, log_stamp
+
+    entry = _source(src, min_count, tie_order, str(recsys_home()))
+    stamp = log_stamp(entry.log_dir)
+    if stamp != entry.stamp:
+        with entry.lock:
+            if stamp != entry.stamp:  # not re-merged by another session meanwhile
+                entry.ds = include_log(entry.unlogged, entry.base)
+                entry.stamp = stamp  # read before the merge: a later append merges again
+    return entry.ds
+
+
+def source_log_dir(src: str, min_count: int | None = None, tie_order: str = "hash") -> Path:
+    """The event log directory of a source (its unfiltered base's fingerprint)."""
+    return _source(src, min_count, tie_order, str(recsys_home())).log_dir
+
+
+@dataclass
+class _Source:
+    """One loaded source, shared by every session: the data without its log (as the
+    N-core filter left it), the unfiltered base (the log's owner; itself when there is no
+    filter), its log directory and stamp, and the data with the log (replaced, never
+    changed, when the log moves)."""
+
+    unlogged: Dataset
+    base: Dataset
+    log_dir: Path
+    stamp: str
+    ds: Dataset
+    lock: threading.Lock
 
 
 @st.cache_resource(max_entries=6, show_spinner="Loading data…")
-def _load_dataset(src: str, min_count: int | None, tie_order: str, log_stamp: str) -> Dataset:
+def _source(src: str, min_count: int | None, tie_order: str, home: str) -> _Source:
+    """``home``: ``$RECSYS_HOME``, where the log lives (part of the key)."""
     from recsys.data import load
+    from recsys.data.events import include_log, log_dir, log_stamp
+    from recsys.data.filtering import filter_min_count
 
     if src.startswith("upload:"):  # messages name "upload/<file>", never the temporary folder
-        return load(src.split(":", 1)[1].split("#", 1)[0], min_count=min_count, tie_order=tie_order, display="upload")
-    return load(src, min_count=min_count, tie_order=tie_order)
+        base = load(src.split(":", 1)[1].split("#", 1)[0], tie_order=tie_order, display="upload", events=False)
+    else:
+        base = load(src, tie_order=tie_order, events=False)
+    unlogged = filter_min_count(base, min_count) if min_count else base
+    d = log_dir(base.fingerprint)
+    stamp = log_stamp(d)
+    return _Source(unlogged, base, d, stamp, include_log(unlogged, base), threading.Lock())
 
 
 def rare_items(ds: Dataset, n: int) -> int:

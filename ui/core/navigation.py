@@ -47,6 +47,7 @@ PAGES: dict[str, PageSpec] = {
         PageSpec("item", "pages/item_view.py", "Item view", ":material/category:", "Item_view"),
         PageSpec("eval", "pages/evaluation.py", "Evaluation", ":material/analytics:",
                  "Evaluation"),
+        PageSpec("live", "pages/live.py", "Live", ":material/sensors:"),
     )
 }
 
