@@ -28,9 +28,12 @@ item found by title; after three adds it resets). Recorded:
   and the browser's CPU.
 
 ``--with-training`` adds a second scenario: ``--training-sessions`` contexts for the same
-duration without, then with a ``python -m recsys train`` subprocess running (on the same
-demo world, its own output folder, restarted if it finishes early); reports per-page p50
-with and without and the slowdown (ratio).
+duration without, then with a training running — by default on the server's own work
+queue (one more context opens an untrained demo world, whose first-start training and
+ablation the page submits to the queue; the next world follows when one is stored:
+:class:`QueuedTraining`), or with ``--training-in process`` a ``python -m recsys train``
+subprocess (same demo world, its own output folder, restarted if it finishes early);
+reports per-page p50 with and without and the slowdown (ratio).
 
 Without ``--home`` a temporary home gets a small model (4 epochs) trained first.
 """
@@ -433,6 +436,53 @@ class Training:
         self._thread.join()
 
 
+class QueuedTraining:
+    """A training on the server's own work queue: one more browser context opens an
+    untrained demo world (``demo:users=U,items=I,seed=S``, inside the first-start
+    limit), so the page submits its first-start training (and then its no-text
+    ablation) to the server's queue; once the world's model is stored the next seed is
+    opened, so the queue stays busy for the whole scenario."""
+
+    def __init__(self, url: str, home: Path, users: int = 1500, items: int = 600):
+        self.url, self.home, self.users, self.items = url, home, users, items
+        self.runs = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self.error: str | None = None
+
+    def _models(self) -> int:
+        return len(list((self.home / "models").glob("*/manifest.json")))
+
+    def _loop(self) -> None:
+        from playwright.sync_api import sync_playwright
+
+        try:
+            with sync_playwright() as p:
+                browser = launch_chromium(p)
+                page = browser.new_context().new_page()
+                seed = 1000
+                while not self._stop.is_set():
+                    before = self._models()
+                    page.goto(f"{self.url}/?data=demo:users={self.users},items={self.items},seed={seed}",
+                              wait_until="domcontentloaded")
+                    self.runs += 1
+                    while not self._stop.wait(1.0) and self._models() <= before:
+                        pass
+                    seed += 1
+                browser.close()
+        except Exception as e:  # noqa: BLE001 - reported in the results, never hidden
+            self.error = f"{type(e).__name__}: {e}"
+
+    def __enter__(self) -> QueuedTraining:
+        self._thread.start()
+        time.sleep(20)  # the world is generated and its training submitted and under way
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        self._thread.join(timeout=60)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--data", default="demo")
@@ -441,6 +491,9 @@ def main() -> int:
     ap.add_argument("--minutes", type=float, default=5.0, help="duration of each scenario (default 5)")
     ap.add_argument("--with-training", action="store_true", help="also: sessions without vs with a training job")
     ap.add_argument("--training-sessions", type=int, default=2)
+    ap.add_argument("--training-in", choices=("queue", "process"), default="queue",
+                    help="the training: a first-start training on the server's work queue (default) or a "
+                         "separate `python -m recsys train` process")
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "sessions.json"))
     args = ap.parse_args()
 
@@ -466,16 +519,23 @@ def main() -> int:
                 n = args.training_sessions
                 print(f"{n} sessions for {args.minutes} min without training …", flush=True)
                 without = run_scenario(srv.url, srv.proc.pid, users[:n], titles, bases, args.minutes)
-                train_env = {**os.environ, "RECSYS_HOME": str(tmp / "train-home"), "PYTHONPATH": str(REPO)}
-                print(f"{n} sessions for {args.minutes} min while a training runs …", flush=True)
-                with Training(args.data, tmp / "train", train_env) as job:
+                print(f"{n} sessions for {args.minutes} min while a training runs ({args.training_in}) …",
+                      flush=True)
+                job: Training | QueuedTraining
+                if args.training_in == "queue":
+                    job = QueuedTraining(srv.url, home)
+                else:
+                    job = Training(args.data, tmp / "train",
+                                   {**os.environ, "RECSYS_HOME": str(tmp / "train-home"), "PYTHONPATH": str(REPO)})
+                with job:
                     during = run_scenario(srv.url, srv.proc.pid, users[:n], titles, bases, args.minutes)
                 slow = {}
                 for name, _ in PAGES + [("overall", "")]:
                     a = (without["overall_settle"] if name == "overall" else without["page_settle"][name])["p50_s"]
                     b = (during["overall_settle"] if name == "overall" else during["page_settle"][name])["p50_s"]
                     slow[name] = round(b / a, 2) if a and b else None
-                out["training"] = {"sessions": n, "without": without, "with": during, "training_runs": job.runs,
+                out["training"] = {"sessions": n, "without": without, "with": during, "training_in": args.training_in,
+                                   "training_runs": job.runs, "training_error": getattr(job, "error", None),
                                    "p50_slowdown": slow}
                 print(json.dumps({"p50_slowdown": slow}), flush=True)
     finally:
