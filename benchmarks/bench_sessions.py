@@ -79,6 +79,7 @@ PAGES = [
     ("What-if studio", "What-if studio"),
     ("Item view", "Item view"),
     ("Evaluation", "Evaluation"),
+    ("Live", "Live"),
 ]
 STEP_TIMEOUT_MS = 300_000
 MAX_ADDS = 3
@@ -94,6 +95,11 @@ _ARM = """() => {
 }"""
 _TITLE_THERE = """(title) => [...document.querySelectorAll('[data-testid="stMain"] h1')]
   .some(h => h.innerText.includes(title))"""
+_ARRIVED = """(title) => {
+  const a = document.querySelector('[data-testid="stApp"]');
+  if (!a || a.getAttribute('data-test-script-state') !== 'notRunning') return false;
+  return [...document.querySelectorAll('[data-testid="stMain"] h1')].some(h => h.innerText.includes(title));
+}"""
 EDITING = re.compile(r"Editing (.+?) — (?:a copy of user (\S+?)|an empty profile \(cold start\)); (\d+) items\.")
 
 
@@ -191,6 +197,11 @@ async def _settle_after(page: Any, action: Any, title: str | None) -> float:
     await page.evaluate(_ARM)
     t0 = time.perf_counter()
     await action()
+    if title is not None:
+        # a page switch is over once the new page's title is drawn and no run is going on;
+        # the run itself may be over before the observer saw it start, so do not wait for it
+        await page.wait_for_function(_ARRIVED, arg=title, timeout=STEP_TIMEOUT_MS, polling=50)
+        return time.perf_counter() - t0
     try:
         await page.wait_for_function("() => window.__rlRan", timeout=60_000, polling=50)
     except PlaywrightTimeout:
