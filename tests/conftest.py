@@ -4,6 +4,8 @@ RECSYS_REQUIRE_REAL_DATA=1 (CI), in which case its absence is a failure."""
 from __future__ import annotations
 
 import os
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -79,3 +81,17 @@ def small_model16(tmp_path_factory):
         else:
             os.environ["RECSYS_HOME"] = old_home
     return out
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drain_work_queue():
+    """Let the server work queue's jobs (trainings the app tests started) finish before
+    the interpreter exits: a daemon worker inside torch at exit aborts the process once
+    Ray's terminate handler is installed."""
+    yield
+    mod = sys.modules.get("ui.core.workqueue")
+    if mod is None or mod._DEFAULT is None:
+        return
+    deadline = time.monotonic() + 600
+    while not mod._DEFAULT.status().idle and time.monotonic() < deadline:
+        time.sleep(0.5)
