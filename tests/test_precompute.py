@@ -59,6 +59,8 @@ def _run(world, path, job=None, log=None, **kw):
     job = job or _job(world)
     if not kw.get("workers", 1) > 1 and not kw.get("use_ray"):
         kw.setdefault("scorer", GroupScorer(job, kw.get("explainer"), ds=ds, model=model))
+    else:
+        kw.setdefault("data", ds)
     return run(job, path, log=log or (lambda _m: None), **kw)
 
 
@@ -140,6 +142,40 @@ def test_same_table_for_one_or_two_workers_and_any_batch_size(world, fresh, ray_
         pd.testing.assert_frame_equal(got_eval, ref_eval)
         info = serving.read_info(path.parent)
         assert info is not None and info.workers == workers
+
+
+def test_ray_workers_get_the_histories_with_the_work_not_the_log(world, fresh, ray_local, tmp_path):
+    """Actors hold the item catalogue only: a source they cannot read changes nothing."""
+    job = _job(world, source=str(tmp_path / "no-such-data"))
+    path = tmp_path / "serving"
+    res = _run(world, path, job=job, workers=2, batch_groups=2)
+    assert res.engine == "ray" and res.scored_users == world[0].n_users
+    for a, b in zip(_table(path), _table(fresh[0])):
+        pd.testing.assert_frame_equal(a, b)
+
+
+def test_group_blocks_carry_each_users_history(world):
+    from recsys.models.transformer import TransformerRecommender
+    from recsys.precompute.scoring import catalog_of, group_rows, group_table
+
+    ds, model, d = world
+    job = _job(world)
+    groups = list(job.groups([1, 3]))[:3] + [(3, ds.n_users - 1, ds.n_users)]
+    table = group_table(ds, groups)
+    assert table.num_rows == len(groups)
+    for j, (s, a, b) in enumerate(groups):
+        gs, ga, gb, (users, items, ts) = group_rows(table, j)
+        assert (gs, ga, gb) == (s, a, b) and list(users) == list(ds.user_ids[a:b])
+        for k, u in enumerate(range(a, b)):
+            np.testing.assert_array_equal(items[k], ds.sequence(u)[0])
+            np.testing.assert_array_equal(ts[k], ds.sequence(u)[1])
+    cat = catalog_of(ds)
+    assert cat.n_interactions == 0 and cat.n_users == 0 and cat.item_ids == ds.item_ids
+    assert cat.fingerprint == ds.fingerprint and ds.n_interactions > 0  # the original is untouched
+    on_catalog = GroupScorer(job, ds=cat, model=TransformerRecommender.load(d, cat))
+    on_data = GroupScorer(job, ds=ds, model=model)
+    s, a, b, rows = group_rows(table, 1)
+    assert on_catalog.score_group(s, a, b, rows).equals(on_data.score_group(s, a, b))
 
 
 # ---- resumption -------------------------------------------------------------------------

@@ -150,7 +150,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         return store(job, path, ds, scorer.model if scorer is not None else load_model(ds, args.model), _log)
 
     res = run_job(job, path, workers=args.workers, use_ray=args.ray, address=args.address,
-                  batch_groups=max(1, args.batch_users // job.group_users), explainer=explainer, scorer=scorer,
+                  batch_groups=max(1, args.batch_users // job.group_users), explainer=explainer, scorer=scorer, data=ds,
                   py_modules=_py_modules() if args.address else None,
                   population=None if args.no_population else population)
     rate = res.scored_users / res.seconds if res.scored_users else None

@@ -11,9 +11,13 @@ Scoring engines, identical results (every group is one model batch either way):
 
 * ``in-process``: one :class:`~recsys.precompute.scoring.GroupScorer` in this process
   (no Ray needed) — ``precompute --workers 1`` without ``--address``;
-* ``ray``: a Ray Data pipeline ``from_items(groups).map_batches(ScorerActor,
-  compute=ActorPoolStrategy(size=workers))``; each actor loads the data and the model
-  once in ``__init__``; the driver streams the per-user rows back and writes shards.
+* ``ray``: a Ray Data pipeline ``from_arrow(group tables).map_batches(ScorerActor,
+  compute=ActorPoolStrategy(size=workers))``. The driver, which has loaded the data,
+  cuts the pending groups' histories into Arrow blocks of ``batch_groups`` groups
+  (:func:`~recsys.precompute.scoring.group_table`); each actor loads the model once in
+  ``__init__`` against the item catalogue (:func:`~recsys.precompute.scoring.catalog_of`,
+  put into Ray's object store once) and never the log; the driver streams the per-user
+  rows back and writes shards.
 """
 
 from __future__ import annotations
@@ -29,9 +33,9 @@ import numpy as np
 import pyarrow as pa
 
 from recsys import serving
-from recsys.data.types import DataError
+from recsys.data.types import DataError, Dataset
 from recsys.precompute.plan import Job, shard_done
-from recsys.precompute.scoring import GroupScorer
+from recsys.precompute.scoring import GroupScorer, catalog_of, group_rows, group_table, load_job
 
 OBJECT_STORE_BYTES = 512 * 1024**2  # local Ray: cap the object store (memory budget)
 Log = Callable[[str], None]
@@ -138,15 +142,24 @@ def run_in_process(scorer: GroupScorer, groups: Iterable[tuple[int, int, int]]) 
 
 
 class ScorerActor:
-    """The Ray Data UDF: loads the data and the model once per actor (``__init__``),
-    then scores each batch of groups into per-user rows."""
+    """The Ray Data UDF: loads the model once per actor (``__init__``) against the item
+    catalogue, then scores each batch of groups — which carries the users' histories —
+    into per-user rows."""
 
-    def __init__(self, job: dict[str, Any], explainer: Callable[..., str] | None = None):
-        self.scorer = GroupScorer(Job(**job), explainer)
+    def __init__(self, job: dict[str, Any], catalog: Any, explainer: Callable[..., str] | None = None):
+        import ray
 
-    def __call__(self, batch: dict[str, np.ndarray]) -> pa.Table:
-        tables = [self.scorer.score_group(int(s), int(a), int(b))
-                  for s, a, b in zip(batch["shard"], batch["start"], batch["stop"])]
+        from recsys.models.transformer import TransformerRecommender
+
+        ds: Dataset = ray.get(catalog) if isinstance(catalog, ray.ObjectRef) else catalog
+        j = Job(**job)
+        self.scorer = GroupScorer(j, explainer, ds=ds, model=TransformerRecommender.load(j.model_dir, ds))
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        tables = []
+        for j in range(batch.num_rows):
+            s, a, b, rows = group_rows(batch, j)
+            tables.append(self.scorer.score_group(s, a, b, rows))
         return pa.concat_tables(tables)
 
 
@@ -176,10 +189,11 @@ def _ray_init(workers: int, address: str | None, py_modules: list[str] | None = 
     return True
 
 
-def run_on_ray(job: Job, groups: list[tuple[int, int, int]], workers: int, batch_groups: int,
+def run_on_ray(job: Job, ds: Dataset, groups: list[tuple[int, int, int]], workers: int, batch_groups: int,
                explainer: Callable[..., str] | None, address: str | None,
                py_modules: list[str] | None = None) -> Iterator[pa.Table]:
-    """Per-user rows of ``groups`` from a Ray Data actor pool of ``workers`` actors."""
+    """Per-user rows of ``groups`` (users of ``ds``) from a Ray Data actor pool of
+    ``workers`` actors; the histories travel in the blocks, one block per Ray batch."""
     started = _ray_init(workers, address, py_modules)
     import ray
     import ray.data
@@ -188,14 +202,14 @@ def run_on_ray(job: Job, groups: list[tuple[int, int, int]], workers: int, batch
     try:
         ctx = ray.data.DataContext.get_current()
         ctx.enable_progress_bars = False
-        items = [{"shard": s, "start": a, "stop": b} for s, a, b in groups]
-        n_blocks = max(1, -(-len(items) // batch_groups))  # one block per batch: work spreads evenly
-        data = ray.data.from_items(items, override_num_blocks=n_blocks).map_batches(
+        blocks = [group_table(ds, groups[g : g + batch_groups]) for g in range(0, len(groups), batch_groups)]
+        catalog = ray.put(catalog_of(ds))
+        data = ray.data.from_arrow(blocks).map_batches(
             ScorerActor,
             batch_size=batch_groups,
-            batch_format="numpy",
+            batch_format="pyarrow",
             compute=ray.data.ActorPoolStrategy(size=workers),
-            fn_constructor_kwargs={"job": job.loader_args(), "explainer": explainer},
+            fn_constructor_kwargs={"job": job.loader_args(), "catalog": catalog, "explainer": explainer},
             num_cpus=1,
         )
         for batch in data.iter_batches(batch_format="pyarrow", batch_size=None):
@@ -221,7 +235,8 @@ def _table_rows(path: Path, n_shards: int) -> int:
 
 def run(job: Job, path: Path, *, workers: int = 1, use_ray: bool = False, address: str | None = None,
         batch_groups: int = 4, explainer: Callable[..., str] | None = None,
-        scorer: GroupScorer | None = None, py_modules: list[str] | None = None, log: Log = _stderr,
+        scorer: GroupScorer | None = None, data: Dataset | None = None, py_modules: list[str] | None = None,
+        log: Log = _stderr,
         population: Callable[[], dict[str, Any]] | None = None) -> RunResult:
     """Compute the missing shards of ``job`` into ``path`` and write the manifest.
     ``population`` runs once every shard is in, before the manifest (the stored
@@ -229,7 +244,9 @@ def run(job: Job, path: Path, *, workers: int = 1, use_ray: bool = False, addres
     manifest as ``population``.
 
     ``workers`` > 1, ``use_ray`` or ``address`` score on Ray (``batch_groups`` groups per
-    Ray batch), else in this process (``scorer``: an already loaded one). ``explainer``
+    Ray batch; ``data``: the loaded dataset whose histories the driver sends, else the
+    scorer's or the job's source), else in this process (``scorer``: an already loaded
+    one). ``explainer``
     makes the ``shap`` JSON (needed when ``job.explain_top`` > 0)."""
     t0 = time.perf_counter()
     serving.start_run(path)
@@ -242,7 +259,8 @@ def run(job: Job, path: Path, *, workers: int = 1, use_ray: bool = False, addres
     groups = list(job.groups(todo))
     engine = "ray" if (use_ray or workers > 1 or address) else "in-process"
     if groups and engine == "ray":
-        stream = run_on_ray(job, groups, workers, batch_groups, explainer, address, py_modules)
+        ds = data if data is not None else scorer.ds if scorer is not None else load_job(job)[0]
+        stream = run_on_ray(job, ds, groups, workers, batch_groups, explainer, address, py_modules)
     else:
         stream = run_in_process(scorer or GroupScorer(job, explainer), groups)
     first: float | None = None

@@ -18,11 +18,20 @@ a group of consecutive user indices into an Arrow table with **one row per user*
 
 The whole group is one model batch for each of the two histories (see
 :mod:`recsys.precompute.plan` for why the group is fixed).
+
+Where the histories come from: in one process, from the loaded dataset. On Ray the
+driver, which has loaded the data, sends each group's histories with the work
+(:func:`group_table`: one Arrow row per group, the users' ids, lengths, items and
+timestamps), and a worker holds only the item catalogue (:func:`catalog_of`: the
+dataset without users or interactions, enough to load the model and to explain) — so
+a worker's memory does not grow with the log, and workers on other machines need the
+model artifact but not the data.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Protocol
+import dataclasses
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Protocol, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -58,13 +67,79 @@ USER_SCHEMA = pa.schema([
 ])
 
 
+GROUP_SCHEMA = pa.schema([
+    ("shard", pa.int32()),
+    ("start", pa.int64()),
+    ("stop", pa.int64()),
+    ("user_id", pa.list_(pa.string())),
+    ("length", pa.list_(pa.int64())),
+    ("item", pa.list_(pa.int32())),
+    ("timestamp", pa.list_(pa.int64())),
+])
+
+#: One group's users as a worker receives them: (user ids, item sequences, timestamps).
+GroupRows = tuple[Sequence[str], list[np.ndarray], list[np.ndarray]]
+
+
 def load_job(job: Job) -> tuple[Dataset, TransformerRecommender]:
-    """The job's dataset and model, as every worker loads them."""
+    """The job's dataset and model, loaded from the job's source and artifact."""
     from recsys.data import load
     from recsys.models.transformer import TransformerRecommender
 
     ds = load(job.source, min_count=job.min_count, tie_order=job.tie_order)
     return ds, TransformerRecommender.load(job.model_dir, ds)
+
+
+def catalog_of(ds: Dataset) -> Dataset:
+    """``ds`` without users and interactions: the item catalogue (ids, titles,
+    categories, text), the fingerprint, tie order and event-log facts — what loading
+    the model (:meth:`TransformerRecommender.load` checks these) and explaining an item
+    need. O(items), whatever the size of the log."""
+    e32 = np.zeros(0, dtype=np.int32)
+    return dataclasses.replace(ds, user_ids=(), user=e32, item=e32, timestamp=np.zeros(0, dtype=np.int64),
+                               rating=None, user_attrs=None, truth=None, _uindex={})
+
+
+def group_table(ds: Dataset, groups: Iterable[tuple[int, int, int]]) -> pa.Table:
+    """One row per group (:data:`GROUP_SCHEMA`): its place and its users' histories,
+    cut from ``ds``'s arrays without copying them user by user."""
+    groups = list(groups)
+    off = ds.user_offsets
+    per_group: dict[str, list[Any]] = {k: [] for k in ("user_id", "length", "item", "timestamp")}
+    for _, a, b in groups:
+        per_group["user_id"].append(ds.user_ids[a:b])
+        per_group["length"].append(np.diff(off[a : b + 1]))
+        per_group["item"].append(ds.item[off[a] : off[b]])
+        per_group["timestamp"].append(ds.timestamp[off[a] : off[b]])
+    cols: dict[str, Any] = {
+        "shard": pa.array([g[0] for g in groups], type=pa.int32()),
+        "start": pa.array([g[1] for g in groups], type=pa.int64()),
+        "stop": pa.array([g[2] for g in groups], type=pa.int64()),
+    }
+    for name in per_group:
+        typ = GROUP_SCHEMA.field(name).type.value_type
+        vals = per_group[name]
+        lens = np.fromiter((len(v) for v in vals), dtype=np.int64, count=len(vals))
+        offsets = pa.array(np.concatenate([[0], np.cumsum(lens)]).astype(np.int32))
+        if name == "user_id":
+            flat = pa.array([u for v in vals for u in v], type=typ)
+        else:
+            flat = pa.array(np.concatenate(vals) if vals else np.zeros(0), type=typ)
+        cols[name] = pa.ListArray.from_arrays(offsets, flat)
+    return pa.Table.from_pydict(cols, schema=GROUP_SCHEMA)
+
+
+def group_rows(table: pa.Table, j: int) -> tuple[int, int, int, GroupRows]:
+    """Row ``j`` of a :func:`group_table`: (shard, start, stop, its users' rows)."""
+    s, a, b = (int(table.column(c)[j].as_py()) for c in ("shard", "start", "stop"))
+    users = table.column("user_id")[j].values.to_pylist()
+    lengths = table.column("length")[j].values.to_numpy()
+    cuts = np.cumsum(lengths)[:-1]
+    items = np.split(table.column("item")[j].values.to_numpy(zero_copy_only=False).astype(np.int64), cuts)
+    ts = np.split(table.column("timestamp")[j].values.to_numpy(zero_copy_only=False).astype(np.int64), cuts)
+    if len(users) != b - a or len(items) != b - a:
+        raise ValueError(f"group {s}:{a}-{b} arrived with {len(users)} users")
+    return s, a, b, (users, items, ts)
 
 
 def _lists(rows: list[np.ndarray], values: list[np.ndarray], typ: pa.DataType) -> pa.Array:
@@ -91,13 +166,16 @@ class GroupScorer:
         self.item_ids = np.asarray(ds.item_ids, dtype=object)
         self.k = min(job.pool, ds.n_items)
 
-    def histories(self, start: int, stop: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    def histories(self, start: int, stop: int) -> GroupRows:
+        """The users ``[start, stop)`` of the loaded dataset, as :data:`GroupRows`."""
         seqs = [self.ds.sequence(u) for u in range(start, stop)]
-        return [np.asarray(i, dtype=np.int64) for i, _ in seqs], [np.asarray(t, dtype=np.int64) for _, t in seqs]
+        return (self.ds.user_ids[start:stop], [np.asarray(i, dtype=np.int64) for i, _ in seqs],
+                [np.asarray(t, dtype=np.int64) for _, t in seqs])
 
-    def score_group(self, shard: int, start: int, stop: int) -> pa.Table:
-        """One row per user of ``[start, stop)`` (:data:`USER_SCHEMA`)."""
-        hist, ts = self.histories(start, stop)
+    def score_group(self, shard: int, start: int, stop: int, rows: GroupRows | None = None) -> pa.Table:
+        """One row per user of ``[start, stop)`` (:data:`USER_SCHEMA`); ``rows``: their
+        ids and histories when they came with the work, else read from the dataset."""
+        user_ids, hist, ts = rows if rows is not None else self.histories(start, stop)
         scores = self.model.score(hist, ts)
         top = top_k_lists(scores, self.k, hist, skip_unscored=True)  # as recommend's top_k
         items = [row[row >= 0] for row in top]
@@ -106,12 +184,12 @@ class GroupScorer:
         cols: dict[str, Any] = {
             "shard": pa.array(np.full(stop - start, shard, dtype=np.int32)),
             "user_index": pa.array(np.arange(start, stop, dtype=np.int64)),
-            "user_id": pa.array([self.ds.user_ids[u] for u in range(start, stop)], type=pa.string()),
+            "user_id": pa.array(list(user_ids), type=pa.string()),
             "item_id": _lists(items, [self.item_ids[it] for it in items], pa.string()),
             "score": _lists(items, top_scores, pa.float32()),
             "test_item_id": pa.array(test_item, type=pa.string()),
             "test_rank": pa.array(test_rank, type=pa.int32()),
-            "shap": self._shap(start, hist, ts, items),
+            "shap": self._shap(user_ids, hist, ts, items),
             "eval_item_id": _lists(ev_items, [self.item_ids[it] for it in ev_items], pa.string()),
             "eval_score": _lists(ev_items, ev_scores, pa.float32()),
         }
@@ -144,12 +222,13 @@ class GroupScorer:
             ev_scores[j] = vals[r][ok].astype(np.float32)
         return test_item, test_rank, ev_items, ev_scores
 
-    def _shap(self, start: int, hist: list[np.ndarray], ts: list[np.ndarray], items: list[np.ndarray]) -> pa.Array:
+    def _shap(self, user_ids: Sequence[str], hist: list[np.ndarray], ts: list[np.ndarray],
+              items: list[np.ndarray]) -> pa.Array:
         """Per user a list aligned with ``items``: JSON for the first ``explain_top``, null after."""
         rows: list[list[str | None]] = []
         for j, its in enumerate(items):
             n_exp = min(self.job.explain_top, len(its)) if self.explainer is not None and len(hist[j]) else 0
-            h = History(self.ds.user_ids[start + j], hist[j], ts[j]) if n_exp else None
+            h = History(str(user_ids[j]), hist[j], ts[j]) if n_exp else None
             row: list[str | None] = [None] * len(its)
             for r in range(n_exp):
                 assert self.explainer is not None and h is not None
