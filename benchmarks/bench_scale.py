@@ -103,8 +103,14 @@ def _hwm(pid: int) -> tuple[int, str]:
     return hwm, title
 
 
-#: Ray Train worker processes (their titles start ``ray::RayTrainWorker`` / ``ray::_RayTrainWorker``)
-TRAIN_WORKER = "RayTrainWorker"
+#: Ray worker processes whose peaks are reported one by one: Ray Train workers (titles
+#: ``ray::RayTrainWorker`` / ``ray::_RayTrainWorker``) and Ray Data actors
+#: (``ray::MapWorker(MapBatches(ScorerActor))``)
+WORKER_TITLES = ("RayTrainWorker", "MapWorker")
+
+
+def _is_worker(title: str) -> bool:
+    return any(w in title for w in WORKER_TITLES)
 
 
 def run_measured(cmd: list[str], env: dict[str, str] | None = None, timeout: float | None = None) -> dict:
@@ -124,7 +130,7 @@ def run_measured(cmd: list[str], env: dict[str, str] | None = None, timeout: flo
             for pid in pids:
                 hwm, title = _hwm(pid)
                 old = procs.get(pid, (0, ""))
-                procs[pid] = (max(hwm, old[0]), title if TRAIN_WORKER in title or not old[1] else old[1])
+                procs[pid] = (max(hwm, old[0]), title if _is_worker(title) or not old[1] else old[1])
             done.wait(0.2)
 
     th = threading.Thread(target=sample, daemon=True)
@@ -139,7 +145,7 @@ def run_measured(cmd: list[str], env: dict[str, str] | None = None, timeout: flo
         raise SystemExit(f"error: {' '.join(cmd)} exited {proc.returncode}")
     text = out.strip()
     result = json.loads(text[text.index("{"):]) if "{" in text else {}
-    workers = sorted(round(h / 1024, 1) for h, t in procs.values() if TRAIN_WORKER in t)
+    workers = sorted(round(h / 1024, 1) for h, t in procs.values() if _is_worker(t))
     return {"cmd": " ".join(cmd), "wall_s": round(wall, 2), "peak_pss_mib": round(peak[0], 1), "json": result,
             "worker_peak_rss_mib": workers}
 
@@ -214,11 +220,13 @@ def stage_precompute(a: argparse.Namespace) -> list[dict]:
         shutil.rmtree(Path(a.model) / "serving", ignore_errors=True)  # a fresh table, not a resumed one
         args = ["precompute", "--data", a.data, "--model", a.model, "--workers", str(workers), "--json"]
         args += ["--explain", str(a.explain)] if a.explain else []
+        args += ["--no-population"] if a.no_population else []
         r = run_measured(cli(*args))
         j = r["json"]
         rows.append({"stage": "precompute", "data": a.data, "workers": workers, "users": j.get("users"),
                      "rows": j.get("rows"), "users_per_s": j.get("users_per_s"), "wall_s": r["wall_s"],
                      "seconds": j.get("seconds"), "first_result_s": j.get("first_result_s"),
+                     "population_s": j.get("population_s"), "worker_peak_rss_mib": r["worker_peak_rss_mib"],
                      "peak_pss_mib": r["peak_pss_mib"], "explain": a.explain, "cmd": r["cmd"]})
         print(json.dumps(rows[-1]), flush=True)
     return rows
@@ -264,6 +272,7 @@ def main() -> int:
     ap.add_argument("--epochs", type=int, default=None)
     ap.add_argument("--loss", default="auto", choices=["auto", "full", "sampled"])
     ap.add_argument("--explain", type=int, default=0)
+    ap.add_argument("--no-population", action="store_true", help="precompute: skip the stored trade-offs")
     ap.add_argument("--init-from", default=None, help="train: continue from this artifact")
     ap.add_argument("--threads", type=int, default=1, help="train: torch threads per process/worker (default 1)")
     ap.add_argument("--out", default=None, help="train: artifact directory (default: a new one in --scratch)")

@@ -1,11 +1,11 @@
 """Step time of the full vs the sampled softmax as the catalogue grows (fake data).
 
     .venv/bin/python benchmarks/bench_softmax.py [--items 2000 10000 40000] [--steps 6]
-        [--negatives 2048] [--write benchmarks/results/softmax_step.json]
+        [--negatives 2048] [--threads 1] [--write benchmarks/results/softmax_step.json]
 
 One training step (forward, backward, AdamW) of the default model (``TransformerConfig()``:
 d_model 64, 2 layers, max_len 50, batch 64, text on) on a batch of 64 random full-length
-windows (~3,200 target positions), one torch thread, through the trainer's own loss code
+windows (~3,200 target positions), ``--threads`` torch threads (default one), through the trainer's own loss code
 (:class:`recsys.models.transformer.trainer.Trainer`). Text vectors are random unit
 vectors; the item count is all that matters here. Per catalogue size and loss it prints
 the median wall and CPU seconds of ``--steps`` steps (after one warm-up step) and the
@@ -65,12 +65,13 @@ def main() -> None:
     ap.add_argument("--items", type=int, nargs="+", default=[2000, 10000, 40000])
     ap.add_argument("--steps", type=int, default=6)
     ap.add_argument("--negatives", type=int, default=2048)
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     ap.add_argument("--write", default=None, metavar="FILE")
     args = ap.parse_args()
 
     import torch
 
-    torch.set_num_threads(1)
+    torch.set_num_threads(args.threads)
     rows = []
     for n in args.items:
         full = step_times(n, "full", args.steps, args.negatives)
@@ -80,7 +81,7 @@ def main() -> None:
         print(f"{n:>7} items: full {full['wall_s']:.3f} s ({full['cpu_s']:.3f} cpu), sampled "
               f"{sampled['wall_s']:.3f} s ({sampled['cpu_s']:.3f} cpu), full/sampled {ratio:.2f}x", flush=True)
     if args.write:
-        Path(args.write).write_text(json.dumps({"threads": 1, "steps": args.steps, "rows": rows}, indent=1))
+        Path(args.write).write_text(json.dumps({"threads": args.threads, "steps": args.steps, "rows": rows}, indent=1))
 
 
 if __name__ == "__main__":
