@@ -135,7 +135,8 @@ def test_same_table_for_one_or_two_workers_and_any_batch_size(world, fresh, ray_
     ref_main, ref_eval = _table(fresh[0])
     for workers, batch_groups, use_ray in ((2, 1, False), (1, 3, True)):
         path = tmp_path / f"w{workers}b{batch_groups}" / "serving"
-        res = _run(world, path, workers=workers, batch_groups=batch_groups, use_ray=use_ray)
+        given = {} if workers > 1 else {"data": None}  # no dataset given: the driver loads the job's source
+        res = _run(world, path, workers=workers, batch_groups=batch_groups, use_ray=use_ray, **given)
         assert res.engine == "ray"
         got_main, got_eval = _table(path)
         pd.testing.assert_frame_equal(got_main, ref_main)

@@ -35,7 +35,7 @@ import pyarrow as pa
 from recsys import serving
 from recsys.data.types import DataError, Dataset
 from recsys.precompute.plan import Job, shard_done
-from recsys.precompute.scoring import GroupScorer, catalog_of, group_rows, group_table, load_job
+from recsys.precompute.scoring import GroupScorer, catalog_of, group_rows, group_table, load_data
 
 OBJECT_STORE_BYTES = 512 * 1024**2  # local Ray: cap the object store (memory budget)
 Log = Callable[[str], None]
@@ -259,7 +259,7 @@ def run(job: Job, path: Path, *, workers: int = 1, use_ray: bool = False, addres
     groups = list(job.groups(todo))
     engine = "ray" if (use_ray or workers > 1 or address) else "in-process"
     if groups and engine == "ray":
-        ds = data if data is not None else scorer.ds if scorer is not None else load_job(job)[0]
+        ds = data if data is not None else scorer.ds if scorer is not None else load_data(job)
         stream = run_on_ray(job, ds, groups, workers, batch_groups, explainer, address, py_modules)
     else:
         stream = run_in_process(scorer or GroupScorer(job, explainer), groups)

@@ -81,12 +81,18 @@ GROUP_SCHEMA = pa.schema([
 GroupRows = tuple[Sequence[str], list[np.ndarray], list[np.ndarray]]
 
 
+def load_data(job: Job) -> Dataset:
+    """The job's dataset, loaded from its source as the model was trained on it."""
+    from recsys.data import load
+
+    return load(job.source, min_count=job.min_count, tie_order=job.tie_order)
+
+
 def load_job(job: Job) -> tuple[Dataset, TransformerRecommender]:
     """The job's dataset and model, loaded from the job's source and artifact."""
-    from recsys.data import load
     from recsys.models.transformer import TransformerRecommender
 
-    ds = load(job.source, min_count=job.min_count, tie_order=job.tie_order)
+    ds = load_data(job)
     return ds, TransformerRecommender.load(job.model_dir, ds)
 
 
