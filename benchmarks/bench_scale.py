@@ -198,12 +198,14 @@ def stage_train(a: argparse.Namespace) -> list[dict]:
             args += ["--epochs", str(a.epochs)]
         if a.negatives:
             args += ["--negatives", str(a.negatives)]
+        if a.sampler:
+            args += ["--sampler", a.sampler]
         if a.init_from:
             args += ["--init-from", a.init_from]
         r = run_measured(cli(*args), env={"RECSYS_TRAIN_THREADS": str(a.threads)})
         j = r["json"]
         rows.append({"stage": "train", "data": a.data, "workers": workers, "loss": j.get("loss"),
-                     "negatives": j.get("negatives"), "epochs": j.get("epochs"),
+                     "negatives": j.get("negatives"), "sampler": j.get("sampler"), "epochs": j.get("epochs"),
                      "train_seconds": j.get("train_seconds"), "samples_per_s": j.get("samples_per_s"),
                      "valid_ndcg@10": (j.get("valid") or {}).get("ndcg@10"),
                      "test_ndcg@10": (j.get("test") or {}).get("ndcg@10"), "wall_s": r["wall_s"],
@@ -277,6 +279,8 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=1, help="train: torch threads per process/worker (default 1)")
     ap.add_argument("--out", default=None, help="train: artifact directory (default: a new one in --scratch)")
     ap.add_argument("--negatives", type=int, default=None, help="train: shared negatives of the sampled softmax")
+    ap.add_argument("--sampler", default=None, choices=["uniform", "popularity"],
+                    help="train: how the sampled softmax draws its negatives (default: the command's)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--write", default=None, help="append the rows to this JSON file")
     a = ap.parse_args()
