@@ -32,7 +32,7 @@ import numpy as np
 from recsys.data.types import DataError, Dataset
 from recsys.models.base import Scorer
 from recsys.models.transformer import TransformerConfig, TransformerRecommender, replace_dir
-from recsys.models.transformer.loss import DEFAULT_NEGATIVES, LossSpec, choose_loss
+from recsys.models.transformer.loss import DEFAULT_NEGATIVES, DEFAULT_SAMPLER, LossSpec, choose_loss
 
 if TYPE_CHECKING:  # pragma: no cover
     from recsys.train_ray import RayPlan
@@ -207,7 +207,7 @@ def train_model(
     device: str = "auto",
     loss: str = "auto",
     negatives: int = DEFAULT_NEGATIVES,
-    sampler: str = "uniform",
+    sampler: str = DEFAULT_SAMPLER,
     manifest_extra: dict[str, Any] | None = None,
     parallel: RayPlan | None = None,
     evaluation_extra: Mapping[str, Any] | None = None,

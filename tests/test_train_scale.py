@@ -16,7 +16,13 @@ from recsys.data.types import DataError
 from recsys.evaluation import leave_one_out
 from recsys.models.base import recommend
 from recsys.models.transformer import TransformerConfig, TransformerRecommender
-from recsys.models.transformer.loss import DEFAULT_NEGATIVES, SAMPLED_ABOVE_ITEMS, LossSpec, choose_loss
+from recsys.models.transformer.loss import (
+    DEFAULT_NEGATIVES,
+    DEFAULT_SAMPLER,
+    SAMPLED_ABOVE_ITEMS,
+    LossSpec,
+    choose_loss,
+)
 from recsys.models.transformer.parallel import shard, window_targets
 from recsys.models.transformer.sampled import sampled_cross_entropy
 from recsys.models.transformer.trainer import Trainer
@@ -242,7 +248,7 @@ def test_sampled_training_learns_and_records_its_loss(full_and_sampled):
     ds, root, runs = full_and_sampled
     res = runs["sampled"]
     assert (res["loss"], res["negatives"], res["sampler"], res["device"], res["workers"]) == \
-        ("sampled", 8, "uniform", "cpu", 1)
+        ("sampled", 8, DEFAULT_SAMPLER, "cpu", 1)
     assert runs["full"]["loss"] == "full" and runs["full"]["negatives"] is None
     man = json.loads((root / "sampled" / "manifest.json").read_text())
     assert (man["loss"], man["negatives"], man["device"], man["workers"]) == ("sampled", 8, "cpu", 1)

@@ -24,7 +24,13 @@ from typing import Any, Callable
 from recsys.commands.options import add_tie_order, resolve_tie_order
 from recsys.data import load
 from recsys.data.types import DataError
-from recsys.models.transformer.loss import DEFAULT_NEGATIVES, LOSSES, SAMPLED_ABOVE_ITEMS, SAMPLERS
+from recsys.models.transformer.loss import (
+    DEFAULT_NEGATIVES,
+    DEFAULT_SAMPLER,
+    LOSSES,
+    SAMPLED_ABOVE_ITEMS,
+    SAMPLERS,
+)
 from recsys.runtime import DEVICES
 
 NEW_ITEM_MODES = ("bury", "text")
@@ -82,9 +88,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "sampled above); evaluation always ranks every item")
     parser.add_argument("--negatives", type=int, default=DEFAULT_NEGATIVES, metavar="N",
                         help=f"shared negatives per batch of the sampled softmax (default {DEFAULT_NEGATIVES})")
-    parser.add_argument("--sampler", choices=SAMPLERS, default="uniform",
-                        help="how the sampled softmax draws negatives: 'uniform' (default) or 'popularity' "
-                             "(with log-Q correction)")
+    parser.add_argument("--sampler", choices=SAMPLERS, default=DEFAULT_SAMPLER,
+                        help="how the sampled softmax draws negatives: 'popularity' (default; with log-Q "
+                             "correction) or 'uniform'")
     parser.add_argument("--workers", type=int, default=None, metavar="N",
                         help="data-parallel training on N Ray Train workers (default: one process, no Ray)")
     parser.add_argument("--address", default=None, metavar="ADDR",

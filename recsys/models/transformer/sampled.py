@@ -9,9 +9,9 @@ cross-entropy over ``[positive, negatives]`` at every target position (Jean et a
 SASRec trained with a few thousand shared negatives at ML-20M scale). Its cost does not
 grow with the catalogue, apart from drawing the sample.
 
-* ``uniform`` sampler (default): every candidate item equally likely; the log-Q
-  correction is a constant and is left out.
-* ``popularity`` sampler: an item is drawn with probability proportional to its training
+* ``uniform`` sampler: every candidate item equally likely; the log-Q correction is a
+  constant and is left out.
+* ``popularity`` sampler (default, :data:`~recsys.models.transformer.loss.DEFAULT_SAMPLER`): an item is drawn with probability proportional to its training
   interactions + 1 (the + 1 keeps items never seen in training reachable, so they are
   still pushed down as negatives); every logit — positive and negatives — is corrected by
   ``- log(expected count of the item in the sample)`` (log-Q correction, Bengio &
